@@ -1,0 +1,284 @@
+// The whole native surface of tcp-shaker: open a socket, send bytes, wait for a
+// connect to settle, close. No checksums, byte order, packet layout, retry or
+// option parsing lives here: TypeScript owns all of that (src/raw-socket.ts,
+// src/socket-probe.ts). Syscall failures come back as -errno so TypeScript
+// turns them into Node-style system errors in one place; C++ throws only a
+// TypeError when the caller breaks the contract TypeScript already enforces.
+
+#include <napi.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/ip.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <vector>
+
+namespace {
+
+// sockaddr for a 4- or 16-byte address; port in host order.
+socklen_t FillSockaddr(const uint8_t* addr, size_t len, uint16_t port, sockaddr_storage* out) {
+  memset(out, 0, sizeof(*out));
+  if (len == 4) {
+    auto* sin = reinterpret_cast<sockaddr_in*>(out);
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons(port);
+    memcpy(&sin->sin_addr, addr, 4);
+    return sizeof(sockaddr_in);
+  }
+  auto* sin6 = reinterpret_cast<sockaddr_in6*>(out);
+  sin6->sin6_family = AF_INET6;
+  sin6->sin6_port = htons(port);
+  memcpy(&sin6->sin6_addr, addr, 16);
+  return sizeof(sockaddr_in6);
+}
+
+Napi::Value Fail(Napi::Env env, const char* message) {
+  Napi::TypeError::New(env, message).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+bool IsAddress(const Napi::Value& v) {
+  if (!v.IsTypedArray()) return false;
+  auto a = v.As<Napi::Uint8Array>();
+  return a.ByteLength() == 4 || a.ByteLength() == 16;
+}
+
+// openRaw(family: 4 | 6, sndbufBytes: number): fd | -errno
+// IPPROTO_RAW implies IP_HDRINCL (raw(7)) and, on Linux, the IPv6 equivalent:
+// the buffers we send carry the full IP header built in TypeScript.
+Napi::Value OpenRaw(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) {
+    return Fail(env, "openRaw(family, sndbufBytes)");
+  }
+  int family = info[0].As<Napi::Number>().Int32Value() == 6 ? AF_INET6 : AF_INET;
+  int fd = socket(family, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_RAW);
+  if (fd < 0) return Napi::Number::New(env, -errno);
+  int sndbuf = info[1].As<Napi::Number>().Int32Value();
+  if (sndbuf > 0) {
+    // Best effort: SO_SNDBUFFORCE needs CAP_NET_ADMIN, SO_SNDBUF is capped by wmem_max.
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) != 0) {
+      setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+    }
+  }
+  return Napi::Number::New(env, fd);
+}
+
+// send(fd, packet: Uint8Array, dst: Uint8Array(4|16)): bytes sent | -errno
+Napi::Value Send(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsTypedArray() || !IsAddress(info[2])) {
+    return Fail(env, "send(fd, packet, dst)");
+  }
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  auto packet = info[1].As<Napi::Uint8Array>();
+  auto dst = info[2].As<Napi::Uint8Array>();
+  sockaddr_storage sa;
+  socklen_t salen = FillSockaddr(dst.Data(), dst.ByteLength(), 0, &sa);
+  ssize_t n = sendto(fd, packet.Data(), packet.ByteLength(), MSG_DONTWAIT,
+                     reinterpret_cast<sockaddr*>(&sa), salen);
+  return Napi::Number::New(env, n < 0 ? -errno : static_cast<double>(n));
+}
+
+// sendBatch(fd, ring: Uint8Array, offsets: Uint32Array, lengths: Uint32Array,
+//           dsts: Uint8Array (count * addrLen), addrLen: 4 | 16, count): sent | -errno
+// One sendmmsg(2) for up to `count` packets that already sit in `ring`.
+// Returns how many went out; a partial count means the socket buffer filled
+// and TypeScript decides when to retry the rest.
+Napi::Value SendBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 7 || !info[0].IsNumber() || !info[1].IsTypedArray() ||
+      !info[2].IsTypedArray() || !info[3].IsTypedArray() || !info[4].IsTypedArray() ||
+      !info[5].IsNumber() || !info[6].IsNumber()) {
+    return Fail(env, "sendBatch(fd, ring, offsets, lengths, dsts, addrLen, count)");
+  }
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  auto ring = info[1].As<Napi::Uint8Array>();
+  auto offsets = info[2].As<Napi::Uint32Array>();
+  auto lengths = info[3].As<Napi::Uint32Array>();
+  auto dsts = info[4].As<Napi::Uint8Array>();
+  size_t addrLen = info[5].As<Napi::Number>().Uint32Value();
+  size_t count = info[6].As<Napi::Number>().Uint32Value();
+  if ((addrLen != 4 && addrLen != 16) || count > offsets.ElementLength() ||
+      count > lengths.ElementLength() || count * addrLen > dsts.ByteLength()) {
+    return Fail(env, "sendBatch: count exceeds the arrays");
+  }
+  for (size_t i = 0; i < count; i++) {
+    if (static_cast<size_t>(offsets[i]) + lengths[i] > ring.ByteLength()) {
+      return Fail(env, "sendBatch: packet outside the ring");
+    }
+  }
+  std::vector<mmsghdr> msgs(count);
+  std::vector<iovec> iovs(count);
+  std::vector<sockaddr_storage> addrs(count);
+  for (size_t i = 0; i < count; i++) {
+    iovs[i].iov_base = ring.Data() + offsets[i];
+    iovs[i].iov_len = lengths[i];
+    memset(&msgs[i], 0, sizeof(mmsghdr));
+    msgs[i].msg_hdr.msg_iov = &iovs[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+    msgs[i].msg_hdr.msg_name = &addrs[i];
+    msgs[i].msg_hdr.msg_namelen = FillSockaddr(dsts.Data() + i * addrLen, addrLen, 0, &addrs[i]);
+  }
+  int n = sendmmsg(fd, msgs.data(), static_cast<unsigned>(count), MSG_DONTWAIT);
+  return Napi::Number::New(env, n < 0 ? -errno : n);
+}
+
+// close(fd): 0 | -errno
+Napi::Value Close(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) return Fail(env, "close(fd)");
+  int rc = close(info[0].As<Napi::Number>().Int32Value());
+  return Napi::Number::New(env, rc < 0 ? -errno : 0);
+}
+
+// ---------------------------------------------------------------------------
+// The unprivileged half-open trick (what Go's tcp-shaker does on Linux):
+// TCP_QUICKACK off puts the socket in delayed-ACK ("pingpong") mode, so the
+// kernel does not ACK the SYN-ACK at once; SO_LINGER {1, 0} makes close()
+// abort the connection with a RST. The server kernel answers the SYN, its
+// application is never handed a connection.
+
+// connectStart(dst: Uint8Array(4|16), port, src: Uint8Array(0|4|16)): fd | -errno
+// fd >= 0 means the connect is in flight (EINPROGRESS) or already done.
+Napi::Value ConnectStart(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !IsAddress(info[0]) || !info[1].IsNumber() || !info[2].IsTypedArray()) {
+    return Fail(env, "connectStart(dst, port, src)");
+  }
+  auto dst = info[0].As<Napi::Uint8Array>();
+  auto src = info[2].As<Napi::Uint8Array>();
+  uint16_t port = static_cast<uint16_t>(info[1].As<Napi::Number>().Uint32Value());
+  int family = dst.ByteLength() == 4 ? AF_INET : AF_INET6;
+  int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+  if (fd < 0) return Napi::Number::New(env, -errno);
+  int off = 0;
+  linger lg = {1, 0};
+  if (setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &off, sizeof(off)) != 0 ||
+      setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) != 0) {
+    int err = errno;
+    close(fd);
+    return Napi::Number::New(env, -err);
+  }
+  sockaddr_storage sa;
+  if (src.ByteLength() == dst.ByteLength()) {
+    socklen_t len = FillSockaddr(src.Data(), src.ByteLength(), 0, &sa);
+    if (bind(fd, reinterpret_cast<sockaddr*>(&sa), len) != 0) {
+      int err = errno;
+      close(fd);
+      return Napi::Number::New(env, -err);
+    }
+  }
+  socklen_t len = FillSockaddr(dst.Data(), dst.ByteLength(), port, &sa);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&sa), len) != 0 && errno != EINPROGRESS) {
+    int err = errno;
+    close(fd);
+    return Napi::Number::New(env, -err);
+  }
+  return Napi::Number::New(env, fd);
+}
+
+// socketError(fd): the pending SO_ERROR (0 when connected) | -errno of getsockopt
+Napi::Value SocketError(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) return Fail(env, "socketError(fd)");
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int err = 0;
+  socklen_t len = sizeof(err);
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return Napi::Number::New(env, -errno);
+  return Napi::Number::New(env, err);
+}
+
+// A libuv poll on one fd, reporting writability (connect settled) once. No
+// thread per check: libuv's epoll watches every pending socket.
+class WritableWatch : public Napi::ObjectWrap<WritableWatch> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "WritableWatch", {InstanceMethod("stop", &WritableWatch::Stop)});
+  }
+
+  // new WritableWatch(fd, callback(status)): status 0, or a negative libuv error.
+  explicit WritableWatch(const Napi::CallbackInfo& info) : Napi::ObjectWrap<WritableWatch>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsFunction()) {
+      Napi::TypeError::New(env, "new WritableWatch(fd, callback)").ThrowAsJavaScriptException();
+      return;
+    }
+    callback_ = Napi::Persistent(info[1].As<Napi::Function>());
+    uv_loop_t* loop = nullptr;
+    napi_get_uv_event_loop(env, &loop);
+    handle_ = new uv_poll_t;
+    handle_->data = this;
+    int rc = uv_poll_init(loop, handle_, info[0].As<Napi::Number>().Int32Value());
+    if (rc == 0) rc = uv_poll_start(handle_, UV_WRITABLE | UV_DISCONNECT, OnPoll);
+    if (rc != 0) {
+      uv_close(reinterpret_cast<uv_handle_t*>(handle_), FreeHandle);
+      handle_ = nullptr;
+      Napi::Error e = Napi::Error::New(env, uv_strerror(rc));
+      e.Set("code", Napi::String::New(env, uv_err_name(rc)));
+      e.ThrowAsJavaScriptException();
+      return;
+    }
+    Ref();  // keep this object alive while libuv holds a pointer to it
+  }
+
+  ~WritableWatch() override { Release(); }
+
+ private:
+  static void FreeHandle(uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); }
+
+  static void OnPoll(uv_poll_t* handle, int status, int /*events*/) {
+    auto* self = static_cast<WritableWatch*>(handle->data);
+    Napi::Env env = self->Env();
+    Napi::HandleScope scope(env);
+    Napi::FunctionReference cb = std::move(self->callback_);
+    self->Release();
+    self->Unref();
+    if (!cb.IsEmpty()) {
+      cb.MakeCallback(env.Global(), {Napi::Number::New(env, status)});
+    }
+  }
+
+  Napi::Value Stop(const Napi::CallbackInfo& info) {
+    if (handle_ != nullptr) {
+      callback_.Reset();
+      Release();
+      Unref();
+    }
+    return info.Env().Undefined();
+  }
+
+  // Stops polling before TypeScript closes the fd (libuv requires that order).
+  void Release() {
+    if (handle_ == nullptr) return;
+    uv_poll_stop(handle_);
+    handle_->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(handle_), FreeHandle);
+    handle_ = nullptr;
+  }
+
+  uv_poll_t* handle_ = nullptr;
+  Napi::FunctionReference callback_;
+};
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("openRaw", Napi::Function::New(env, OpenRaw));
+  exports.Set("send", Napi::Function::New(env, Send));
+  exports.Set("sendBatch", Napi::Function::New(env, SendBatch));
+  exports.Set("close", Napi::Function::New(env, Close));
+  exports.Set("connectStart", Napi::Function::New(env, ConnectStart));
+  exports.Set("socketError", Napi::Function::New(env, SocketError));
+  exports.Set("WritableWatch", WritableWatch::Init(env));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(tcp_shaker_native, Init)

@@ -1,0 +1,93 @@
+// The only importer of the C++ addon (native/raw_socket.cc). Everything it returns is a number:
+// an fd or a byte count when >= 0, a negated errno when < 0. `systemError` turns the latter into
+// a Node-style system error in this one place.
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import util from 'node:util';
+import { SystemError, UnsupportedError } from './errors.js';
+
+export interface WritableWatch {
+  stop(): void;
+}
+
+export interface NativeAddon {
+  openRaw(family: 4 | 6, sndbufBytes: number): number;
+  send(fd: number, packet: Uint8Array, dst: Uint8Array): number;
+  sendBatch(
+    fd: number,
+    ring: Uint8Array,
+    offsets: Uint32Array,
+    lengths: Uint32Array,
+    dsts: Uint8Array,
+    addrLen: 4 | 16,
+    count: number,
+  ): number;
+  close(fd: number): number;
+  connectStart(dst: Uint8Array, port: number, src: Uint8Array): number;
+  socketError(fd: number): number;
+  WritableWatch: new (fd: number, callback: (status: number) => void) => WritableWatch;
+}
+
+let cached: NativeAddon | undefined;
+let loadError: Error | undefined;
+
+/** Package root: dist/src/native.js and src/native.ts both sit two levels below it (or one). */
+function packageRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 4; i++) {
+    if (path.basename(dir) === 'src') dir = path.dirname(dir);
+    if (path.basename(dir) === 'dist') dir = path.dirname(dir);
+  }
+  return dir;
+}
+
+/** Loads the addon once; throws UnsupportedError with the reason if it was never built. */
+export function native(): NativeAddon {
+  if (cached) return cached;
+  if (loadError) throw loadError;
+  try {
+    const require = createRequire(import.meta.url);
+    const load = require('node-gyp-build') as (dir: string) => NativeAddon;
+    cached = load(packageRoot());
+    return cached;
+  } catch (cause) {
+    loadError = new UnsupportedError(
+      'the tcp-shaker native addon is not built (run `npm run build` or reinstall the package)',
+      { cause },
+    );
+    throw loadError;
+  }
+}
+
+/** True when the addon loads; never throws. */
+export function nativeAvailable(): boolean {
+  try {
+    native();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const hints: Record<string, string> = {
+  EPERM: 'raw sockets need CAP_NET_RAW (run as root, or `setcap cap_net_raw+ep $(which node)`)',
+  EACCES: 'permission denied by the kernel or a security module',
+  ENOBUFS: 'the socket send buffer is full',
+  EMFILE: 'too many open files (raise `ulimit -n`)',
+};
+
+/** Turns a negated errno from the addon into a SystemError with code, errno and syscall. */
+export function systemError(rc: number, syscall: string, detail?: string): SystemError {
+  let code: string;
+  try {
+    code = util.getSystemErrorName(rc);
+  } catch {
+    code = `E${-rc}`;
+  }
+  const hint = hints[code];
+  const parts = [`${syscall} failed: ${code}`];
+  if (detail) parts.push(detail);
+  if (hint) parts.push(hint);
+  return new SystemError(parts.join(': '), code, rc, syscall);
+}

@@ -1,0 +1,64 @@
+// Shapes shared by the checker and its strategies. A strategy turns one resolved target
+// (ip + port) into one ProbeOutcome; the checker does parsing of user input, resolution,
+// deadlines across DNS, and maps outcomes to results and errors.
+
+export type Family = 4 | 6;
+
+export type StrategyName = 'raw' | 'socket' | 'connect';
+
+export type CheckStatus = 'open' | 'closed' | 'timeout' | 'unreachable' | 'error';
+
+/** What came back on the wire for one probe: the evidence behind a status. */
+export interface ProbeEvidence {
+  /** TCP flags of the reply as tcpdump prints them, e.g. "S." or "R." */
+  flags?: string;
+  /** IPv4 TTL or IPv6 hop limit of the reply. */
+  ttl?: number;
+  window?: number;
+  /** MSS option of the SYN-ACK, when present. */
+  mss?: number;
+  /** Window scale shift of the SYN-ACK, when present. */
+  windowScale?: number;
+  sackPermitted?: boolean;
+  timestamps?: boolean;
+  /** For ICMP answers: type, code and the router or host that sent them. */
+  icmpType?: number;
+  icmpCode?: number;
+  responder?: string;
+}
+
+export interface ProbeTarget {
+  ip: string;
+  family: Family;
+  port: number;
+}
+
+export interface ProbeOptions {
+  /** Absolute deadline, performance.now() clock. */
+  deadline: number;
+  /** SYN retransmissions inside the deadline (raw strategy). */
+  retries: number;
+  signal?: AbortSignal;
+}
+
+export interface ProbeOutcome {
+  status: CheckStatus;
+  /** errno-style code for closed/unreachable/error/timeout (ECONNREFUSED, EHOSTUNREACH, ETIMEDOUT...). */
+  code?: string;
+  /** From the first SYN sent to the reply; undefined on timeout. */
+  rttMs?: number;
+  /** SYNs sent (1 + retransmissions). */
+  attempts: number;
+  evidence?: ProbeEvidence;
+  /** Set for status 'error': what went wrong locally. */
+  error?: Error;
+}
+
+export interface Strategy {
+  readonly name: StrategyName;
+  start(): Promise<void>;
+  probe(target: ProbeTarget, options: ProbeOptions): Promise<ProbeOutcome>;
+  close(): Promise<void>;
+  /** Engine counters (probes sent, replies ignored, retries...) for metrics. */
+  stats(): Record<string, number>;
+}
