@@ -146,23 +146,29 @@ Napi::Value Close(const Napi::CallbackInfo& info) {
 // abort the connection with a RST. The server kernel answers the SYN, its
 // application is never handed a connection.
 
-// connectStart(dst: Uint8Array(4|16), port, src: Uint8Array(0|4|16)): fd | -errno
+// connectStart(dst: Uint8Array(4|16), port, src: Uint8Array(0|4|16), synRetries = -1): fd | -errno
 // fd >= 0 means the connect is in flight (EINPROGRESS) or already done.
+// synRetries >= 0 sets TCP_SYNCNT (the kernel accepts 1..127); -1 keeps the
+// net.ipv4.tcp_syn_retries default.
 Napi::Value ConnectStart(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 3 || !IsAddress(info[0]) || !info[1].IsNumber() || !info[2].IsTypedArray()) {
-    return Fail(env, "connectStart(dst, port, src)");
+  if (info.Length() < 3 || !IsAddress(info[0]) || !info[1].IsNumber() || !info[2].IsTypedArray() ||
+      (info.Length() > 3 && !info[3].IsNumber() && !info[3].IsUndefined())) {
+    return Fail(env, "connectStart(dst, port, src, synRetries?)");
   }
   auto dst = info[0].As<Napi::Uint8Array>();
   auto src = info[2].As<Napi::Uint8Array>();
   uint16_t port = static_cast<uint16_t>(info[1].As<Napi::Number>().Uint32Value());
+  int syn_retries = info.Length() > 3 && info[3].IsNumber() ? info[3].As<Napi::Number>().Int32Value() : -1;
   int family = dst.ByteLength() == 4 ? AF_INET : AF_INET6;
   int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
   if (fd < 0) return Napi::Number::New(env, -errno);
   int off = 0;
   linger lg = {1, 0};
   if (setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &off, sizeof(off)) != 0 ||
-      setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) != 0) {
+      setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) != 0 ||
+      (syn_retries >= 0 &&
+       setsockopt(fd, IPPROTO_TCP, TCP_SYNCNT, &syn_retries, sizeof(syn_retries)) != 0)) {
     int err = errno;
     close(fd);
     return Napi::Number::New(env, -err);
@@ -196,6 +202,20 @@ Napi::Value SocketError(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, err);
 }
 
+// tcpRetransmits(fd): tcpi_total_retrans from TCP_INFO | -errno. During a
+// connect these are SYN retransmissions; the count survives a RST (tcp_done
+// keeps it), so it can be read after the connect settled, before close.
+Napi::Value TcpRetransmits(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) return Fail(env, "tcpRetransmits(fd)");
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  tcp_info ti;
+  socklen_t len = sizeof(ti);
+  memset(&ti, 0, sizeof(ti));
+  if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0) return Napi::Number::New(env, -errno);
+  return Napi::Number::New(env, ti.tcpi_total_retrans);
+}
+
 // A libuv poll on one fd, reporting writability (connect settled) once. No
 // thread per check: libuv's epoll watches every pending socket.
 class WritableWatch : public Napi::ObjectWrap<WritableWatch> {
@@ -205,6 +225,8 @@ class WritableWatch : public Napi::ObjectWrap<WritableWatch> {
   }
 
   // new WritableWatch(fd, callback(status)): status 0, or a negative libuv error.
+  // libuv reports POLLERR (a refused or unreachable connect) as UV_EBADF, so the
+  // caller reads SO_ERROR whatever the status.
   explicit WritableWatch(const Napi::CallbackInfo& info) : Napi::ObjectWrap<WritableWatch>(info) {
     Napi::Env env = info.Env();
     if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsFunction()) {
@@ -241,8 +263,14 @@ class WritableWatch : public Napi::ObjectWrap<WritableWatch> {
     Napi::FunctionReference cb = std::move(self->callback_);
     self->Release();
     self->Unref();
-    if (!cb.IsEmpty()) {
+    if (cb.IsEmpty()) return;
+    // A JS exception comes back here as a C++ Napi::Error; escaping into libuv
+    // would std::terminate the process. Hand it to Node as an uncaught
+    // exception instead, as any other event-loop callback would.
+    try {
       cb.MakeCallback(env.Global(), {Napi::Number::New(env, status)});
+    } catch (const Napi::Error& e) {
+      napi_fatal_exception(env, e.Value());
     }
   }
 
@@ -275,6 +303,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("close", Napi::Function::New(env, Close));
   exports.Set("connectStart", Napi::Function::New(env, ConnectStart));
   exports.Set("socketError", Napi::Function::New(env, SocketError));
+  exports.Set("tcpRetransmits", Napi::Function::New(env, TcpRetransmits));
   exports.Set("WritableWatch", WritableWatch::Init(env));
   return exports;
 }

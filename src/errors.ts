@@ -34,7 +34,7 @@ export class ShakerError extends Error {
     return 'ShakerError';
   }
 
-  static [Symbol.hasInstance](value: unknown): boolean {
+  static override [Symbol.hasInstance](value: unknown): boolean {
     if (this === ShakerError) return typeof value === 'object' && value !== null && brand in value;
     return Function.prototype[Symbol.hasInstance].call(this, value);
   }

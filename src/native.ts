@@ -24,8 +24,11 @@ export interface NativeAddon {
     count: number,
   ): number;
   close(fd: number): number;
-  connectStart(dst: Uint8Array, port: number, src: Uint8Array): number;
+  /** synRetries >= 0 sets TCP_SYNCNT; -1 keeps the kernel's default. */
+  connectStart(dst: Uint8Array, port: number, src: Uint8Array, synRetries?: number): number;
   socketError(fd: number): number;
+  /** tcpi_total_retrans from TCP_INFO, or -errno. */
+  tcpRetransmits(fd: number): number;
   WritableWatch: new (fd: number, callback: (status: number) => void) => WritableWatch;
 }
 

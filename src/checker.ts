@@ -1,0 +1,355 @@
+// The public Checker: tcp-shaker's API in TypeScript. It parses and validates input, resolves
+// names inside the deadline, picks a strategy (raw, socket or connect) and turns a strategy's
+// ProbeOutcome into a CheckResult (check) or a typed error (checkAddr).
+import dns from 'node:dns';
+import { performance } from 'node:perf_hooks';
+import { addAbortListener } from 'node:events';
+import net from 'node:net';
+import {
+  AbortError,
+  ConnectError,
+  InvalidArgumentError,
+  ResolveError,
+  ShakerError,
+  StateError,
+  TimeoutError,
+} from './errors.js';
+import { parseTarget, type Target } from './target.js';
+import type { CheckStatus, Family, ProbeEvidence, ProbeOutcome, Strategy, StrategyName } from './types.js';
+import { chooseStrategy, type StrategyChoice, type StrategyRequest } from './strategies/choose.js';
+import type { RawStrategyOptions } from './strategies/raw.js';
+
+/** How a host name's addresses are used. */
+export type FamilyPreference = 4 | 6 | 'both' | 'prefer4' | 'prefer6';
+
+export interface CheckerOptions {
+  /** 'auto' (default): raw when CAP_NET_RAW and nftables are usable, else socket, else connect. */
+  strategy?: StrategyRequest;
+  /** Default timeout per check in ms, DNS included (default 3000). */
+  timeout?: number;
+  /** Default SYN retransmissions inside the timeout (default 6, like net.ipv4.tcp_syn_retries). */
+  retries?: number;
+  /** Default family preference for host names (default 'both'). */
+  family?: FamilyPreference;
+  /** Raw engine settings: sourcePorts, rstShim, interface, source, initialRtoMs, syn... */
+  raw?: RawStrategyOptions;
+  /** Name resolution, replaceable for tests (default dns.promises.lookup). */
+  lookup?: (host: string) => Promise<Array<{ address: string; family: number }>>;
+}
+
+export interface CheckOptions {
+  timeout?: number;
+  retries?: number;
+  family?: FamilyPreference;
+  signal?: AbortSignal;
+}
+
+export interface CheckResult {
+  /** The target as given. */
+  target: string;
+  /** The address actually probed (the one that decided the status). */
+  ip: string;
+  port: number;
+  status: CheckStatus;
+  /** errno-style code for anything but open: ECONNREFUSED, EHOSTUNREACH, ETIMEDOUT... */
+  code?: string;
+  rttMs?: number;
+  strategy: StrategyName;
+  attempts: number;
+  evidence?: ProbeEvidence;
+  /** For status 'error' (and the failure statuses), the error checkAddr would reject with. */
+  error?: Error;
+}
+
+const DEFAULT_TIMEOUT_MS = 3000;
+const DEFAULT_RETRIES = 6;
+const MAX_ADDRESSES = 8;
+
+// Which of several addresses' outcomes speaks for the host: any open address means the service
+// is up; otherwise the most definite answer wins.
+const RANK: Record<CheckStatus, number> = { open: 0, closed: 1, unreachable: 2, timeout: 3, error: 4 };
+
+export class Checker implements AsyncDisposable {
+  private strategyInstance: Strategy | undefined;
+  private choice: StrategyChoice | undefined;
+  private state: 'new' | 'starting' | 'ready' | 'closed' = 'new';
+  private readonly readyPromise: Promise<void>;
+  private resolveReady!: () => void;
+  private rejectReady!: (error: unknown) => void;
+  private readonly options: Required<Pick<CheckerOptions, 'timeout' | 'retries' | 'family'>> & CheckerOptions;
+
+  constructor(options: CheckerOptions = {}) {
+    this.options = {
+      ...options,
+      timeout: checkTimeout(options.timeout ?? DEFAULT_TIMEOUT_MS, 'timeout'),
+      retries: checkRetries(options.retries ?? DEFAULT_RETRIES),
+      family: checkFamily(options.family ?? 'both'),
+    };
+    checkStrategyName(options.strategy ?? 'auto');
+    this.readyPromise = new Promise((resolve, reject) => {
+      this.resolveReady = resolve;
+      this.rejectReady = reject;
+    });
+    // A caller that never awaits `ready` must not get an unhandled rejection from it.
+    this.readyPromise.catch(() => undefined);
+  }
+
+  /** Resolves once start() has finished; rejects if it failed. */
+  get ready(): Promise<void> {
+    return this.readyPromise;
+  }
+
+  get isReady(): boolean {
+    return this.state === 'ready';
+  }
+
+  /** The strategy in use and why it was chosen (after start()). */
+  get strategy(): StrategyChoice | undefined {
+    return this.choice;
+  }
+
+  /** Engine counters of the strategy in use. */
+  stats(): Record<string, number> {
+    return this.strategyInstance?.stats() ?? {};
+  }
+
+  async start(): Promise<void> {
+    if (this.state !== 'new') {
+      throw new StateError(
+        this.state === 'closed' ? 'the checker is closed' : 'the checker is already started',
+        this.state === 'closed' ? 'ERR_SHAKER_CLOSED' : 'ERR_SHAKER_ALREADY_STARTED',
+      );
+    }
+    this.state = 'starting';
+    try {
+      const { strategy, choice } = await chooseStrategy(this.options.strategy ?? 'auto', { raw: this.options.raw });
+      if ((this.state as string) === 'closed') {
+        await strategy.close();
+        throw new StateError('the checker was closed while starting', 'ERR_SHAKER_CLOSED');
+      }
+      this.strategyInstance = strategy;
+      this.choice = choice;
+      this.state = 'ready';
+      this.resolveReady();
+    } catch (error) {
+      if (this.state === 'starting') this.state = 'new';
+      this.rejectReady(error);
+      throw error;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    const wasStarting = this.state === 'starting';
+    this.state = 'closed';
+    if (wasStarting) this.rejectReady(new StateError('the checker was closed while starting', 'ERR_SHAKER_CLOSED'));
+    const strategy = this.strategyInstance;
+    this.strategyInstance = undefined;
+    await strategy?.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  /**
+   * Resolves when the port is open; rejects with TimeoutError, ConnectError (code ECONNREFUSED,
+   * EHOSTUNREACH, ENETUNREACH, EACCES...), ResolveError, or InvalidArgumentError.
+   */
+  async checkAddr(addr: string, options: CheckOptions = {}): Promise<CheckResult> {
+    const result = await this.check(addr, options);
+    if (result.status === 'open') return result;
+    throw result.error ?? errorFor(result);
+  }
+
+  /**
+   * Never rejects for network outcomes: resolves with status open, closed, timeout, unreachable
+   * or error. Rejects only for invalid input, an aborted signal, or a checker that is not started.
+   */
+  async check(addr: string, options: CheckOptions = {}): Promise<CheckResult> {
+    const target = parseTarget(addr);
+    const timeout = checkTimeout(options.timeout ?? this.options.timeout, 'timeout');
+    const retries = checkRetries(options.retries ?? this.options.retries);
+    const family = checkFamily(options.family ?? this.options.family);
+    if (target.literal !== 0 && typeof family === 'number' && target.literal !== family) {
+      throw new InvalidArgumentError(`${target.text} is an IPv${target.literal} address but family ${family} was asked for`);
+    }
+    const signal = options.signal;
+    if (signal?.aborted) throw signal.reason ?? new AbortError();
+    const strategy = this.requireStrategy();
+    const deadline = performance.now() + timeout;
+
+    let addresses: Array<{ ip: string; family: Family }>;
+    try {
+      addresses = await this.resolve(target, family, deadline, signal);
+    } catch (error) {
+      if (signal?.aborted) throw signal.reason ?? new AbortError();
+      if (error instanceof TimeoutError) {
+        return { target: target.text, ip: '', port: target.port, status: 'timeout', code: 'ETIMEDOUT', strategy: strategy.name, attempts: 0, error };
+      }
+      const e = error instanceof ShakerError ? error : new ResolveError(target.host, String(error), { cause: error });
+      return { target: target.text, ip: '', port: target.port, status: 'error', code: e.code, strategy: strategy.name, attempts: 0, error: e };
+    }
+
+    const probeOne = async (a: { ip: string; family: Family }): Promise<CheckResult> => {
+      try {
+        const outcome = await strategy.probe({ ip: a.ip, family: a.family, port: target.port }, { deadline, retries, signal });
+        return toResult(target, a.ip, strategy.name, outcome);
+      } catch (error) {
+        if (signal?.aborted) throw error;
+        return toResult(target, a.ip, strategy.name, { status: 'error', attempts: 0, error: error as Error, code: (error as ShakerError).code });
+      }
+    };
+
+    if (family === 'prefer4' || family === 'prefer6') {
+      // Sequential: the preferred family first; the other only if the first did not answer open.
+      let best: CheckResult | undefined;
+      for (const a of addresses) {
+        const result = await probeOne(a);
+        if (!best || RANK[result.status] < RANK[best.status]) best = result;
+        if (result.status === 'open' || performance.now() >= deadline) break;
+      }
+      return best!;
+    }
+    const results = await Promise.all(addresses.map(probeOne));
+    return results.reduce((best, r) => (RANK[r.status] < RANK[best.status] ? r : best));
+  }
+
+  private requireStrategy(): Strategy {
+    if (this.state === 'closed') throw new StateError('the checker is closed', 'ERR_SHAKER_CLOSED');
+    if (!this.strategyInstance) {
+      throw new StateError('the checker is not started: call `await checker.start()` first', 'ERR_SHAKER_NOT_STARTED');
+    }
+    return this.strategyInstance;
+  }
+
+  private async resolve(
+    target: Target,
+    family: FamilyPreference,
+    deadline: number,
+    signal: AbortSignal | undefined,
+  ): Promise<Array<{ ip: string; family: Family }>> {
+    if (target.literal !== 0) return [{ ip: normalizeIp(target.host), family: target.literal }];
+    const lookup = this.options.lookup ?? ((host: string) => dns.promises.lookup(host, { all: true, verbatim: true }));
+    const all = await withDeadline(lookup(target.host), deadline, signal, () => new TimeoutError(`resolving ${target.host} took longer than the timeout`));
+    let addresses = all
+      .filter((a) => a.family === 4 || a.family === 6)
+      .map((a) => ({ ip: normalizeIp(a.address), family: a.family as Family }));
+    if (family === 4 || family === 6) addresses = addresses.filter((a) => a.family === family);
+    if (family === 'prefer4' || family === 'prefer6') {
+      const first = family === 'prefer4' ? 4 : 6;
+      addresses.sort((a, b) => (a.family === first ? 0 : 1) - (b.family === first ? 0 : 1));
+    }
+    const seen = new Set<string>();
+    addresses = addresses.filter((a) => !seen.has(a.ip) && seen.add(a.ip)).slice(0, MAX_ADDRESSES);
+    if (addresses.length === 0) {
+      const which = typeof family === 'number' ? `IPv${family} ` : '';
+      throw new ResolveError(target.host, `${target.host} has no ${which}address`);
+    }
+    return addresses;
+  }
+}
+
+let sharedChecker: Promise<Checker> | undefined;
+
+/**
+ * A process-wide checker, started on first use (tcp-shaker's DefaultChecker). It holds no
+ * handle that keeps the process alive while idle; close it with `(await defaultChecker()).close()`.
+ */
+export function defaultChecker(options?: CheckerOptions): Promise<Checker> {
+  if (!sharedChecker) {
+    const checker = new Checker(options);
+    sharedChecker = checker.start().then(
+      () => checker,
+      (error) => {
+        sharedChecker = undefined;
+        throw error;
+      },
+    );
+  }
+  return sharedChecker;
+}
+
+function toResult(target: Target, ip: string, strategy: StrategyName, outcome: ProbeOutcome): CheckResult {
+  const result: CheckResult = {
+    target: target.text,
+    ip,
+    port: target.port,
+    status: outcome.status,
+    strategy,
+    attempts: outcome.attempts,
+  };
+  if (outcome.code !== undefined) result.code = outcome.code;
+  if (outcome.rttMs !== undefined) result.rttMs = outcome.rttMs;
+  if (outcome.evidence !== undefined) result.evidence = outcome.evidence;
+  if (outcome.status !== 'open') result.error = outcome.error ?? errorFor(result);
+  return result;
+}
+
+function errorFor(result: Pick<CheckResult, 'status' | 'code' | 'ip' | 'port' | 'target'>): Error {
+  const where = result.ip ? `${result.ip.includes(':') ? `[${result.ip}]` : result.ip}:${result.port}` : result.target;
+  switch (result.status) {
+    case 'timeout':
+      return new TimeoutError(`no reply from ${where} before the deadline`);
+    case 'closed':
+      return new ConnectError(`connection to ${where} refused (RST)`, result.code ?? 'ECONNREFUSED');
+    case 'unreachable':
+      return new ConnectError(`${where} is unreachable (${result.code ?? 'ICMP'})`, result.code ?? 'EHOSTUNREACH');
+    default:
+      return new ShakerError(`check of ${where} failed${result.code ? `: ${result.code}` : ''}`, result.code ?? 'ERR_SHAKER_SYSTEM');
+  }
+}
+
+function normalizeIp(ip: string): string {
+  // Drop an IPv6 zone for the engine's address parser; keep the canonical text form.
+  const bare = ip.split('%')[0];
+  return net.isIPv6(bare) ? bare.toLowerCase() : bare;
+}
+
+async function withDeadline<T>(
+  work: Promise<T>,
+  deadline: number,
+  signal: AbortSignal | undefined,
+  onTimeout: () => Error,
+): Promise<T> {
+  const remaining = deadline - performance.now();
+  if (remaining <= 0) throw onTimeout();
+  let timer: NodeJS.Timeout | undefined;
+  let disposable: Disposable | undefined;
+  try {
+    return await Promise.race([
+      work,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(onTimeout()), remaining);
+        if (signal) disposable = addAbortListener(signal, () => reject(signal.reason ?? new AbortError()));
+      }),
+    ]);
+  } finally {
+    if (timer) clearTimeout(timer);
+    disposable?.[Symbol.dispose]();
+  }
+}
+
+function checkTimeout(value: unknown, name: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new InvalidArgumentError(`${name} must be a positive number of milliseconds, got ${String(value)}`);
+  }
+  return value;
+}
+
+function checkRetries(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 255) {
+    throw new InvalidArgumentError(`retries must be an integer from 0 to 255, got ${String(value)}`);
+  }
+  return value;
+}
+
+function checkFamily(value: unknown): FamilyPreference {
+  if (value === 4 || value === 6 || value === 'both' || value === 'prefer4' || value === 'prefer6') return value;
+  throw new InvalidArgumentError(`family must be 4, 6, 'both', 'prefer4' or 'prefer6', got ${JSON.stringify(value)}`);
+}
+
+function checkStrategyName(value: unknown): void {
+  if (value === 'auto' || value === 'raw' || value === 'socket' || value === 'connect') return;
+  throw new InvalidArgumentError(`strategy must be 'auto', 'raw', 'socket' or 'connect', got ${JSON.stringify(value)}`);
+}

@@ -1,0 +1,201 @@
+// The raw engine's in-flight probes, stored column-wise in typed arrays indexed by slot number,
+// so a probe costs a few dozen bytes and no object beyond its completion callback. A Map from
+// the 4-tuple key (tuple-key.ts) to the slot gives O(1) lookup from a reply; the full tuple is
+// compared on every hit because keys may collide.
+//
+// A slot's generation changes when it is freed: deadline-heap entries and send-error tags carry
+// (slot, generation), so nothing can act on a probe that already finished.
+import type { Family, ProbeOutcome } from '../types.js';
+
+export type ProbeCallback = (outcome: ProbeOutcome) => void;
+
+export class ProbeTable {
+  capacity: number;
+  gen: Uint32Array;
+  family: Uint8Array;
+  localPort: Uint16Array;
+  remotePort: Uint16Array;
+  isn: Uint32Array;
+  /** 16 bytes per slot; IPv4 uses the first 4. */
+  remoteAddr: Uint8Array;
+  localAddr: Uint8Array;
+  key: Float64Array;
+  /** performance.now() of the last SYN sent, and wall-clock µs of the same moment (for capture timestamps). */
+  lastSentPerf: Float64Array;
+  lastSentWallUs: Float64Array;
+  deadline: Float64Array;
+  rtoMs: Float64Array;
+  attempts: Uint8Array;
+  retriesLeft: Uint8Array;
+  /** Index into the engine's capture list, so the probe releases what it acquired. */
+  captureId: Uint16Array;
+  callbacks: Array<ProbeCallback | undefined>;
+  private readonly index = new Map<number, number>();
+  private free: Uint32Array;
+  private freeCount: number;
+  private live = 0;
+
+  constructor(initialCapacity = 1024) {
+    this.capacity = initialCapacity;
+    this.gen = new Uint32Array(initialCapacity);
+    this.family = new Uint8Array(initialCapacity);
+    this.localPort = new Uint16Array(initialCapacity);
+    this.remotePort = new Uint16Array(initialCapacity);
+    this.isn = new Uint32Array(initialCapacity);
+    this.remoteAddr = new Uint8Array(initialCapacity * 16);
+    this.localAddr = new Uint8Array(initialCapacity * 16);
+    this.key = new Float64Array(initialCapacity);
+    this.lastSentPerf = new Float64Array(initialCapacity);
+    this.lastSentWallUs = new Float64Array(initialCapacity);
+    this.deadline = new Float64Array(initialCapacity);
+    this.rtoMs = new Float64Array(initialCapacity);
+    this.attempts = new Uint8Array(initialCapacity);
+    this.retriesLeft = new Uint8Array(initialCapacity);
+    this.captureId = new Uint16Array(initialCapacity);
+    this.callbacks = new Array(initialCapacity).fill(undefined);
+    this.free = new Uint32Array(initialCapacity);
+    for (let i = 0; i < initialCapacity; i++) this.free[i] = initialCapacity - 1 - i;
+    this.freeCount = initialCapacity;
+  }
+
+  get size(): number {
+    return this.live;
+  }
+
+  has(key: number): boolean {
+    return this.index.has(key);
+  }
+
+  /** Takes a free slot and indexes it under `key`; the caller fills in the columns. */
+  allocate(key: number, callback: ProbeCallback): number {
+    if (this.freeCount === 0) this.grow();
+    const slot = this.free[--this.freeCount];
+    this.key[slot] = key;
+    this.callbacks[slot] = callback;
+    this.index.set(key, slot);
+    this.live++;
+    return slot;
+  }
+
+  /** Releases a slot and returns its callback (once; undefined if already released). */
+  release(slot: number): ProbeCallback | undefined {
+    const callback = this.callbacks[slot];
+    if (callback === undefined) return undefined;
+    this.callbacks[slot] = undefined;
+    this.index.delete(this.key[slot]);
+    this.gen[slot] = (this.gen[slot] + 1) >>> 0;
+    this.free[this.freeCount++] = slot;
+    this.live--;
+    return callback;
+  }
+
+  isLive(slot: number, gen: number): boolean {
+    return this.callbacks[slot] !== undefined && this.gen[slot] === gen;
+  }
+
+  /** The live slot for a reply's tuple, or -1. */
+  find(key: number, family: Family, remote: Uint8Array, remotePort: number, localPort: number): number {
+    const slot = this.index.get(key);
+    if (slot === undefined) return -1;
+    if (this.family[slot] !== family || this.remotePort[slot] !== remotePort || this.localPort[slot] !== localPort) return -1;
+    const len = family === 4 ? 4 : 16;
+    const base = slot * 16;
+    for (let i = 0; i < len; i++) if (this.remoteAddr[base + i] !== remote[i]) return -1;
+    return slot;
+  }
+
+  /** Every live slot (for close()). */
+  liveSlots(): number[] {
+    return [...this.index.values()];
+  }
+
+  private grow(): void {
+    const old = this.capacity;
+    const capacity = old * 2;
+    const widen = <T extends Uint8Array | Uint16Array | Uint32Array | Float64Array>(a: T, per = 1): T => {
+      const b = new (a.constructor as new (n: number) => T)(capacity * per);
+      b.set(a);
+      return b;
+    };
+    this.gen = widen(this.gen);
+    this.family = widen(this.family);
+    this.localPort = widen(this.localPort);
+    this.remotePort = widen(this.remotePort);
+    this.isn = widen(this.isn);
+    this.remoteAddr = widen(this.remoteAddr, 16);
+    this.localAddr = widen(this.localAddr, 16);
+    this.key = widen(this.key);
+    this.lastSentPerf = widen(this.lastSentPerf);
+    this.lastSentWallUs = widen(this.lastSentWallUs);
+    this.deadline = widen(this.deadline);
+    this.rtoMs = widen(this.rtoMs);
+    this.attempts = widen(this.attempts);
+    this.retriesLeft = widen(this.retriesLeft);
+    this.captureId = widen(this.captureId);
+    this.callbacks.length = capacity;
+    this.callbacks.fill(undefined, old);
+    const free = new Uint32Array(capacity);
+    free.set(this.free.subarray(0, this.freeCount));
+    let n = this.freeCount;
+    for (let i = capacity - 1; i >= old; i--) free[n++] = i;
+    this.free = free;
+    this.freeCount = n;
+    this.capacity = capacity;
+  }
+}
+
+/**
+ * Probes that finished recently, so a retransmitted SYN-ACK for one of them gets at most one
+ * more RST and never a second verdict. A fixed ring: the oldest record is forgotten first.
+ */
+export class RecentProbes {
+  private readonly keys: Float64Array;
+  private readonly isn: Uint32Array;
+  private readonly expires: Float64Array;
+  private readonly rstSent: Uint8Array;
+  private readonly index = new Map<number, number>();
+  private next = 0;
+
+  constructor(
+    private readonly size = 65536,
+    private readonly ttlMs = 10_000,
+  ) {
+    this.keys = new Float64Array(size);
+    this.isn = new Uint32Array(size);
+    this.expires = new Float64Array(size);
+    this.rstSent = new Uint8Array(size);
+  }
+
+  add(key: number, isn: number, now: number): void {
+    const i = this.next;
+    this.next = (this.next + 1) % this.size;
+    if (this.expires[i] !== 0 && this.index.get(this.keys[i]) === i) this.index.delete(this.keys[i]);
+    this.keys[i] = key;
+    this.isn[i] = isn;
+    this.expires[i] = now + this.ttlMs;
+    this.rstSent[i] = 0;
+    this.index.set(key, i);
+  }
+
+  has(key: number, now: number): boolean {
+    const i = this.index.get(key);
+    return i !== undefined && this.expires[i] > now;
+  }
+
+  /**
+   * For a late SYN-ACK whose ack matches a finished probe: true once (send one more RST), false
+   * after that or when nothing matches.
+   */
+  claimExtraRst(key: number, ack: number, now: number): 'send' | 'already-sent' | 'unknown' {
+    const i = this.index.get(key);
+    if (i === undefined || this.expires[i] <= now || ((this.isn[i] + 1) >>> 0) !== ack) return 'unknown';
+    if (this.rstSent[i] !== 0) return 'already-sent';
+    this.rstSent[i] = 1;
+    return 'send';
+  }
+
+  clear(): void {
+    this.index.clear();
+    this.expires.fill(0);
+  }
+}

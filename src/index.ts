@@ -1,0 +1,20 @@
+// Public API of tcp-shaker. Packet builders and parsers are under `tcp-shaker/wire`, the
+// network-namespace testbed under `tcp-shaker/testbed`.
+export { Checker, defaultChecker } from './checker.js';
+export type { CheckerOptions, CheckOptions, CheckResult, FamilyPreference } from './checker.js';
+export type { StrategyChoice, StrategyRequest } from './strategies/choose.js';
+export type { RawStrategyOptions } from './strategies/raw.js';
+export type { CheckStatus, ProbeEvidence, StrategyName, Family } from './types.js';
+export { parseTarget } from './target.js';
+export type { Target } from './target.js';
+export {
+  ShakerError,
+  TimeoutError,
+  ConnectError,
+  InvalidArgumentError,
+  ResolveError,
+  StateError,
+  UnsupportedError,
+  AbortError,
+  SystemError,
+} from './errors.js';

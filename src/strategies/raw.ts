@@ -1,0 +1,656 @@
+// The raw engine: a half-open check done entirely in userspace.
+//
+//   1. build a Linux-looking SYN in place (wire/probe.ts) and queue it on a raw socket;
+//   2. libpcap, filtered to SYN-ACK/RST to our source ports and ICMP errors, hands back replies;
+//   3. a SYN-ACK whose ack is our ISN+1 means open: we answer with exactly one RST
+//      (seq = that ack); the kernel never sees the SYN-ACK because the shim table drops it at
+//      prerouting, so it cannot send a second RST, and the server application never gets a
+//      connection because the handshake never completes;
+//   4. a matching RST means closed; a matching ICMP error, unreachable; the deadline, timeout.
+//
+// Everything per probe lives in ProbeTable columns; one DeadlineTimer drives retransmissions and
+// timeouts for all of them. Replies that match nothing are counted and dropped.
+import { performance } from 'node:perf_hooks';
+import { addAbortListener } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { AbortError, StateError, UnsupportedError } from '../errors.js';
+import type { Family, ProbeOptions, ProbeOutcome, ProbeTarget, Strategy } from '../types.js';
+import { NativeRawTransport, type RawTransport } from '../raw-socket.js';
+import { openLiveCapture, type LiveCapture, type LiveCaptureOptions, type FrameHandler } from '../capture/pcap.js';
+import { LinkType } from '../capture/pcap-file.js';
+import { buildCaptureFilter } from '../capture/filter.js';
+import { NftShim, sweepStaleTables } from '../firewall/nftables.js';
+import { DeadlineTimer } from '../engine/deadline-heap.js';
+import { halfSipHash, type HalfSipKey } from '../engine/halfsiphash.js';
+import { ProbeTable, RecentProbes, type ProbeCallback } from '../engine/probe-table.js';
+import { RstLimiter } from '../engine/rst-limiter.js';
+import { tupleKey } from '../engine/tuple-key.js';
+import { defaultProbePortRange, checkPortRange, type PortRange } from '../engine/port-range.js';
+import { RouteCache, type Route } from '../engine/route.js';
+import {
+  ICMPV4_DEST_UNREACHABLE,
+  ICMPV4_TIME_EXCEEDED,
+  ICMPV6_DEST_UNREACHABLE,
+  ICMPV6_TIME_EXCEEDED,
+  icmpv4UnreachableErrno,
+  icmpv6UnreachableErrno,
+} from '../engine/icmp-errno.js';
+import {
+  buildRst,
+  buildSyn,
+  synLength,
+  parseEthernet,
+  parseSll,
+  parseSll2,
+  parseIp,
+  parseTcp,
+  parseIcmpv4,
+  parseIcmpv6,
+  parseAddress,
+  formatAddress,
+  TcpFlags,
+  formatTcpFlags,
+  type SynSpec,
+  type TcpRepr,
+} from '../wire/index.js';
+import { synOptionEvidence } from './evidence.js';
+
+export interface RawStrategyOptions {
+  /** Source ports for probes; default: the block above the kernel's ephemeral range. */
+  sourcePorts?: PortRange;
+  /**
+   * Install the nftables table that hides SYN-ACKs from the local kernel (default true). With
+   * false, the kernel answers every SYN-ACK with its own RST and the engine sends none.
+   */
+  rstShim?: boolean;
+  /** Capture on this interface instead of the one the route points at ('any' works). */
+  interface?: string;
+  /** Send from this address instead of the one the kernel would choose. */
+  source?: string;
+  /** First retransmission after this long (the kernel's initial RTO is 1 s), doubling after. */
+  initialRtoMs?: number;
+  /** Verify TCP/ICMP checksums of replies (off by default: offloaded checksums on lo/veth). */
+  verifyChecksums?: boolean;
+  /** Overrides for the SYN (ttl, window, options...). */
+  syn?: Partial<Omit<SynSpec, 'src' | 'dst' | 'srcPort' | 'dstPort' | 'seq'>>;
+  /** Close a capture after this long with no probe on its interface (default 2000 ms). */
+  captureIdleMs?: number;
+  /** Test seams. */
+  transport?: RawTransport;
+  openCapture?: (options: LiveCaptureOptions, onFrame: FrameHandler) => LiveCapture;
+  installShim?: boolean;
+}
+
+interface CaptureEntry {
+  id: number;
+  iface: string;
+  capture: LiveCapture | undefined;
+  users: number;
+  idleTimer: NodeJS.Timeout | undefined;
+}
+
+const MAX_SYN_BYTES = 128;
+const MAX_RST_BYTES = 80;
+
+export class RawStrategy implements Strategy {
+  readonly name = 'raw' as const;
+  readonly portRange: PortRange;
+  private readonly table = new ProbeTable();
+  private readonly recent = new RecentProbes();
+  private readonly rstLimiter = new RstLimiter();
+  private readonly routes = new RouteCache();
+  private readonly timer: DeadlineTimer;
+  private readonly isnKey: HalfSipKey;
+  private readonly isnWords = new Uint32Array(9);
+  private readonly captures = new Map<string, CaptureEntry>();
+  private readonly capturesById: CaptureEntry[] = [];
+  private readonly sourceOverride: Uint8Array | undefined;
+  private transport: RawTransport | undefined;
+  private shim: NftShim | undefined;
+  private nextPort: number;
+  private started = false;
+  private closed = false;
+  private filter = '';
+  private readonly counters = {
+    probesStarted: 0,
+    synsSent: 0,
+    retransmits: 0,
+    open: 0,
+    closed: 0,
+    unreachable: 0,
+    timeout: 0,
+    errors: 0,
+    rstSent: 0,
+    duplicateSynAcks: 0,
+    rstRateLimited: 0,
+    repliesIgnored: 0,
+    malformed: 0,
+  };
+
+  constructor(private readonly options: RawStrategyOptions = {}) {
+    this.portRange = options.sourcePorts ? checkPortRange(options.sourcePorts) : defaultProbePortRange();
+    this.nextPort = this.portRange[0] + Math.floor(Math.random() * (this.portRange[1] - this.portRange[0] + 1));
+    const key = randomBytes(8);
+    this.isnKey = [key.readUInt32LE(0), key.readUInt32LE(4)];
+    this.timer = new DeadlineTimer(() => performance.now(), (slot, gen) => this.onTimer(slot, gen));
+    if (options.source !== undefined) {
+      this.sourceOverride = parseAddress(options.source);
+      if (!this.sourceOverride) throw new UnsupportedError(`source ${options.source} is not an IP address`);
+    }
+  }
+
+  get shimTable(): string | undefined {
+    return this.shim?.tableName;
+  }
+
+  async start(): Promise<void> {
+    if (this.started) throw new StateError('the raw engine is already started', 'ERR_SHAKER_ALREADY_STARTED');
+    this.started = true;
+    this.filter = buildCaptureFilter({ portRange: this.portRange, families: [4, 6] });
+    const transport =
+      this.options.transport ?? new NativeRawTransport((error, tag) => this.onSendError(error, tag));
+    try {
+      if (transport instanceof NativeRawTransport) transport.open(4);
+      this.transport = transport;
+      if (this.options.rstShim !== false && this.options.installShim !== false) {
+        await sweepStaleTables().catch(() => undefined);
+        this.shim = await NftShim.install({ portRange: this.portRange });
+      }
+    } catch (error) {
+      transport.close();
+      this.transport = undefined;
+      this.started = false;
+      throw error;
+    }
+  }
+
+  probe(target: ProbeTarget, options: ProbeOptions): Promise<ProbeOutcome> {
+    return new Promise((resolve, reject) => {
+      const signal = options.signal;
+      if (signal?.aborted) {
+        reject(signal.reason ?? new AbortError());
+        return;
+      }
+      let settled = false;
+      let disposeAbort: Disposable | undefined;
+      let cancel: (() => void) | undefined;
+      const done: ProbeCallback = (outcome) => {
+        if (settled) return;
+        settled = true;
+        disposeAbort?.[Symbol.dispose]();
+        resolve(outcome);
+      };
+      if (signal) {
+        disposeAbort = addAbortListener(signal, () => {
+          if (settled) return;
+          settled = true;
+          cancel?.();
+          reject(signal.reason ?? new AbortError());
+        });
+      }
+      this.submit(target, options, done).then(
+        (c) => {
+          if (settled) c();
+          else cancel = c;
+        },
+        (error) => {
+          if (settled) return;
+          settled = true;
+          disposeAbort?.[Symbol.dispose]();
+          reject(error);
+        },
+      );
+    });
+  }
+
+  /**
+   * The callback form of probe(): no promise per probe inside the engine. Resolves to a canceller
+   * once the SYN is queued.
+   */
+  async submit(target: ProbeTarget, options: ProbeOptions, callback: ProbeCallback): Promise<() => void> {
+    if (!this.started || !this.transport) throw new StateError('the raw engine is not started', 'ERR_SHAKER_NOT_STARTED');
+    if (this.closed) throw new StateError('the raw engine is closed', 'ERR_SHAKER_CLOSED');
+    const remote = parseAddress(target.ip);
+    if (!remote || (remote.length === 4) !== (target.family === 4)) {
+      throw new UnsupportedError(`not an IPv${target.family} address: ${target.ip}`);
+    }
+    const route = await this.route(target);
+    if (this.closed) throw new StateError('the raw engine is closed', 'ERR_SHAKER_CLOSED');
+    const local = this.sourceOverride ?? parseAddress(route.source);
+    if (!local || local.length !== remote.length) {
+      throw new UnsupportedError(`no IPv${target.family} source address to reach ${target.ip}`);
+    }
+    const capture = this.acquireCapture(this.options.interface ?? route.interface);
+
+    const now = performance.now();
+    const localPort = this.pickPort(remote, target.port, now);
+    if (localPort < 0) {
+      this.releaseCapture(capture.id);
+      callback({
+        status: 'error',
+        code: 'EADDRNOTAVAIL',
+        attempts: 0,
+        error: new UnsupportedError(`every source port in ${this.portRange.join('-')} is busy probing ${target.ip}:${target.port}`),
+      });
+      return () => {};
+    }
+    const t = this.table;
+    const key = tupleKey(remote, 0, remote.length, target.port, localPort);
+    const slot = t.allocate(key, callback);
+    t.family[slot] = target.family;
+    t.localPort[slot] = localPort;
+    t.remotePort[slot] = target.port;
+    t.remoteAddr.set(remote, slot * 16);
+    t.localAddr.set(local, slot * 16);
+    t.isn[slot] = this.isn(local, remote, localPort, target.port, now);
+    t.deadline[slot] = options.deadline;
+    t.rtoMs[slot] = this.options.initialRtoMs ?? 1000;
+    t.attempts[slot] = 0;
+    t.retriesLeft[slot] = Math.max(0, Math.min(255, options.retries));
+    t.captureId[slot] = capture.id;
+    this.counters.probesStarted++;
+    this.timer.setKeepAlive(true);
+    this.sendSyn(slot);
+    this.scheduleNext(slot, now);
+    const gen = t.gen[slot];
+    return () => {
+      if (t.isLive(slot, gen)) this.finish(slot, { status: 'error', code: 'ABORT_ERR', attempts: t.attempts[slot] }, false);
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const slot of this.table.liveSlots()) {
+      this.finish(
+        slot,
+        {
+          status: 'error',
+          code: 'ERR_SHAKER_CLOSED',
+          attempts: this.table.attempts[slot],
+          error: new StateError('the checker was closed while the check was in flight', 'ERR_SHAKER_CLOSED'),
+        },
+        false,
+      );
+    }
+    this.timer.stop();
+    for (const entry of this.captures.values()) {
+      if (entry.idleTimer) clearTimeout(entry.idleTimer);
+      entry.capture?.close();
+      entry.capture = undefined;
+    }
+    this.captures.clear();
+    this.transport?.close();
+    this.transport = undefined;
+    this.recent.clear();
+    const shim = this.shim;
+    this.shim = undefined;
+    await shim?.remove();
+  }
+
+  stats(): Record<string, number> {
+    let captureDrops = 0;
+    for (const entry of this.captures.values()) {
+      if (entry.capture) captureDrops += entry.capture.stats().dropped;
+    }
+    return {
+      ...this.counters,
+      ...(this.transport?.stats() ?? {}),
+      inFlight: this.table.size,
+      captureDrops,
+    };
+  }
+
+  // --- sending -------------------------------------------------------------------------------
+
+  private sendSyn(slot: number): void {
+    const t = this.table;
+    const family = t.family[slot] as Family;
+    const len = family === 4 ? 4 : 16;
+    const base = slot * 16;
+    const spec: SynSpec = {
+      ...this.options.syn,
+      src: t.localAddr.subarray(base, base + len),
+      dst: t.remoteAddr.subarray(base, base + len),
+      srcPort: t.localPort[slot],
+      dstPort: t.remotePort[slot],
+      seq: t.isn[slot],
+    };
+    const transport = this.transport!;
+    const room = this.options.syn?.options || this.options.syn?.extensionHeaders ? synLength(spec) : MAX_SYN_BYTES;
+    const at = transport.reserve(family, room);
+    const written = buildSyn(at.buf, at.offset, spec);
+    transport.commit(family, written, spec.dst, slot);
+    t.attempts[slot]++;
+    t.lastSentPerf[slot] = performance.now();
+    t.lastSentWallUs[slot] = (performance.timeOrigin + t.lastSentPerf[slot]) * 1000;
+    this.counters.synsSent++;
+  }
+
+  private sendRst(family: Family, src: Uint8Array, dst: Uint8Array, srcPort: number, dstPort: number, seq: number): void {
+    const transport = this.transport;
+    if (!transport) return;
+    const at = transport.reserve(family, MAX_RST_BYTES);
+    const written = buildRst(at.buf, at.offset, { src, dst, srcPort, dstPort, seq });
+    // Tag 0xffffffff: a lost RST is not any probe's failure.
+    transport.commit(family, written, dst, 0xffffffff);
+    this.counters.rstSent++;
+  }
+
+  private onSendError(error: Error, tag: number): void {
+    const t = this.table;
+    if (tag === 0xffffffff || tag >= t.capacity || t.callbacks[tag] === undefined) return;
+    const code = (error as { code?: string }).code ?? 'EIO';
+    // The kernel refused the SYN itself: no route (ENETUNREACH), a local firewall (EPERM)...
+    const unreachable = code === 'ENETUNREACH' || code === 'EHOSTUNREACH' || code === 'EACCES' || code === 'EPERM';
+    this.finish(tag, { status: unreachable ? 'unreachable' : 'error', code, attempts: t.attempts[tag], error }, false);
+  }
+
+  // --- timers ---------------------------------------------------------------------------------
+
+  private scheduleNext(slot: number, now: number): void {
+    const t = this.table;
+    const retransmitAt = t.retriesLeft[slot] > 0 ? t.lastSentPerf[slot] + t.rtoMs[slot] : Infinity;
+    this.timer.schedule(Math.max(now, Math.min(retransmitAt, t.deadline[slot])), slot, t.gen[slot]);
+  }
+
+  private onTimer(slot: number, gen: number): void {
+    const t = this.table;
+    if (!t.isLive(slot, gen)) return;
+    const now = performance.now();
+    if (now >= t.deadline[slot]) {
+      this.finish(slot, { status: 'timeout', code: 'ETIMEDOUT', attempts: t.attempts[slot] }, false);
+      return;
+    }
+    if (t.retriesLeft[slot] > 0 && now >= t.lastSentPerf[slot] + t.rtoMs[slot]) {
+      t.retriesLeft[slot]--;
+      // RFC 6298 §5.5: back off the timer by doubling on every retransmission.
+      t.rtoMs[slot] *= 2;
+      this.counters.retransmits++;
+      this.sendSyn(slot);
+    }
+    this.scheduleNext(slot, now);
+  }
+
+  private finish(slot: number, outcome: ProbeOutcome, remember: boolean): void {
+    const t = this.table;
+    const key = t.key[slot];
+    const isn = t.isn[slot];
+    const captureId = t.captureId[slot];
+    const callback = t.release(slot);
+    if (!callback) return;
+    if (remember) this.recent.add(key, isn, performance.now());
+    this.counters[outcome.status === 'error' ? 'errors' : outcome.status]++;
+    this.releaseCapture(captureId);
+    if (t.size === 0) this.timer.setKeepAlive(false);
+    callback(outcome);
+  }
+
+  // --- receiving ------------------------------------------------------------------------------
+
+  private readonly onFrame: FrameHandler = (frame, timestampUs, linkType) => {
+    let ipOffset: number;
+    switch (linkType) {
+      case LinkType.ETHERNET: {
+        const eth = parseEthernet(frame);
+        if (!eth.ok) return this.malformed();
+        ipOffset = eth.value.payloadOffset;
+        break;
+      }
+      case LinkType.LINUX_SLL: {
+        const sll = parseSll(frame);
+        if (!sll.ok) return this.malformed();
+        ipOffset = sll.value.payloadOffset;
+        break;
+      }
+      case LinkType.LINUX_SLL2: {
+        const sll = parseSll2(frame);
+        if (!sll.ok) return this.malformed();
+        ipOffset = sll.value.payloadOffset;
+        break;
+      }
+      case LinkType.RAW:
+        ipOffset = 0;
+        break;
+      case LinkType.NULL:
+        ipOffset = 4;
+        break;
+      default:
+        return this.malformed();
+    }
+    const bytes = frame.subarray(ipOffset);
+    const verifyChecksum = this.options.verifyChecksums ?? false;
+    const ip = parseIp(bytes, { verifyChecksum });
+    if (!ip.ok) return this.malformed();
+    const d = ip.value;
+    if (d.fragmentOffset !== 0) return this.ignored();
+    const payload = bytes.subarray(d.payloadOffset, d.payloadOffset + d.payloadLength);
+    if (d.protocol === 6) {
+      const tcp = parseTcp(payload, d, { verifyChecksum });
+      if (!tcp.ok) return this.malformed();
+      this.onTcp(d.version, d.src, d.dst, d.ttl, tcp.value, timestampUs);
+    } else if (d.protocol === 1 && d.version === 4) {
+      const icmp = parseIcmpv4(payload, { verifyChecksum });
+      if (!icmp.ok) return this.malformed();
+      const { type, code, quoted } = icmp.value;
+      if (type !== ICMPV4_DEST_UNREACHABLE && type !== ICMPV4_TIME_EXCEEDED) return this.ignored();
+      const errno = type === ICMPV4_TIME_EXCEEDED ? 'EHOSTUNREACH' : icmpv4UnreachableErrno(code);
+      this.onIcmp(4, d.src, type, code, errno, quoted, d.ttl, timestampUs);
+    } else if (d.protocol === 58 && d.version === 6) {
+      const icmp = parseIcmpv6(payload, d, { verifyChecksum });
+      if (!icmp.ok) return this.malformed();
+      const { type, code, quoted } = icmp.value;
+      if (type !== ICMPV6_DEST_UNREACHABLE && type !== ICMPV6_TIME_EXCEEDED) return this.ignored();
+      const errno = type === ICMPV6_TIME_EXCEEDED ? 'EHOSTUNREACH' : icmpv6UnreachableErrno(code);
+      this.onIcmp(6, d.src, type, code, errno, quoted, d.ttl, timestampUs);
+    } else {
+      this.ignored();
+    }
+    // Replies may have made deadlines moot; nothing else to do per packet.
+  };
+
+  private onTcp(family: Family, src: Uint8Array, dst: Uint8Array, ttl: number, tcp: TcpRepr, timestampUs: number): void {
+    const key = tupleKey(src, 0, src.length, tcp.srcPort, tcp.dstPort);
+    const t = this.table;
+    const slot = t.find(key, family, src, tcp.srcPort, tcp.dstPort);
+    const syn = (tcp.flags & TcpFlags.SYN) !== 0;
+    const ack = (tcp.flags & TcpFlags.ACK) !== 0;
+    const rst = (tcp.flags & TcpFlags.RST) !== 0;
+    const now = performance.now();
+
+    if (slot < 0 || !this.sameAddress(slot, dst, t.localAddr)) {
+      // A SYN-ACK for a probe that already finished (our RST was lost, or the server
+      // retransmitted before it arrived): one more RST at most, never a second verdict.
+      if (syn && ack && !rst && this.shim) {
+        const claim = this.recent.claimExtraRst(key, tcp.ack, now);
+        if (claim !== 'unknown') {
+          this.counters.duplicateSynAcks++;
+          if (claim === 'send') {
+            if (this.rstLimiter.allow(tupleKey(src, 0, src.length, 0, 0), now)) {
+              this.sendRst(family, dst, src, tcp.dstPort, tcp.srcPort, tcp.ack);
+            } else {
+              this.counters.rstRateLimited++;
+            }
+          }
+          return;
+        }
+      }
+      return this.ignored();
+    }
+
+    const expectedAck = (t.isn[slot] + 1) >>> 0;
+    if (syn && ack && !rst) {
+      if (tcp.ack !== expectedAck) return this.ignored();
+      // RFC 793 §3.4: a reset for an unexpected SYN-ACK carries seq = the segment's ack.
+      if (this.shim) this.sendRst(family, dst, src, tcp.dstPort, tcp.srcPort, tcp.ack);
+      this.finish(
+        slot,
+        {
+          status: 'open',
+          rttMs: this.rtt(slot, timestampUs, now),
+          attempts: t.attempts[slot],
+          evidence: {
+            flags: formatTcpFlags(tcp.flags),
+            ttl,
+            window: tcp.window,
+            ...synOptionEvidence(tcp.options),
+          },
+        },
+        true,
+      );
+      return;
+    }
+    if (rst) {
+      // RFC 793 §3.4 (SYN-SENT): a RST is acceptable only if it acknowledges our SYN.
+      if (!ack || tcp.ack !== expectedAck) return this.ignored();
+      this.finish(
+        slot,
+        {
+          status: 'closed',
+          code: 'ECONNREFUSED',
+          rttMs: this.rtt(slot, timestampUs, now),
+          attempts: t.attempts[slot],
+          evidence: { flags: formatTcpFlags(tcp.flags), ttl, window: tcp.window },
+        },
+        true,
+      );
+      return;
+    }
+    this.ignored();
+  }
+
+  private onIcmp(
+    family: Family,
+    responder: Uint8Array,
+    type: number,
+    code: number,
+    errno: string,
+    quoted: { src: Uint8Array; dst: Uint8Array; protocol: number; srcPort?: number; dstPort?: number; seq?: number } | undefined,
+    ttl: number,
+    timestampUs: number,
+  ): void {
+    if (!quoted || quoted.protocol !== 6 || quoted.srcPort === undefined || quoted.dstPort === undefined) return this.ignored();
+    const key = tupleKey(quoted.dst, 0, quoted.dst.length, quoted.dstPort, quoted.srcPort);
+    const t = this.table;
+    const slot = t.find(key, family, quoted.dst, quoted.dstPort, quoted.srcPort);
+    // The quoted header must be our SYN: our source address and our ISN.
+    if (slot < 0 || !this.sameAddress(slot, quoted.src, t.localAddr) || quoted.seq !== t.isn[slot]) return this.ignored();
+    this.finish(
+      slot,
+      {
+        status: 'unreachable',
+        code: errno,
+        rttMs: this.rtt(slot, timestampUs, performance.now()),
+        attempts: t.attempts[slot],
+        evidence: { icmpType: type, icmpCode: code, responder: formatAddress(responder), ttl },
+      },
+      true,
+    );
+  }
+
+  private rtt(slot: number, timestampUs: number, now: number): number {
+    const t = this.table;
+    const fromCapture = (timestampUs - t.lastSentWallUs[slot]) / 1000;
+    const fromClock = now - t.lastSentPerf[slot];
+    // Capture timestamps are the kernel's receive time, the better number; fall back to the
+    // process clock when they disagree with it (clock steps, a library without timestamps).
+    const rtt = timestampUs > 0 && fromCapture >= 0 && fromCapture <= fromClock + 1 ? fromCapture : fromClock;
+    return Math.round(rtt * 1000) / 1000;
+  }
+
+  private sameAddress(slot: number, addr: Uint8Array, column: Uint8Array): boolean {
+    const base = slot * 16;
+    for (let i = 0; i < addr.length; i++) if (column[base + i] !== addr[i]) return false;
+    return true;
+  }
+
+  private malformed(): void {
+    this.counters.malformed++;
+  }
+
+  private ignored(): void {
+    this.counters.repliesIgnored++;
+  }
+
+  // --- ports, ISNs, routes, captures -------------------------------------------------------------
+
+  /** A source port whose 4-tuple with this destination is neither in flight nor recently used. */
+  private pickPort(remote: Uint8Array, remotePort: number, now: number): number {
+    const [low, high] = this.portRange;
+    const width = high - low + 1;
+    for (let tries = 0; tries < width; tries++) {
+      const port = this.nextPort;
+      this.nextPort = port >= high ? low : port + 1;
+      const key = tupleKey(remote, 0, remote.length, remotePort, port);
+      if (!this.table.has(key) && !this.recent.has(key, now)) return port;
+    }
+    // Every port is busy or recent for this destination: accept a recent one (never a busy one).
+    for (let tries = 0; tries < width; tries++) {
+      const port = this.nextPort;
+      this.nextPort = port >= high ? low : port + 1;
+      if (!this.table.has(tupleKey(remote, 0, remote.length, remotePort, port))) return port;
+    }
+    return -1;
+  }
+
+  /**
+   * RFC 6528: ISN = M + F(4-tuple, secret), M a 4 µs clock. F is HalfSipHash with a per-engine
+   * key, so a reply that does not echo ISN+1 cannot be forged by anyone who did not see the SYN.
+   */
+  private isn(local: Uint8Array, remote: Uint8Array, localPort: number, remotePort: number, now: number): number {
+    const w = this.isnWords;
+    let n = 0;
+    for (const addr of [local, remote]) {
+      for (let i = 0; i < addr.length; i += 4) {
+        w[n++] = ((addr[i] << 24) | (addr[i + 1] << 16) | (addr[i + 2] << 8) | addr[i + 3]) >>> 0;
+      }
+    }
+    w[n++] = ((localPort << 16) | remotePort) >>> 0;
+    const m = Math.floor((performance.timeOrigin + now) * 250) >>> 0;
+    return (halfSipHash(this.isnKey, w, n) + m) >>> 0;
+  }
+
+  private async route(target: ProbeTarget): Promise<Route> {
+    if (this.options.source !== undefined && this.options.interface !== undefined) {
+      return { source: this.options.source, interface: this.options.interface };
+    }
+    return this.routes.lookup(target.ip, target.family);
+  }
+
+  private acquireCapture(iface: string): CaptureEntry {
+    let entry = this.captures.get(iface);
+    if (!entry) {
+      entry = { id: this.capturesById.length, iface, capture: undefined, users: 0, idleTimer: undefined };
+      this.captures.set(iface, entry);
+      this.capturesById.push(entry);
+    }
+    if (entry.idleTimer) {
+      clearTimeout(entry.idleTimer);
+      entry.idleTimer = undefined;
+    }
+    if (!entry.capture) {
+      const open = this.options.openCapture ?? openLiveCapture;
+      // Opened before the first SYN goes out, so its reply cannot slip past.
+      entry.capture = open({ iface, filter: this.filter, bufferSize: 32 * 1024 * 1024 }, this.onFrame);
+    }
+    entry.users++;
+    return entry;
+  }
+
+  private releaseCapture(id: number): void {
+    const entry = this.capturesById[id];
+    if (!entry || entry.users === 0) return;
+    entry.users--;
+    if (entry.users > 0 || this.closed) return;
+    // Idle: close after a grace period, so a steady trickle of checks does not reopen libpcap
+    // every time, yet an idle engine holds no capture (and so does not keep the process alive).
+    entry.idleTimer = setTimeout(() => {
+      entry.idleTimer = undefined;
+      if (entry.users === 0) {
+        entry.capture?.close();
+        entry.capture = undefined;
+      }
+    }, this.options.captureIdleMs ?? 2000);
+    entry.idleTimer.unref();
+  }
+}

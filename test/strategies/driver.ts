@@ -1,0 +1,93 @@
+// Runs one strategy scenario inside the client namespace and prints a JSON report on stdout.
+// The tests start it with `ip netns exec <client> [setpriv ...] node --import tsx/esm` so the
+// probing process lives in the namespace (and, for the unprivileged case, has no capabilities).
+//
+// Usage: node --import tsx/esm test/strategies/driver.ts '<Scenario as JSON>'
+import { readFileSync, readdirSync } from 'node:fs';
+import { ConnectStrategy } from '../../src/strategies/connect.js';
+import { SocketStrategy } from '../../src/strategies/socket.js';
+import type { Family, ProbeOutcome, Strategy } from '../../src/types.js';
+
+export interface Scenario {
+  strategy: 'socket' | 'connect';
+  ip: string;
+  family: Family;
+  port: number;
+  timeoutMs: number;
+  retries: number;
+  /** probe: one probe. abort: abort after abortAfterMs. close: `count` probes, close() after closeAfterMs. */
+  mode: 'probe' | 'abort' | 'close';
+  abortAfterMs?: number;
+  closeAfterMs?: number;
+  count?: number;
+}
+
+export interface SerializedOutcome {
+  status: ProbeOutcome['status'];
+  code?: string;
+  rttMs?: number;
+  attempts: number;
+  error?: { name: string; code?: string; message: string };
+}
+
+export interface Report {
+  uid: number;
+  /** Effective capability mask from /proc/self/status, hex: "0000000000000000" when unprivileged. */
+  capEff: string;
+  outcomes: SerializedOutcome[];
+  /** For mode abort: whether probe() rejected with the very reason given to abort(). */
+  rejectedWithReason?: boolean;
+  elapsedMs: number;
+  fdsBefore: number;
+  fdsAfter: number;
+  stats: Record<string, number>;
+}
+
+function serialize(outcome: ProbeOutcome): SerializedOutcome {
+  const { status, code, rttMs, attempts, error } = outcome;
+  const e = error as (Error & { code?: string }) | undefined;
+  return { status, code, rttMs, attempts, error: e && { name: e.name, code: e.code, message: e.message } };
+}
+
+/** Open fds of this process (the readdir's own directory fd is in both counts alike). */
+function openFds(): number {
+  return readdirSync('/proc/self/fd').length;
+}
+
+async function main(scenario: Scenario): Promise<Report> {
+  const strategy: Strategy = scenario.strategy === 'socket' ? new SocketStrategy() : new ConnectStrategy();
+  await strategy.start();
+  const target = { ip: scenario.ip, family: scenario.family, port: scenario.port };
+  const fdsBefore = openFds();
+  const startedAt = performance.now();
+  const options = () => ({ deadline: performance.now() + scenario.timeoutMs, retries: scenario.retries });
+  const outcomes: SerializedOutcome[] = [];
+  let rejectedWithReason: boolean | undefined;
+
+  if (scenario.mode === 'probe') {
+    outcomes.push(serialize(await strategy.probe(target, options())));
+  } else if (scenario.mode === 'abort') {
+    const controller = new AbortController();
+    const reason = new Error('aborted by the test');
+    setTimeout(() => controller.abort(reason), scenario.abortAfterMs ?? 200);
+    try {
+      outcomes.push(serialize(await strategy.probe(target, { ...options(), signal: controller.signal })));
+    } catch (error) {
+      rejectedWithReason = error === reason;
+    }
+  } else {
+    const pending = Array.from({ length: scenario.count ?? 4 }, () => strategy.probe(target, options()));
+    setTimeout(() => void strategy.close(), scenario.closeAfterMs ?? 200);
+    for (const outcome of await Promise.all(pending)) outcomes.push(serialize(outcome));
+  }
+  const elapsedMs = performance.now() - startedAt;
+  const stats = strategy.stats();
+  await strategy.close();
+  // net.Socket closes its fd synchronously, but let any close callback run before counting.
+  await new Promise((resolve) => setImmediate(resolve));
+  const capEff = /^CapEff:\s*(\S+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '?';
+  return { uid: process.getuid?.() ?? -1, capEff, outcomes, rejectedWithReason, elapsedMs, fdsBefore, fdsAfter: openFds(), stats };
+}
+
+const report = await main(JSON.parse(process.argv[2] ?? '{}') as Scenario);
+process.stdout.write(`${JSON.stringify(report)}\n`);
