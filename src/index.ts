@@ -6,6 +6,8 @@ export type { StrategyChoice, StrategyRequest } from './strategies/choose.js';
 export type { RawStrategyOptions } from './strategies/raw.js';
 export type { CheckStatus, ProbeEvidence, StrategyName, Family } from './types.js';
 export { parseTarget } from './target.js';
+export { doctor, formatDoctor, selfTest } from './doctor.js';
+export type { DoctorReport, DoctorFinding, DoctorLevel } from './doctor.js';
 export type { Target } from './target.js';
 export {
   ShakerError,

@@ -101,7 +101,7 @@ interface BehaviourCase {
   /** Applied after creation instead of through options. */
   runtime?: (tb: Testbed) => Promise<void>;
   target: (tb: Testbed) => [string, number];
-  outcome: string;
+  outcome: KernelClientReport['outcome'];
   code?: string;
   answers: string[];
 }
@@ -206,7 +206,8 @@ function processesMentioning(text: string): number[] {
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(text)) pids.push(Number(entry));
+      const pid = Number(entry);
+      if (fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(text) && processAlive(pid)) pids.push(pid);
     } catch {
       // Gone meanwhile.
     }

@@ -50,8 +50,11 @@ const field = {
   icmpType: 0,
 } as const;
 
-/** ICMP types the engine turns into results (RFC 792, RFC 4443 §3). */
-const IcmpType = { DEST_UNREACHABLE: 3, TIME_EXCEEDED: 11 } as const;
+/**
+ * ICMPv6 types the engine turns into results (RFC 4443 §3); for IPv4 the filter uses pcap's
+ * names icmp-unreach (3) and icmp-timxceed (11). Packet Too Big is left out: a SYN is far
+ * smaller than any path MTU, so one never answers a probe.
+ */
 const Icmpv6Type = { DEST_UNREACHABLE: 1, TIME_EXCEEDED: 3 } as const;
 
 /** Next-header values of the IPv6 extension headers that may come before TCP (RFC 8200 §4). */

@@ -10,6 +10,7 @@
 // Buffer ownership: `frame` is a view of one Buffer the library reuses for every packet. Parse
 // it synchronously inside the callback and keep numbers, never the view.
 import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { UnsupportedError } from '../errors.js';
 import { LinkType } from './pcap-file.js';
@@ -77,14 +78,34 @@ function linkTypeNumber(name: string): number {
   }
 }
 
+// `cap` crashes the process (a libuv assertion, or a segfault) when an instance whose open()
+// failed is closed or garbage-collected: its destructor stops a poll handle that was never
+// started. Failed instances are therefore kept here for the life of the process. There is one
+// per failed open, i.e. per user error, so this stays small.
+const failedInstances: CapInstance[] = [];
+
+/** CAP_NET_RAW (bit 13) in the effective set: without it libpcap cannot open a socket. */
+function mayCapture(): boolean {
+  try {
+    const m = /^CapEff:\s*([0-9a-f]+)$/im.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m !== null && (BigInt(`0x${m[1]}`) & (1n << 13n)) !== 0n;
+  } catch {
+    return true; // no /proc: let libpcap decide
+  }
+}
+
 export function openLiveCapture(options: LiveCaptureOptions, onFrame: FrameHandler): LiveCapture {
   const { Cap } = loadCap();
+  if (!mayCapture()) {
+    throw new UnsupportedError(`cannot capture on ${options.iface}: this process lacks CAP_NET_RAW`);
+  }
   const cap = new Cap();
   const buffer = Buffer.alloc(options.snapLength ?? 512);
   let linkName: string;
   try {
     linkName = cap.open(options.iface, options.filter, options.bufferSize ?? 8 * 1024 * 1024, buffer);
   } catch (cause) {
+    failedInstances.push(cap);
     const text = cause instanceof Error ? cause.message : String(cause);
     const hint = /permi|not permitted/i.test(text) ? ' (capturing needs CAP_NET_RAW)' : '';
     throw new UnsupportedError(`cannot capture on ${options.iface}: ${text}${hint}`, { cause });

@@ -29,6 +29,7 @@ export interface CliOptions {
 }
 
 export const USAGE = `Usage: tcp-checker -a HOST:PORT [options]
+       tcp-checker doctor [--json] [--no-self-test]
 
 Checks whether TCP ports are open with a half-open handshake (SYN, SYN-ACK, RST): the
 server application never sees a connection.

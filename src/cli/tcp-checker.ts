@@ -9,6 +9,7 @@ import type { CheckResult } from '../checker.js';
 import { ShakerError } from '../errors.js';
 import { parseCli, UsageError, USAGE, type CliOptions } from './args.js';
 import { Summary } from './summary.js';
+import { doctor, formatDoctor } from '../doctor.js';
 
 const EXIT_OK = 0;
 const EXIT_FAILED = 1;
@@ -55,7 +56,8 @@ function printResult(result: CheckResult, options: CliOptions): void {
   const rtt = result.rttMs !== undefined ? ` in ${result.rttMs.toFixed(3)}ms` : '';
   const code = result.code && result.status !== 'open' ? ` (${result.code})` : '';
   const flags = result.evidence?.flags ? ` [${result.evidence.flags}]` : '';
-  process.stdout.write(`${result.target} -> ${where}: ${result.status}${code}${flags}${rtt}, ${result.attempts} SYN(s)\n`);
+  const name = where === result.target ? where : `${result.target} (${where})`;
+  process.stdout.write(`${name}: ${result.status}${code}${flags}${rtt}, ${result.attempts} SYN${result.attempts === 1 ? '' : 's'}\n`);
 }
 
 async function run(options: CliOptions): Promise<number> {
@@ -111,7 +113,19 @@ async function run(options: CliOptions): Promise<number> {
   }
 }
 
+async function runDoctor(argv: string[]): Promise<number> {
+  const unknown = argv.filter((a) => a !== '--json' && a !== '--no-self-test');
+  if (unknown.length > 0) {
+    process.stderr.write(`tcp-checker doctor: unknown argument "${unknown[0]}" (takes --json, --no-self-test)\n`);
+    return EXIT_USAGE;
+  }
+  const report = await doctor({ selfTest: !argv.includes('--no-self-test') });
+  process.stdout.write(argv.includes('--json') ? `${JSON.stringify(report)}\n` : formatDoctor(report));
+  return report.findings.some((f) => f.level === 'fail') ? EXIT_FAILED : EXIT_OK;
+}
+
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'doctor') return runDoctor(argv.slice(1));
   let options: CliOptions;
   try {
     options = parseCli(argv);

@@ -8,7 +8,8 @@ import { ShakerError, SystemError, UnsupportedError } from '../errors.js';
 /** argv prefix that runs nft, e.g. ['nft'] or ['ip', 'netns', 'exec', 'lab', 'nft']. */
 export type NftCommand = readonly string[];
 
-const foundNft = new Map<string, string>();
+/** findNft() answers by PATH value: a lookup touches the file system. */
+const nftPathCache = new Map<string, string>();
 
 /**
  * The nftables binary, as an absolute path. Not a bare `nft` looked up in PATH: npm scripts and
@@ -18,7 +19,7 @@ const foundNft = new Map<string, string>();
  * non-root PATH) are tried after PATH. Falls back to 'nft', which then fails as "not found".
  */
 export function findNft(searchPath = process.env.PATH ?? ''): string {
-  const cached = foundNft.get(searchPath);
+  const cached = nftPathCache.get(searchPath);
   if (cached !== undefined) return cached;
   const dirs = [...searchPath.split(path.delimiter), '/usr/sbin', '/sbin', '/usr/local/sbin'];
   let found = 'nft';
@@ -32,7 +33,7 @@ export function findNft(searchPath = process.env.PATH ?? ''): string {
       // not here
     }
   }
-  foundNft.set(searchPath, found);
+  nftPathCache.set(searchPath, found);
   return found;
 }
 
@@ -40,6 +41,7 @@ export function findNft(searchPath = process.env.PATH ?? ''): string {
 export function defaultNftCommand(): NftCommand {
   return [findNft()];
 }
+
 export const DEFAULT_NFT_TIMEOUT_MS = 5000;
 
 /**

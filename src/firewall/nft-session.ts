@@ -7,10 +7,12 @@
 // kernel closes the pipe's write end, nft reads EOF and exits, and the kernel drops the table.
 //
 // Framing: nft prints nothing when a command succeeds and its errors on stderr. After each
-// command we send `list tables` (the state we check against) and `describe tcp dport`, which
-// needs no kernel access and always prints one known line on stdout: the end of the reply.
+// command we send `list tables` (the state we check against; text, because nft 1.0.6 corrupts
+// memory printing table flags as JSON, see parseTableList) and `describe tcp dport`, which needs
+// no kernel access and always prints one known line on stdout: the end of the reply. (`list
+// tables` alone cannot end a reply: with no tables it prints nothing.)
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { SystemError } from '../errors.js';
+import { SystemError, UnsupportedError } from '../errors.js';
 import { nftEnv, nftErrorLine, nftFailure, nftSpawnError, parseTableList, type NftCommand, type NftTableRef } from './nft-command.js';
 
 const STATE = 'list tables';
@@ -23,6 +25,16 @@ export interface NftReply {
   tables: NftTableRef[];
   /** What nft wrote on stderr while running the command and the listing; empty when both worked. */
   stderr: string;
+}
+
+/**
+ * `nft -i` exited before answering: nft can be built without its interactive CLI ("Error:
+ * interactive CLI not supported in this build"). Owner tables then cannot be held open.
+ */
+export class NftCliUnavailableError extends UnsupportedError {
+  override get name(): string {
+    return 'NftCliUnavailableError';
+  }
 }
 
 interface Pending {
@@ -96,7 +108,11 @@ export class NftSession {
       if (stderr) throw nftFailure(`cannot use nftables through ${command.join(' ')}`, stderr);
       session.initialTables = tables;
     } catch (error) {
+      const exitedEarly = session.#exited;
       await session.close(timeoutMs);
+      if (exitedEarly && !(error instanceof UnsupportedError)) {
+        throw new NftCliUnavailableError(`${command.join(' ')} -i exited at once, is nft built without its interactive CLI? (${(error as Error).message})`);
+      }
       throw error;
     }
     session.#onLost = onLost;

@@ -2,12 +2,19 @@
 // from answering the SYN-ACKs our raw SYNs provoke. The rules themselves are pure text from
 // ruleset.ts; this file runs nft. It installs no signal handlers: cleanup on a crash is the
 // kernel's job (`flags owner`) or, where the kernel cannot, the next start's sweepStaleTables().
+//
+// The drop rule takes every inbound TCP segment to the port range, whoever it is for: the range
+// must hold no listener and lie outside the kernel's ephemeral range (src/engine/port-range.ts
+// checks the latter). Prerouting also sees traffic this host forwards or un-NATs, so on a
+// router or container host a masqueraded connection remapped into the range would lose its
+// replies while the shim is up.
 import os from 'node:os';
 import { InvalidArgumentError, SystemError, UnsupportedError } from '../errors.js';
 import { DEFAULT_NFT_TIMEOUT_MS, defaultNftCommand, nftErrorCode, nftFailure, parseTableList, runNft, type NftCommand } from './nft-command.js';
-import { NftSession } from './nft-session.js';
+import { NftCliUnavailableError, NftSession } from './nft-session.js';
 import {
   checkShimPortRange,
+  checkTableName,
   renderShimRuleset,
   shimTableName,
   shimTablePid,
@@ -70,7 +77,7 @@ export async function nftAvailable(options: NftOptions = {}): Promise<NftAvailab
   return {
     ok: true,
     ownerFlag: false,
-    reason: `tables with "flags owner" are not supported here (needs nft >= 0.9.9 and Linux >= 5.12): ${withOwner.stderr.trim().split('\n')[0]}`,
+    reason: `tables with "flags owner" are not supported here (needs Linux >= 5.12 and an nft that knows the flag): ${withOwner.stderr.trim().split('\n')[0]}`,
     version,
   };
 }
@@ -96,12 +103,16 @@ export class NftShim {
   readonly portRange: PortRange;
   /** Set when the table is not an owner table: after a crash it stays until sweepStaleTables(). */
   readonly warning: string | undefined;
-  readonly #session: NftSession;
+  /** The `nft -i` child holding the table; undefined when nft has no interactive CLI. */
+  readonly #session: NftSession | undefined;
   readonly #command: NftCommand;
   readonly #timeoutMs: number;
   #removal: Promise<void> | undefined;
 
-  private constructor(session: NftSession, init: { tableName: string; owner: boolean; portRange: PortRange; warning?: string; command: NftCommand; timeoutMs: number }) {
+  private constructor(
+    session: NftSession | undefined,
+    init: { tableName: string; owner: boolean; portRange: PortRange; warning?: string; command: NftCommand; timeoutMs: number },
+  ) {
     this.#session = session;
     this.tableName = init.tableName;
     this.owner = init.owner;
@@ -113,14 +124,15 @@ export class NftShim {
 
   /**
    * Starts the nft child and applies the ruleset in one transaction. Rejects with
-   * UnsupportedError (no nft, no permission, nft too old) or SystemError (kernel refusal).
+   * UnsupportedError (no nft, no permission, nft too old) or SystemError (kernel refusal,
+   * EEXIST for a table name in use).
    */
   static async install(options: NftShimOptions): Promise<NftShim> {
     const portRange = checkShimPortRange(options.portRange);
     const command = options.nftCommand ?? defaultNftCommand();
     const timeoutMs = options.timeoutMs ?? DEFAULT_NFT_TIMEOUT_MS;
     if (!Array.isArray(command) || command.length === 0) throw new InvalidArgumentError('nftCommand must be a non-empty argv array');
-    const tableName = options.tableName ?? shimTableName();
+    const tableName = checkTableName(options.tableName ?? shimTableName());
     let owner: boolean;
     let warning: string | undefined;
     if (typeof options.owner === 'boolean') {
@@ -129,17 +141,24 @@ export class NftShim {
       const availability = await nftAvailable({ nftCommand: command, timeoutMs });
       if (!availability.ok) throw new UnsupportedError(`kernel-RST shim: ${availability.reason}`);
       owner = availability.ownerFlag;
-      if (!owner) warning = `${availability.reason}; table ${tableName} relies on close() and, after a crash, on the next sweepStaleTables()`;
+      if (!owner) warning = `${availability.reason}; table ${tableName} relies on remove() and, after a crash, on the next sweepStaleTables()`;
     }
-    const line = toInteractiveLine(renderShimRuleset({ tableName, portRange, owner }));
-    const session = await NftSession.open(command, timeoutMs, options.onLost);
+    const init = { tableName, portRange, command, timeoutMs };
+    let session: NftSession;
+    try {
+      session = await NftSession.open(command, timeoutMs, options.onLost);
+    } catch (error) {
+      // Without `nft -i` nothing can hold an owner table open: a plain table, applied once.
+      if (!(error instanceof NftCliUnavailableError) || options.owner === true) throw error;
+      await NftShim.#applyOnce(tableName, portRange, command, timeoutMs);
+      warning = `${error.message}; table ${tableName} is a plain table: it relies on remove() and, after a crash, on the next sweepStaleTables()`;
+      return new NftShim(undefined, { ...init, owner: false, warning });
+    }
     try {
       // Checked first: the `table` command would merge into an existing plain table, and an
       // existing owner table answers EPERM, which reads like a missing capability.
-      if (session.initialTables.some((t) => t.family === 'inet' && t.name === tableName)) {
-        throw new SystemError(`cannot install nftables table inet ${tableName}: it already exists`, 'EEXIST', -os.constants.errno.EEXIST, 'nft');
-      }
-      const reply = await session.run(line, timeoutMs);
+      if (session.initialTables.some((t) => t.family === 'inet' && t.name === tableName)) throw tableExists(tableName);
+      const reply = await session.run(toInteractiveLine(renderShimRuleset({ tableName, portRange, owner })), timeoutMs);
       if (!reply.tables.some((t) => t.family === 'inet' && t.name === tableName)) {
         throw nftFailure(`cannot install nftables table inet ${tableName}`, reply.stderr);
       }
@@ -147,12 +166,20 @@ export class NftShim {
       await session.close(timeoutMs);
       throw error;
     }
-    return new NftShim(session, { tableName, owner, portRange, warning, command, timeoutMs });
+    return new NftShim(session, { ...init, owner, warning });
   }
 
-  /** False once remove() has started, or when nft died under us. */
+  static async #applyOnce(tableName: string, portRange: PortRange, command: NftCommand, timeoutMs: number): Promise<void> {
+    const listing = await runNft(command, ['list', 'tables', 'inet'], '', timeoutMs);
+    if (listing.exitCode !== 0) throw nftFailure('cannot list nftables tables', listing.stderr);
+    if (parseTableList(listing.stdout).some((t) => t.name === tableName)) throw tableExists(tableName);
+    const result = await runNft(command, ['-f', '-'], renderShimRuleset({ tableName, portRange, owner: false }), timeoutMs);
+    if (result.exitCode !== 0) throw nftFailure(`cannot install nftables table inet ${tableName}`, result.stderr);
+  }
+
+  /** False once remove() has started, or when the nft child holding an owner table died under us. */
   get active(): boolean {
-    return this.#removal === undefined && this.#session.alive;
+    return this.#removal === undefined && (this.#session?.alive ?? true);
   }
 
   /**
@@ -172,7 +199,7 @@ export class NftShim {
     const what = `cannot remove nftables table inet ${this.tableName}`;
     let deleted = false;
     let failure: Error | undefined;
-    if (this.#session.alive) {
+    if (this.#session?.alive) {
       try {
         const reply = await this.#session.run(`delete table inet ${this.tableName}`, this.#timeoutMs);
         deleted = !reply.tables.some((t) => t.family === 'inet' && t.name === this.tableName);
@@ -180,14 +207,18 @@ export class NftShim {
       } catch (error) {
         failure = error as Error;
       }
-      await this.#session.close(this.#timeoutMs);
     }
+    await this.#session?.close(this.#timeoutMs);
     // Whatever happened above, an owner table cannot outlive the closed session.
     if (deleted || this.owner) return;
     const result = await runNft(this.#command, ['delete', 'table', 'inet', this.tableName], '', this.#timeoutMs);
     if (result.exitCode === 0 || /No such file or directory/.test(result.stderr)) return;
     throw failure ?? nftFailure(what, result.stderr);
   }
+}
+
+function tableExists(tableName: string): SystemError {
+  return new SystemError(`cannot install nftables table inet ${tableName}: it already exists`, 'EEXIST', -os.constants.errno.EEXIST, 'nft');
 }
 
 /** Alive as far as signals can tell: kill(pid, 0) fails with ESRCH only when nothing has that pid. */

@@ -54,6 +54,14 @@ export function checkShimPortRange(range: unknown): PortRange {
   return [range[0], range[1]];
 }
 
+/** Throws InvalidArgumentError unless `name` is safe to splice into an nft script. */
+export function checkTableName(name: unknown): string {
+  if (typeof name !== 'string' || !TABLE_NAME.test(name)) {
+    throw new InvalidArgumentError(`tableName must be 1-64 letters, digits or _ starting with a letter, got ${JSON.stringify(name)}`);
+  }
+  return name;
+}
+
 /** nft syntax for a port range; nft rejects a range whose ends are equal. */
 export function nftPortSet([low, high]: PortRange): string {
   return low === high ? String(low) : `${low}-${high}`;
@@ -64,10 +72,8 @@ export function nftPortSet([low, high]: PortRange): string {
  * (-200), so nothing here ever creates a conntrack entry.
  */
 export function renderShimRuleset(options: ShimRulesetOptions): string {
-  const { tableName, owner } = options;
-  if (typeof tableName !== 'string' || !TABLE_NAME.test(tableName)) {
-    throw new InvalidArgumentError(`tableName must be 1-64 letters, digits or _ starting with a letter, got ${JSON.stringify(tableName)}`);
-  }
+  const tableName = checkTableName(options.tableName);
+  const owner = options.owner;
   const ports = nftPortSet(checkShimPortRange(options.portRange));
   const lines = [
     '# tcp-shaker kernel-RST shim (rendered by src/firewall/ruleset.ts).',

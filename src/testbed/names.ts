@@ -1,6 +1,7 @@
 // Namespace names carry their owner's pid ("tshk-<pid>-<random>-c"), so a later run can tell a
 // testbed left behind by a SIGKILLed process (pid dead: sweep it) from one in use right now.
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import { runSync } from './run.js';
 
 export const NAMESPACE_PREFIX = 'tshk-';
@@ -18,13 +19,22 @@ export function ownerPid(namespace: string): number | undefined {
   return match ? Number(match[1]) : undefined;
 }
 
+/** True when `pid` runs. A zombie counts as dead: in containers whose init never reaps,
+ *  orphans of a killed process stay zombies forever. */
 export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     // EPERM: it exists but belongs to someone else, so it is alive.
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 3, after the parenthesised command name (which may itself contain ") ").
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false; // Gone between the two checks.
   }
 }
 

@@ -347,6 +347,25 @@ rootTest('the nft session reports a bad command on stderr and stays usable', asy
   t.deepEqual(tablesIn(ns), [{ family: 'inet', name: 'x' }].map((x) => `${x.family} ${x.name}`), 'a plain table outlives the session');
 });
 
+rootTest('nft without its interactive CLI: a plain table applied once, with a warning; owner: true refuses', async (t) => {
+  const ns = namespace(t);
+  // Behaves like an nft built without CLI support for `-i`, like the real one otherwise.
+  const script = `for a in "$@"; do if [ "$a" = -i ]; then echo "Error: interactive CLI not supported in this build" >&2; exit 1; fi; done; exec ip netns exec ${ns} ${findNft()} "$@"`;
+  const nftCommand = ['sh', '-c', script, 'nft'];
+  const shim = await NftShim.install({ portRange: [61000, 61999], nftCommand });
+  t.false(shim.owner);
+  t.regex(shim.warning ?? '', /interactive CLI.*sweepStaleTables/);
+  t.true(shim.active);
+  t.deepEqual(tablesIn(ns), [`inet ${shim.tableName}`]);
+  t.regex(must([...nftIn(ns), 'list', 'ruleset']), /tcp dport 61000-61999 counter packets 0 bytes 0 drop/);
+  await shim.remove();
+  t.deepEqual(tablesIn(ns), []);
+  const error = await t.throwsAsync(NftShim.install({ portRange: [61000, 61999], nftCommand, owner: true }));
+  t.true(error instanceof UnsupportedError, error?.name);
+  t.regex(error!.message, /interactive CLI/);
+  t.deepEqual(tablesIn(ns), []);
+});
+
 rootTest('onLost fires when nft is killed under us; the owner table goes with it', async (t) => {
   const ns = namespace(t);
   let lost: Error | undefined;
@@ -565,6 +584,14 @@ rootTest('over loopback (127.0.0.1 and ::1): the SYN-ACK passes output then prer
   sendRaw(ns, [{ family: 4, dst: '127.0.0.1', bytes: rawSyn('127.0.0.1', '127.0.0.1', 50001, 8080) }]);
   const shim = await NftShim.install({ portRange: [61000, 61999], nftCommand: nftIn(ns) });
   t.teardown(() => shim.remove());
+  // A watcher after conntrack (priority 0): our looped-back SYNs must still be untracked there,
+  // because the output chain's notrack mark travels with the packet through lo.
+  must(
+    [...nftIn(ns), '-f', '-'],
+    'table inet watch { chain pre { type filter hook prerouting priority 0; policy accept;\n' +
+      'iifname "lo" tcp sport 61000-61999 ct state untracked counter\n' +
+      'iifname "lo" tcp sport 61000-61999 ct state != untracked counter\n}; }\n',
+  );
   sendRaw(ns, [
     { family: 4, dst: '127.0.0.1', bytes: rawSyn('127.0.0.1', '127.0.0.1', 61001, 8080) },
     { family: 6, dst: '::1', bytes: rawSyn('::1', '::1', 61002, 8080) },
@@ -576,5 +603,8 @@ rootTest('over loopback (127.0.0.1 and ::1): the SYN-ACK passes output then prer
   t.true(lines.some((l) => /127\.0\.0\.1\.8080 > 127\.0\.0\.1\.61001: Flags \[S\.\]/.test(l)), 'capture still sees the v4 SYN-ACK');
   t.true(lines.some((l) => /::1\.8080 > ::1\.61002: Flags \[S\.\]/.test(l)), 'capture still sees the v6 SYN-ACK');
   t.false(lines.some((l) => /\.6100[12] > .*Flags \[R/.test(l)), 'no RST from the shimmed ports');
+  const [untracked, tracked] = [...must([...nftIn(ns), 'list', 'chain', 'inet', 'watch', 'pre']).matchAll(/counter packets (\d+)/g)].map((m) => Number(m[1]));
+  t.is(untracked, 2, 'both SYNs reached prerouting untracked');
+  t.is(tracked, 0);
   await shim.remove();
 });
