@@ -7,12 +7,85 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
-import { InvalidArgumentError } from '../src/errors.js';
-import { Testbed, listNamespaces, ownerPid, summarizeFrame, sweepStaleTestbeds } from '../src/testbed/index.js';
+import { InvalidArgumentError, UnsupportedError } from '../src/errors.js';
+import { Testbed, listNamespaces, ownerPid, parseTestbedCidr, summarizeFrame, sweepStaleTestbeds } from '../src/testbed/index.js';
+import { renderServerTable } from '../src/testbed/server-firewall.js';
 import { processAlive } from '../src/testbed/names.js';
 import type { KernelClientReport } from '../src/testbed/index.js';
 import type { Family } from '../src/types.js';
 import { privilegedTest, withTestbed } from './helpers/testbed.js';
+
+// --- pure parts, no privileges needed ----------------------------------------------------------
+
+const cidrCases: Array<[string, string | RegExp]> = [
+  ['198.19.0.0/16', '198.19.0.0/16'],
+  ['198.18.0.7', '198.18.0.7/32'],
+  ['2001:2:0:100::/56', '2001:2:0:100::/56'],
+  ['2001:2::5', '2001:2::5/128'],
+  ['198.18.0.0/14', /outside the testbed ranges/],
+  ['10.0.0.0/8', /outside the testbed ranges/],
+  ['2001:db8::/64', /outside the testbed ranges/],
+  ['2001:2::/47', /outside the testbed ranges/],
+  ['198.18.0.0/33', /bad prefix length/],
+  ['198.18.0.0/1x', /bad prefix length/],
+  ['example.com/24', /not an address/],
+  ['198.18.0.0/24/1', /not an address/],
+];
+
+for (const [text, expected] of cidrCases) {
+  test(`parseTestbedCidr(${JSON.stringify(text)})`, (t) => {
+    if (typeof expected === 'string') t.is(parseTestbedCidr(text).text, expected);
+    else t.throws(() => parseTestbedCidr(text), { instanceOf: InvalidArgumentError, message: expected });
+  });
+}
+
+test('ownerPid reads the pid out of testbed namespace names only', (t) => {
+  t.is(ownerPid('tshk-1234-a1b2c3-c'), 1234);
+  t.is(ownerPid('tshk-1234-a1b2c3-s'), 1234);
+  t.is(ownerPid('tshk-x-a1b2c3-c'), undefined);
+  t.is(ownerPid('other-1234-a1b2c3-c'), undefined);
+  t.is(ownerPid('tshk-1234'), undefined);
+});
+
+test('the server nftables table, rendered', (t) => {
+  const text = renderServerTable([
+    { port: 81, action: 'filter', family: 'both' },
+    { port: 82, action: 'prohibit', family: 'both' },
+    { port: 83, action: 'prohibit', family: 6 },
+    { port: 84, action: 'filter', family: 4 },
+  ]);
+  t.is(
+    text,
+    [
+      'table inet tshk_testbed {',
+      '  chain input {',
+      '    type filter hook input priority filter; policy accept;',
+      '    tcp dport 81 drop',
+      '    meta nfproto ipv4 tcp dport 82 reject with icmp type admin-prohibited',
+      '    meta nfproto ipv6 tcp dport 82 reject with icmpv6 type admin-prohibited',
+      '    meta nfproto ipv6 tcp dport 83 reject with icmpv6 type admin-prohibited',
+      '    meta nfproto ipv4 tcp dport 84 drop',
+      '  }',
+      '}',
+      '',
+    ].join('\n'),
+  );
+  t.throws(() => renderServerTable([{ port: 0, action: 'filter', family: 4 }]), { instanceOf: InvalidArgumentError });
+});
+
+test.serial('Testbed.create refuses to run without root, with UnsupportedError', async (t) => {
+  const realGetuid = process.getuid;
+  process.getuid = () => 1000;
+  try {
+    const before = listNamespaces();
+    await t.throwsAsync(Testbed.create(), { instanceOf: UnsupportedError, code: 'ERR_SHAKER_UNSUPPORTED', message: /needs root/ });
+    t.deepEqual(listNamespaces(), before);
+  } finally {
+    process.getuid = realGetuid;
+  }
+});
+
+// --- privileged: real namespaces -----------------------------------------------------------------
 
 const helper = (name: string): string => fileURLToPath(new URL(`./helpers/${name}`, import.meta.url));
 

@@ -120,7 +120,8 @@ function ipv6Clauses(ports: readonly [number, number], targets: readonly string[
   const quoted = icmpAt + ICMP_HEADER_LEN;
   const quotedTcp = quoted + IPV6_HEADER_LEN;
   const type = `ip6[${icmpAt + field.icmpType}]`;
-  const aboutTarget = targets ? ` and ${anyOf(targets.map((t) => `(${ip6Equals(quoted + field.ipv6Destination, parseAddress(t)!)})`))}` : '';
+  const quotedDestination = quoted + field.ipv6Destination;
+  const aboutTarget = targets ? ` and ${anyOf(targets.map((t) => `(${ip6Equals(quotedDestination, parseAddress(t)!)})`))}` : '';
   const icmp =
     `(ip6 and ${nextHeader} == ${IpProtocol.ICMPV6}` +
     ` and (${type} == ${Icmpv6Type.DEST_UNREACHABLE} or ${type} == ${Icmpv6Type.TIME_EXCEEDED})` +
@@ -165,7 +166,8 @@ export function buildCaptureFilter(options: CaptureFilterOptions): string {
         throw new InvalidArgumentError(`targets must be IP address literals, got ${JSON.stringify(target)}`, 'ERR_SHAKER_INVALID_ADDRESS');
       }
       if (!families.includes(family)) {
-        throw new InvalidArgumentError(`target ${target} is IPv${family}, which is not in families ${JSON.stringify(families)}`, 'ERR_SHAKER_INVALID_ADDRESS');
+        const message = `target ${target} is IPv${family}, which is not in families ${JSON.stringify(families)}`;
+        throw new InvalidArgumentError(message, 'ERR_SHAKER_INVALID_ADDRESS');
       }
       (family === 4 ? v4Targets : v6Targets).push(target);
     }

@@ -111,7 +111,8 @@ export class NftSession {
       const exitedEarly = session.#exited;
       await session.close(timeoutMs);
       if (exitedEarly && !(error instanceof UnsupportedError)) {
-        throw new NftCliUnavailableError(`${command.join(' ')} -i exited at once, is nft built without its interactive CLI? (${(error as Error).message})`);
+        const detail = (error as Error).message;
+        throw new NftCliUnavailableError(`${command.join(' ')} -i exited at once, is nft built without its interactive CLI? (${detail})`);
       }
       throw error;
     }

@@ -10,7 +10,16 @@
 // replies while the shim is up.
 import os from 'node:os';
 import { InvalidArgumentError, SystemError, UnsupportedError } from '../errors.js';
-import { DEFAULT_NFT_TIMEOUT_MS, defaultNftCommand, nftErrorCode, nftFailure, parseTableList, runNft, type NftCommand } from './nft-command.js';
+import {
+  DEFAULT_NFT_TIMEOUT_MS,
+  defaultNftCommand,
+  nftErrorCode,
+  nftErrorLine,
+  nftFailure,
+  parseTableList,
+  runNft,
+  type NftCommand,
+} from './nft-command.js';
 import { NftCliUnavailableError, NftSession } from './nft-session.js';
 import {
   checkShimPortRange,
@@ -77,7 +86,9 @@ export async function nftAvailable(options: NftOptions = {}): Promise<NftAvailab
   return {
     ok: true,
     ownerFlag: false,
-    reason: `tables with "flags owner" are not supported here (needs Linux >= 5.12 and an nft that knows the flag): ${withOwner.stderr.trim().split('\n')[0]}`,
+    reason:
+      'tables with "flags owner" are not supported here (needs Linux >= 5.12 and an nft that knows the flag): ' +
+      nftErrorLine(withOwner.stderr),
     version,
   };
 }
@@ -141,7 +152,7 @@ export class NftShim {
       const availability = await nftAvailable({ nftCommand: command, timeoutMs });
       if (!availability.ok) throw new UnsupportedError(`kernel-RST shim: ${availability.reason}`);
       owner = availability.ownerFlag;
-      if (!owner) warning = `${availability.reason}; table ${tableName} relies on remove() and, after a crash, on the next sweepStaleTables()`;
+      if (!owner) warning = `${availability.reason}; ${plainTableCaveat(tableName)}`;
     }
     const init = { tableName, portRange, command, timeoutMs };
     let session: NftSession;
@@ -151,7 +162,7 @@ export class NftShim {
       // Without `nft -i` nothing can hold an owner table open: a plain table, applied once.
       if (!(error instanceof NftCliUnavailableError) || options.owner === true) throw error;
       await NftShim.#applyOnce(tableName, portRange, command, timeoutMs);
-      warning = `${error.message}; table ${tableName} is a plain table: it relies on remove() and, after a crash, on the next sweepStaleTables()`;
+      warning = `${error.message}; ${plainTableCaveat(tableName)}`;
       return new NftShim(undefined, { ...init, owner: false, warning });
     }
     try {
@@ -215,6 +226,10 @@ export class NftShim {
     if (result.exitCode === 0 || /No such file or directory/.test(result.stderr)) return;
     throw failure ?? nftFailure(what, result.stderr);
   }
+}
+
+function plainTableCaveat(tableName: string): string {
+  return `table ${tableName} is a plain table: it relies on remove() and, after a crash, on the next sweepStaleTables()`;
 }
 
 function tableExists(tableName: string): SystemError {

@@ -31,7 +31,9 @@ test('the default filter, both families, written out', (t) => {
   );
 });
 
-const manyTargets = Array.from({ length: MAX_FILTER_TARGETS }, (_, i) => (i % 2 ? `2001:2::${(i + 1).toString(16)}` : `198.18.${i >> 8}.${i & 255}`));
+const manyTargets = Array.from({ length: MAX_FILTER_TARGETS }, (_, i) =>
+  i % 2 ? `2001:2::${(i + 1).toString(16)}` : `198.18.${i >> 8}.${i & 255}`,
+);
 
 interface ShapeCase {
   title: string;
@@ -40,7 +42,12 @@ interface ShapeCase {
   lacks: string[];
 }
 const shapes: ShapeCase[] = [
-  { title: 'IPv4 only', options: { portRange: RANGE, families: [4] }, has: ['(ip and tcp dst portrange 61000-61999', 'icmp-unreach'], lacks: ['ip6'] },
+  {
+    title: 'IPv4 only',
+    options: { portRange: RANGE, families: [4] },
+    has: ['(ip and tcp dst portrange 61000-61999', 'icmp-unreach'],
+    lacks: ['ip6'],
+  },
   { title: 'IPv6 only', options: { portRange: RANGE, families: [6] }, has: ['ip6[6] == 6', 'ip6[40] == 1'], lacks: ['(ip and', 'icmp['] },
   {
     title: 'IPv6 without the extension-header clause',
@@ -77,7 +84,12 @@ const shapes: ShapeCase[] = [
     has: ['ip6[6] == 6'],
     lacks: ['src host'],
   },
-  { title: 'an empty target list: ports only', options: { portRange: RANGE, families: [4], targets: [] }, has: ['portrange'], lacks: ['src host'] },
+  {
+    title: 'an empty target list: ports only',
+    options: { portRange: RANGE, families: [4], targets: [] },
+    has: ['portrange'],
+    lacks: ['src host'],
+  },
 ];
 
 const shape = test.macro({
@@ -266,79 +278,71 @@ interface WireCase {
   passWithTargets: boolean;
 }
 
-const v4 = (src: string, protocol: number, payload: Uint8Array, optionWords = 0) => (m: number) => ipv4(m, src, ENGINE[4], protocol, payload, optionWords);
-const v6 = (src: string, next: number, payload: Uint8Array) => (m: number) => ipv6(m, src, ENGINE[6], next, payload);
+type Packet = Pick<WireCase, 'family' | 'build'>;
+const v4 = (src: string, protocol: number, payload: Uint8Array, optionWords = 0): Packet => ({
+  family: 4,
+  build: (m) => ipv4(m, src, ENGINE[4], protocol, payload, optionWords),
+});
+const v6 = (src: string, next: number, payload: Uint8Array, dst: string = ENGINE[6]): Packet => ({
+  family: 6,
+  build: (m) => ipv6(m, src, dst, next, payload),
+});
+const fromPeer = (port: number, flags: number): Uint8Array => tcpHeader(8080, port, flags);
+const SYN_ACK = Flags.SYN | Flags.ACK;
+const ROUTER = { 4: '198.18.0.254', 6: '2001:2::fe' } as const;
 
-const wireCases: WireCase[] = [
-  { title: 'v4 SYN-ACK to a port in range', family: 4, build: v4(PEER[4], TCP, tcpHeader(8080, 61001, Flags.SYN | Flags.ACK)), pass: true, passWithTargets: true },
-  { title: 'v4 SYN-ACK to a port out of range', family: 4, build: v4(PEER[4], TCP, tcpHeader(8080, 50001, Flags.SYN | Flags.ACK)), pass: false, passWithTargets: false },
-  { title: 'v4 SYN-ACK just above the range', family: 4, build: v4(PEER[4], TCP, tcpHeader(8080, 62000, Flags.SYN | Flags.ACK)), pass: false, passWithTargets: false },
-  { title: 'v4 SYN-ACK at the low end', family: 4, build: v4(PEER[4], TCP, tcpHeader(8080, 61000, Flags.SYN | Flags.ACK)), pass: true, passWithTargets: true },
-  { title: 'v4 RST-ACK', family: 4, build: v4(PEER[4], TCP, tcpHeader(8080, 61002, Flags.RST | Flags.ACK)), pass: true, passWithTargets: true },
-  { title: 'v4 bare RST', family: 4, build: v4(PEER[4], TCP, tcpHeader(8080, 61003, Flags.RST)), pass: true, passWithTargets: true },
-  { title: 'v4 plain ACK', family: 4, build: v4(PEER[4], TCP, tcpHeader(8080, 61004, Flags.ACK)), pass: false, passWithTargets: false },
-  { title: 'v4 SYN alone', family: 4, build: v4(PEER[4], TCP, tcpHeader(8080, 61005, Flags.SYN)), pass: false, passWithTargets: false },
-  { title: 'v4 PSH-ACK data', family: 4, build: v4(PEER[4], TCP, tcpHeader(8080, 61005, Flags.PSH | Flags.ACK)), pass: false, passWithTargets: false },
-  { title: 'v4 SYN-ACK from a non-target', family: 4, build: v4('198.18.0.3', TCP, tcpHeader(8080, 61006, Flags.SYN | Flags.ACK)), pass: true, passWithTargets: false },
-  { title: 'v4 UDP to a port in range', family: 4, build: v4(PEER[4], UDP, udpHeader(53, 61007)), pass: false, passWithTargets: false },
-  {
-    title: 'ICMP host unreachable about our probe to a target',
-    family: 4,
-    build: v4('198.18.0.254', ICMP, icmpMessage(3, 1, quotedSyn4(61008, PEER[4]))),
-    pass: true,
-    passWithTargets: true,
-  },
-  {
-    title: 'ICMP host unreachable about a probe to a non-target',
-    family: 4,
-    build: v4('198.18.0.254', ICMP, icmpMessage(3, 1, quotedSyn4(61009, '198.18.0.9'))),
-    pass: true,
-    passWithTargets: false,
-  },
-  {
-    title: 'ICMP unreachable quoting a header with options',
-    family: 4,
-    build: v4('198.18.0.254', ICMP, icmpMessage(3, 13, quotedSyn4(61010, PEER[4], 2))),
-    pass: true,
-    passWithTargets: true,
-  },
-  { title: 'ICMP time exceeded about our probe', family: 4, build: v4('198.18.0.254', ICMP, icmpMessage(11, 0, quotedSyn4(61011, PEER[4]))), pass: true, passWithTargets: true },
-  { title: 'ICMP unreachable about a port outside the range', family: 4, build: v4(PEER[4], ICMP, icmpMessage(3, 3, quotedSyn4(50002, PEER[4]))), pass: false, passWithTargets: false },
-  {
-    title: 'ICMP unreachable about UDP from a port in range',
-    family: 4,
-    build: v4(PEER[4], ICMP, icmpMessage(3, 3, ipv4(1, ENGINE[4], PEER[4], UDP, udpHeader(61012, 53)))),
-    pass: false,
-    passWithTargets: false,
-  },
-  { title: 'ICMP echo request', family: 4, build: v4(PEER[4], ICMP, icmpMessage(8, 0, new Uint8Array(8))), pass: false, passWithTargets: false },
-  { title: 'v6 SYN-ACK to a port in range', family: 6, build: v6(PEER[6], TCP, tcpHeader(8080, 61013, Flags.SYN | Flags.ACK)), pass: true, passWithTargets: true },
-  { title: 'v6 SYN-ACK to a port out of range', family: 6, build: v6(PEER[6], TCP, tcpHeader(8080, 50003, Flags.SYN | Flags.ACK)), pass: false, passWithTargets: false },
-  { title: 'v6 RST', family: 6, build: v6(PEER[6], TCP, tcpHeader(8080, 61014, Flags.RST)), pass: true, passWithTargets: true },
-  { title: 'v6 plain ACK', family: 6, build: v6(PEER[6], TCP, tcpHeader(8080, 61015, Flags.ACK)), pass: false, passWithTargets: false },
-  { title: 'v6 SYN-ACK from a non-target', family: 6, build: v6('2001:2::3', TCP, tcpHeader(8080, 61016, Flags.SYN | Flags.ACK)), pass: true, passWithTargets: false },
-  { title: 'v6 UDP to a port in range', family: 6, build: v6(PEER[6], UDP, udpHeader(53, 61017)), pass: false, passWithTargets: false },
-  { title: 'ICMPv6 unreachable about our probe to a target', family: 6, build: v6('2001:2::fe', ICMPV6, icmpMessage(1, 3, quotedSyn6(61018, PEER[6]))), pass: true, passWithTargets: true },
-  { title: 'ICMPv6 unreachable about a probe to a non-target', family: 6, build: v6('2001:2::fe', ICMPV6, icmpMessage(1, 3, quotedSyn6(61019, '2001:2::9'))), pass: true, passWithTargets: false },
-  { title: 'ICMPv6 time exceeded about our probe', family: 6, build: v6('2001:2::fe', ICMPV6, icmpMessage(3, 0, quotedSyn6(61020, PEER[6]))), pass: true, passWithTargets: true },
-  { title: 'ICMPv6 unreachable about a port outside the range', family: 6, build: v6(PEER[6], ICMPV6, icmpMessage(1, 4, quotedSyn6(50004, PEER[6]))), pass: false, passWithTargets: false },
-  { title: 'ICMPv6 packet too big', family: 6, build: v6(PEER[6], ICMPV6, icmpMessage(2, 0, quotedSyn6(61021, PEER[6]))), pass: false, passWithTargets: false },
-  { title: 'ICMPv6 echo request', family: 6, build: v6(PEER[6], ICMPV6, icmpMessage(128, 0, new Uint8Array(8))), pass: false, passWithTargets: false },
-  {
-    title: 'v6 SYN-ACK behind a hop-by-hop header (left for the TS parser)',
-    family: 6,
-    build: v6(PEER[6], HOP_BY_HOP, hopByHop(TCP, tcpHeader(8080, 61022, Flags.SYN | Flags.ACK))),
-    pass: true,
-    passWithTargets: true,
-  },
-  {
-    title: 'v6 multicast behind a hop-by-hop header (MLD-like)',
-    family: 6,
-    build: (m) => ipv6(m, PEER[6], 'ff02::16', HOP_BY_HOP, hopByHop(ICMPV6, icmpMessage(143, 0, new Uint8Array(8)))),
-    pass: false,
-    passWithTargets: false,
-  },
+/** [passes the plain filter, passes the one with targets] */
+const BOTH = [true, true] as const;
+const PLAIN_ONLY = [true, false] as const;
+const NEITHER = [false, false] as const;
+
+const rows: Array<[title: string, expect: readonly [boolean, boolean], packet: Packet]> = [
+  ['v4 SYN-ACK to a port in range', BOTH, v4(PEER[4], TCP, fromPeer(61001, SYN_ACK))],
+  ['v4 SYN-ACK to a port out of range', NEITHER, v4(PEER[4], TCP, fromPeer(50001, SYN_ACK))],
+  ['v4 SYN-ACK just above the range', NEITHER, v4(PEER[4], TCP, fromPeer(62000, SYN_ACK))],
+  ['v4 SYN-ACK at the low end', BOTH, v4(PEER[4], TCP, fromPeer(61000, SYN_ACK))],
+  ['v4 RST-ACK', BOTH, v4(PEER[4], TCP, fromPeer(61002, Flags.RST | Flags.ACK))],
+  ['v4 bare RST', BOTH, v4(PEER[4], TCP, fromPeer(61003, Flags.RST))],
+  ['v4 plain ACK', NEITHER, v4(PEER[4], TCP, fromPeer(61004, Flags.ACK))],
+  ['v4 SYN alone', NEITHER, v4(PEER[4], TCP, fromPeer(61005, Flags.SYN))],
+  ['v4 PSH-ACK data', NEITHER, v4(PEER[4], TCP, fromPeer(61005, Flags.PSH | Flags.ACK))],
+  ['v4 SYN-ACK from a non-target', PLAIN_ONLY, v4('198.18.0.3', TCP, fromPeer(61006, SYN_ACK))],
+  ['v4 UDP to a port in range', NEITHER, v4(PEER[4], UDP, udpHeader(53, 61007))],
+  ['ICMP host unreachable about our probe to a target', BOTH, v4(ROUTER[4], ICMP, icmpMessage(3, 1, quotedSyn4(61008, PEER[4])))],
+  ['ICMP host unreachable about a probe to a non-target', PLAIN_ONLY, v4(ROUTER[4], ICMP, icmpMessage(3, 1, quotedSyn4(61009, '198.18.0.9')))],
+  ['ICMP unreachable quoting a header with options', BOTH, v4(ROUTER[4], ICMP, icmpMessage(3, 13, quotedSyn4(61010, PEER[4], 2)))],
+  ['ICMP time exceeded about our probe', BOTH, v4(ROUTER[4], ICMP, icmpMessage(11, 0, quotedSyn4(61011, PEER[4])))],
+  ['ICMP unreachable about a port outside the range', NEITHER, v4(PEER[4], ICMP, icmpMessage(3, 3, quotedSyn4(50002, PEER[4])))],
+  [
+    'ICMP unreachable about UDP from a port in range',
+    NEITHER,
+    v4(PEER[4], ICMP, icmpMessage(3, 3, ipv4(1, ENGINE[4], PEER[4], UDP, udpHeader(61012, 53)))),
+  ],
+  ['ICMP echo request', NEITHER, v4(PEER[4], ICMP, icmpMessage(8, 0, new Uint8Array(8)))],
+  ['v6 SYN-ACK to a port in range', BOTH, v6(PEER[6], TCP, fromPeer(61013, SYN_ACK))],
+  ['v6 SYN-ACK to a port out of range', NEITHER, v6(PEER[6], TCP, fromPeer(50003, SYN_ACK))],
+  ['v6 RST', BOTH, v6(PEER[6], TCP, fromPeer(61014, Flags.RST))],
+  ['v6 plain ACK', NEITHER, v6(PEER[6], TCP, fromPeer(61015, Flags.ACK))],
+  ['v6 SYN-ACK from a non-target', PLAIN_ONLY, v6('2001:2::3', TCP, fromPeer(61016, SYN_ACK))],
+  ['v6 UDP to a port in range', NEITHER, v6(PEER[6], UDP, udpHeader(53, 61017))],
+  ['ICMPv6 unreachable about our probe to a target', BOTH, v6(ROUTER[6], ICMPV6, icmpMessage(1, 3, quotedSyn6(61018, PEER[6])))],
+  ['ICMPv6 unreachable about a probe to a non-target', PLAIN_ONLY, v6(ROUTER[6], ICMPV6, icmpMessage(1, 3, quotedSyn6(61019, '2001:2::9')))],
+  ['ICMPv6 time exceeded about our probe', BOTH, v6(ROUTER[6], ICMPV6, icmpMessage(3, 0, quotedSyn6(61020, PEER[6])))],
+  ['ICMPv6 unreachable about a port outside the range', NEITHER, v6(PEER[6], ICMPV6, icmpMessage(1, 4, quotedSyn6(50004, PEER[6])))],
+  ['ICMPv6 packet too big', NEITHER, v6(PEER[6], ICMPV6, icmpMessage(2, 0, quotedSyn6(61021, PEER[6])))],
+  ['ICMPv6 echo request', NEITHER, v6(PEER[6], ICMPV6, icmpMessage(128, 0, new Uint8Array(8)))],
+  [
+    'v6 SYN-ACK behind a hop-by-hop header (left for the TS parser)',
+    BOTH,
+    v6(PEER[6], HOP_BY_HOP, hopByHop(TCP, fromPeer(61022, SYN_ACK))),
+  ],
+  [
+    'v6 multicast behind a hop-by-hop header (MLD-like)',
+    NEITHER,
+    v6(PEER[6], HOP_BY_HOP, hopByHop(ICMPV6, icmpMessage(143, 0, new Uint8Array(8))), 'ff02::16'),
+  ],
 ];
+const wireCases: WireCase[] = rows.map(([title, [pass, passWithTargets], packet]) => ({ title, pass, passWithTargets, ...packet }));
 
 /** Markers are 1-based case numbers plus this, so a stray packet with id 0/1 never matches. */
 const MARKER_BASE = 100;
@@ -393,7 +397,8 @@ async function waitFor(what: string, predicate: () => boolean, timeoutMs = 10000
 
 /** Starts tcpdump writing to `file`; resolves once it listens; the returned function stops it. */
 async function capture(t: ExecutionContext, ns: string, filter: string, file: string): Promise<() => Promise<void>> {
-  const child = spawn('ip', ['netns', 'exec', ns, 'tcpdump', '-i', 've', '-Q', 'in', '-U', '-w', file, filter], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const argv = ['netns', 'exec', ns, 'tcpdump', '-i', 've', '-Q', 'in', '-U', '-w', file, filter];
+  const child = spawn('ip', argv, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
   t.teardown(() => {

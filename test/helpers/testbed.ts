@@ -20,22 +20,38 @@ let warned = false;
 function warnOnce(): void {
   if (warned) return;
   warned = true;
-  console.warn(`\n*** SKIPPING privileged tests in ${process.argv[1] ?? 'this file'}: ${reason} ***\n`);
+  console.warn(`\n*** SKIPPING the privileged tests of this file (not root): ${reason} ***\n`);
 }
 
 type SerialFn = TestFn['serial'];
 
-function failingInCi(title: string): void {
-  test.serial(title, (t) => t.fail(`CI=true but not root: ${reason}`));
+/** The title ava would show for `test(title, ...)` or `test(macro, ...args)`. */
+function titleOf(args: unknown[]): string {
+  const [first, ...rest] = args;
+  if (typeof first === 'string') return first;
+  const macro = first as { title?: (provided: string | undefined, ...args: unknown[]) => string };
+  return macro?.title?.(undefined, ...rest) ?? 'privileged test';
 }
 
-/** `test.serial` when root; a loud skip outside CI; a failing test in CI. */
-export const privilegedTest: SerialFn = (() => {
-  if (isRoot) return test.serial;
-  if (inCi) return ((title: string) => failingInCi(title)) as unknown as SerialFn;
+/** In CI without root: every declared test becomes one that fails, `.failing` ones included
+ *  (an expected failure would otherwise pass). */
+function failingInCi(): SerialFn {
+  const declare = (...args: unknown[]): void => {
+    test.serial(titleOf(args), (t) => t.fail(`CI=true but not root: ${reason}`));
+  };
+  return Object.assign(declare, { failing: declare, skip: declare, only: declare }) as unknown as SerialFn;
+}
+
+function skippedLoudly(): SerialFn {
   warnOnce();
-  return test.serial.skip as unknown as SerialFn;
-})();
+  const declare = (...args: unknown[]): void => {
+    (test.serial.skip as (...a: unknown[]) => void)(...args);
+  };
+  return Object.assign(declare, { failing: declare, skip: declare, only: declare }) as unknown as SerialFn;
+}
+
+/** `test.serial` when root; a loud skip outside CI; a failing test in CI. Supports `.failing`. */
+export const privilegedTest: SerialFn = isRoot ? test.serial : inCi ? failingInCi() : skippedLoudly();
 
 /** Inside a test: true when privileged; otherwise logs loudly (outside CI) or fails (in CI). */
 export function requireRoot(t: ExecutionContext): boolean {

@@ -33,7 +33,7 @@ function emit(value: unknown): void {
 
 function nftTables(): string[] {
   try {
-    return execFileSync(findNft(), ['list', 'tables'], { encoding: 'utf8' }).split('\n').filter(Boolean);
+    return execFileSync(findNft(), ['list', 'tables'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n').filter(Boolean);
   } catch {
     return [];
   }
