@@ -182,7 +182,7 @@ async function recordUnreachable(tb: Testbed, family: Family): Promise<Fixture[]
       `(1) to ${server}.${PROHIBITED_PORT}, rejected by the server's nftables rule \`reject with ${family === 4 ? 'icmp' : 'icmpv6'} type admin-prohibited\` (${codes[0]}); ` +
       `(2) to ${hostUnreachable}, hitting an \`unreachable\` route on the server acting as router (${codes[1]}); ` +
       `(3) to ${prohibited}, hitting a \`prohibit\` route (${codes[2]}).` +
-      (family === 6 ? ' The client kernel retransmits the SYN once after an ICMPv6 error; only the first pair of each is kept.' : ''),
+      (family === 6 ? ' Linux may retransmit the SYN after an ICMPv6 error before giving up; only the first pair of each is kept.' : ''),
   }];
 }
 
@@ -305,8 +305,9 @@ Recorded on kernel \`${os.release()}\` with ${toolVersion(['tcpdump', '--version
 
 Re-record with \`npm run fixtures\` (builds, then runs \`node dist/scripts/record-fixtures.js\`) or
 \`node --import tsx/esm scripts/record-fixtures.ts\`, as root. Re-runs give the same files, packet
-for packet, except for timestamps, initial sequence numbers, IP ids, TCP timestamp options and
-the checksums that depend on them; client ports are fixed. A recipe that does not get exactly
+for packet, except for timestamps, initial sequence numbers, IP ids, IPv6 flow labels and
+fragment identifications, TCP timestamp options and the checksums that depend on them; client
+ports are fixed. A recipe that does not get exactly
 the expected packets is retried, then fails loudly.
 
 | file | link type | packets | packets (summary) |

@@ -29,7 +29,7 @@ export function parsePort(text: string, context: string): number {
 
 export function parseTarget(text: unknown): Target {
   if (typeof text !== 'string' || text.trim() === '') {
-    throw new InvalidArgumentError(`invalid address ${JSON.stringify(text)}: expected "host:port"`, 'ERR_SHAKER_INVALID_ADDRESS');
+    throw new InvalidArgumentError(`invalid address ${show(text)}: expected "host:port"`, 'ERR_SHAKER_INVALID_ADDRESS');
   }
   const input = text.trim();
   let host: string;
@@ -51,7 +51,8 @@ export function parseTarget(text: unknown): Target {
     }
     host = input.slice(0, colon);
     portText = input.slice(colon + 1);
-    if (host.includes(':')) {
+    // Only an IPv6 address gets the brackets hint; "http://x:80" is simply not a host.
+    if (host.includes(':') && net.isIPv6(host)) {
       throw new InvalidArgumentError(
         `invalid address "${input}": write IPv6 addresses in brackets, e.g. "[${host}]:${portText}"`,
         'ERR_SHAKER_INVALID_ADDRESS',
@@ -64,4 +65,13 @@ export function parseTarget(text: unknown): Target {
     throw new InvalidArgumentError(`invalid address "${input}": "${host}" is neither an IP address nor a host name`, 'ERR_SHAKER_INVALID_ADDRESS');
   }
   return { text: input, host, port, literal: version as 0 | 4 | 6 };
+}
+
+/** The offending value for a message; JSON.stringify throws on a BigInt or a cycle. */
+function show(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return typeof value;
+  }
 }

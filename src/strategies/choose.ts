@@ -57,7 +57,9 @@ export async function chooseStrategy(
   let rawWhyNot: string;
   try {
     const strategy = await startRaw(options.raw);
-    return { strategy, choice: { name: 'raw', requested, reason: 'raw sockets, libpcap and nftables are usable' } };
+    const warnings = (strategy as RawStrategy).warnings;
+    const reason = `raw sockets, libpcap and nftables are usable${warnings.length ? ` (${warnings.join('; ')})` : ''}`;
+    return { strategy, choice: { name: 'raw', requested, reason } };
   } catch (error) {
     rawWhyNot = describe(error);
   }

@@ -75,6 +75,11 @@ export interface RawStrategyOptions {
   syn?: Partial<Omit<SynSpec, 'src' | 'dst' | 'srcPort' | 'dstPort' | 'seq'>>;
   /** Close a capture after this long with no probe on its interface (default 2000 ms). */
   captureIdleMs?: number;
+  /**
+   * Called with every IP packet the engine sends and every reply it captures (before matching),
+   * e.g. to record them in a pcap file (LINKTYPE_RAW). `bytes` is only valid during the call.
+   */
+  onPacket?: (direction: 'sent' | 'received', bytes: Uint8Array, timestampUs: number) => void;
   /** Test seams. */
   transport?: RawTransport;
   openCapture?: (options: LiveCaptureOptions, onFrame: FrameHandler) => LiveCapture;
@@ -125,6 +130,7 @@ export class RawStrategy implements Strategy {
     rstRateLimited: 0,
     repliesIgnored: 0,
     malformed: 0,
+    shimLost: 0,
   };
 
   constructor(private readonly options: RawStrategyOptions = {}) {
@@ -138,6 +144,13 @@ export class RawStrategy implements Strategy {
       if (!this.sourceOverride) throw new UnsupportedError(`source ${options.source} is not an IP address`);
     }
   }
+
+  /**
+   * Things that work, but worse than they should: the shim table is not an owner table (it
+   * outlives a crash until the next start sweeps it), or nft died and the kernel now answers
+   * SYN-ACKs with its own RSTs.
+   */
+  readonly warnings: string[] = [];
 
   get shimTable(): string | undefined {
     return this.shim?.tableName;
@@ -154,7 +167,14 @@ export class RawStrategy implements Strategy {
       this.transport = transport;
       if (this.options.rstShim !== false && this.options.installShim !== false) {
         await sweepStaleTables().catch(() => undefined);
-        this.shim = await NftShim.install({ portRange: this.portRange });
+        this.shim = await NftShim.install({
+          portRange: this.portRange,
+          onLost: (error) => {
+            this.counters.shimLost++;
+            this.warnings.push(`the nftables shim was lost (${error.message}): the local kernel now answers SYN-ACKs with its own RST`);
+          },
+        });
+        if (this.shim.warning) this.warnings.push(this.shim.warning);
       }
     } catch (error) {
       transport.close();
@@ -320,6 +340,7 @@ export class RawStrategy implements Strategy {
     const room = this.options.syn?.options || this.options.syn?.extensionHeaders ? synLength(spec) : MAX_SYN_BYTES;
     const at = transport.reserve(family, room);
     const written = buildSyn(at.buf, at.offset, spec);
+    this.options.onPacket?.('sent', at.buf.subarray(at.offset, at.offset + written), (performance.timeOrigin + performance.now()) * 1000);
     transport.commit(family, written, spec.dst, slot);
     t.attempts[slot]++;
     t.lastSentPerf[slot] = performance.now();
@@ -332,6 +353,7 @@ export class RawStrategy implements Strategy {
     if (!transport) return;
     const at = transport.reserve(family, MAX_RST_BYTES);
     const written = buildRst(at.buf, at.offset, { src, dst, srcPort, dstPort, seq });
+    this.options.onPacket?.('sent', at.buf.subarray(at.offset, at.offset + written), (performance.timeOrigin + performance.now()) * 1000);
     // Tag 0xffffffff: a lost RST is not any probe's failure.
     transport.commit(family, written, dst, 0xffffffff);
     this.counters.rstSent++;
@@ -419,6 +441,7 @@ export class RawStrategy implements Strategy {
         return this.malformed();
     }
     const bytes = frame.subarray(ipOffset);
+    this.options.onPacket?.('received', bytes, timestampUs);
     const verifyChecksum = this.options.verifyChecksums ?? false;
     const ip = parseIp(bytes, { verifyChecksum });
     if (!ip.ok) return this.malformed();

@@ -22,7 +22,7 @@ import { Capture } from './capture.js';
 import { tcpdumpArgv } from './capture.js';
 import { TestbedCommandError } from './errors.js';
 import { deleteNamespaceSync, newTestbedId, sweepStaleTestbeds } from './names.js';
-import { commandExists, inNamespace, missingTool, run } from './run.js';
+import { commandExists, inNamespace, missingTool, run, runSync } from './run.js';
 import type { CommandResult, RunOptions } from './run.js';
 import { checkPort, renderAddRules, renderServerTable } from './server-firewall.js';
 import type { FamilyChoice, PortRule } from './server-firewall.js';
@@ -123,6 +123,28 @@ function siblingProgram(name: string): string {
   return path.join(path.dirname(here), `${name}${path.extname(here)}`);
 }
 
+/**
+ * `ip netns add`, retried a few times: the first calls on a host race on mounting /run/netns
+ * when several processes (test workers) start at once. "Operation not permitted" means root
+ * without CAP_SYS_ADMIN (an unprivileged container): that is UnsupportedError.
+ */
+async function addNamespace(name: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await run(['ip', 'netns', 'add', name]);
+      return;
+    } catch (error) {
+      const stderr = error instanceof TestbedCommandError ? error.result.stderr : '';
+      if (/Operation not permitted|Permission denied/.test(stderr)) {
+        throw new UnsupportedError(`cannot create network namespaces here (${stderr.trim()}): the testbed needs CAP_SYS_ADMIN`, { cause: error });
+      }
+      if (attempt >= 3 || !(error instanceof TestbedCommandError)) throw error;
+      runSync(['ip', 'netns', 'delete', name]);
+      await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+    }
+  }
+}
+
 function assertSupported(options: TestbedOptions): void {
   if (process.getuid?.() !== 0) {
     throw new UnsupportedError(
@@ -204,9 +226,8 @@ export class Testbed {
 
   async #setUp(): Promise<void> {
     const { client, server } = this;
-    // Sequential: concurrent first-time `ip netns add` calls race on mounting /run/netns.
-    await run(['ip', 'netns', 'add', client.name]);
-    await run(['ip', 'netns', 'add', server.name]);
+    await addNamespace(client.name);
+    await addNamespace(server.name);
 
     // Before the veth exists, so it inherits the defaults: no DAD (addresses usable at once)
     // and no router solicitations cluttering captures.

@@ -133,9 +133,9 @@ function defaultFlowLabel(srcPort: number, dstPort: number, seq: number): number
   return h === 0 ? 1 : h;
 }
 
-/** IPv4 identification from the ISN: as unpredictable as the ISN, and free to compute. */
+/** IPv4 identification from the ISN (a multiplicative hash): as unpredictable as the ISN, and free. */
 function defaultIpId(seq: number): number {
-  return (seq ^ (seq >>> 16)) & 0xffff;
+  return Math.imul(seq, 0x9e3779b1) >>> 16;
 }
 
 /** The fields writeTcpPacket reads from whichever spec it is given (SynSpec, RstSpec, TcpPacketSpec). */

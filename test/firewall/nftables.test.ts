@@ -225,7 +225,13 @@ async function waitFor(what: string, predicate: () => boolean, timeoutMs = 3000)
 }
 
 /** Starts a child and collects its output; killed (by pid) at the end of the test. */
-function background(t: ExecutionContext, argv: readonly string[], options: { detached?: boolean } = {}): { child: ChildProcess; out: () => string; err: () => string } {
+interface Background {
+  child: ChildProcess;
+  out: () => string;
+  err: () => string;
+}
+
+function background(t: ExecutionContext, argv: readonly string[], options: { detached?: boolean } = {}): Background {
   const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached });
   let stdout = '';
   let stderr = '';
@@ -350,7 +356,9 @@ rootTest('the nft session reports a bad command on stderr and stays usable', asy
 rootTest('nft without its interactive CLI: a plain table applied once, with a warning; owner: true refuses', async (t) => {
   const ns = namespace(t);
   // Behaves like an nft built without CLI support for `-i`, like the real one otherwise.
-  const script = `for a in "$@"; do if [ "$a" = -i ]; then echo "Error: interactive CLI not supported in this build" >&2; exit 1; fi; done; exec ip netns exec ${ns} ${findNft()} "$@"`;
+  const script =
+    'for a in "$@"; do if [ "$a" = -i ]; then echo "Error: interactive CLI not supported in this build" >&2; exit 1; fi; done; ' +
+    `exec ip netns exec ${ns} ${findNft()} "$@"`;
   const nftCommand = ['sh', '-c', script, 'nft'];
   const shim = await NftShim.install({ portRange: [61000, 61999], nftCommand });
   t.false(shim.owner);
@@ -388,11 +396,11 @@ console.log('READY ' + shim.tableName);
 setInterval(() => {}, 1000);
 `;
 
-function runShimProcess(t: ExecutionContext, ns: string, script: string, options: { detached?: boolean } = {}) {
+function runShimProcess(t: ExecutionContext, ns: string, script: string, options: { detached?: boolean } = {}): Background {
   return background(t, inNs(ns, process.execPath, '--import', 'tsx/esm', '--input-type=module', '-e', script), options);
 }
 
-async function readyTable(p: { out: () => string; err: () => string; child: ChildProcess }): Promise<string> {
+async function readyTable(p: Background): Promise<string> {
   await waitFor(`the shim process to be ready (stderr: ${p.err()})`, () => /READY \S+\n/.test(p.out()) || p.child.exitCode !== null, 15000);
   const match = /READY (\S+)\n/.exec(p.out());
   if (!match) throw new Error(`shim process failed: ${p.err()}`);
@@ -603,7 +611,8 @@ rootTest('over loopback (127.0.0.1 and ::1): the SYN-ACK passes output then prer
   t.true(lines.some((l) => /127\.0\.0\.1\.8080 > 127\.0\.0\.1\.61001: Flags \[S\.\]/.test(l)), 'capture still sees the v4 SYN-ACK');
   t.true(lines.some((l) => /::1\.8080 > ::1\.61002: Flags \[S\.\]/.test(l)), 'capture still sees the v6 SYN-ACK');
   t.false(lines.some((l) => /\.6100[12] > .*Flags \[R/.test(l)), 'no RST from the shimmed ports');
-  const [untracked, tracked] = [...must([...nftIn(ns), 'list', 'chain', 'inet', 'watch', 'pre']).matchAll(/counter packets (\d+)/g)].map((m) => Number(m[1]));
+  const watch = must([...nftIn(ns), 'list', 'chain', 'inet', 'watch', 'pre']);
+  const [untracked, tracked] = [...watch.matchAll(/counter packets (\d+)/g)].map((m) => Number(m[1]));
   t.is(untracked, 2, 'both SYNs reached prerouting untracked');
   t.is(tracked, 0);
   await shim.remove();
