@@ -35,6 +35,12 @@ export interface CheckerOptions {
   raw?: RawStrategyOptions;
   /** Name resolution, replaceable for tests (default dns.promises.lookup). */
   lookup?: (host: string) => Promise<Array<{ address: string; family: number }>>;
+  /**
+   * Test seam, deliberately left out of the README: start() takes the (already started)
+   * strategy this resolves to instead of calling chooseStrategy(); `strategy` and `raw` are then
+   * not used. Lets the checker's own logic run against a scripted fake, without root.
+   */
+  strategyFactory?: () => Promise<Strategy>;
 }
 
 export interface CheckOptions {
@@ -122,7 +128,13 @@ export class Checker implements AsyncDisposable {
     }
     this.state = 'starting';
     try {
-      const { strategy, choice } = await chooseStrategy(this.options.strategy ?? 'auto', { raw: this.options.raw });
+      const factory = this.options.strategyFactory;
+      const { strategy, choice } = factory
+        ? await factory().then((s) => ({
+            strategy: s,
+            choice: { name: s.name, requested: this.options.strategy ?? 'auto', reason: 'custom strategy (strategyFactory test seam)' },
+          }))
+        : await chooseStrategy(this.options.strategy ?? 'auto', { raw: this.options.raw });
       if ((this.state as string) === 'closed') {
         await strategy.close();
         throw new StateError('the checker was closed while starting', 'ERR_SHAKER_CLOSED');

@@ -12,7 +12,7 @@ import {
 } from '../../src/engine/icmp-errno.js';
 
 const maps = test.macro({
-  exec(t, fn: (code: number) => string, code: number, errno: string) {
+  exec(t, fn: (code: number) => string, code: number, errno: string, _meaning: string) {
     t.is(fn(code), errno);
   },
   title: (_p, fn: (code: number) => string, code: number, errno: string, meaning: string) =>

@@ -52,7 +52,7 @@ test('allocate / find / release round trip for both families', (t) => {
 
 // A reply that hits the key (keys may collide) but differs in one field must not find the probe.
 const rejectsMismatch = test.macro({
-  exec(t, base: Tuple, reply: Tuple) {
+  exec(t, base: Tuple, reply: Tuple, _what: string) {
     const table = new ProbeTable(4);
     put(table, base);
     // The reply is looked up under the probe's key: a collision in tupleKey.
@@ -192,7 +192,7 @@ test('free slots left before growth are still handed out after it', (t) => {
 
 const ISN = 0xfffffffe; // ISN + 1 wraps: 0xffffffff, then 0
 const claim = test.macro({
-  exec(t, steps: Array<{ ack: number; at: number; key?: number; expect: 'send' | 'already-sent' | 'unknown' }>) {
+  exec(t, steps: Array<{ ack: number; at: number; key?: number; expect: 'send' | 'already-sent' | 'unknown' }>, _what: string) {
     const recent = new RecentProbes(8, 1000);
     recent.add(42, ISN, 0);
     for (const step of steps) t.is(recent.claimExtraRst(step.key ?? 42, step.ack, step.at), step.expect, JSON.stringify(step));
