@@ -2,6 +2,7 @@
 // nothing is left behind, whatever way the owning process ends.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import readline from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -345,6 +346,8 @@ privilegedTest('after a SIGKILL, sweepStaleTestbeds removes the orphans and thei
   const swept = sweepStaleTestbeds();
   t.true(swept.includes(info.client) && swept.includes(info.server), `swept ${swept.join(', ')}`);
   await assertHolderCleanedUp(t, info);
+  const leftDirectories = fs.readdirSync(os.tmpdir()).filter((entry) => entry.startsWith(`${info.id}-`));
+  t.deepEqual(leftDirectories, [], 'its capture directory is swept too');
 });
 
 privilegedTest('sweepStaleTestbeds leaves the testbeds of live processes alone', async (t) => {

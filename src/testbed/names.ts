@@ -2,6 +2,8 @@
 // testbed left behind by a SIGKILLed process (pid dead: sweep it) from one in use right now.
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { runSync } from './run.js';
 
 export const NAMESPACE_PREFIX = 'tshk-';
@@ -81,5 +83,21 @@ export function sweepStaleTestbeds(): string[] {
     if (pid === undefined || processAlive(pid)) continue;
     if (deleteNamespaceSync(name)) deleted.push(name);
   }
+  sweepStaleTemporaryDirectories();
   return deleted;
+}
+
+/** Capture directories (`$TMPDIR/tshk-<pid>-<hex>-XXXXXX`) of dead owners. */
+function sweepStaleTemporaryDirectories(): void {
+  let entries: string[];
+  try {
+    entries = fs.readdirSync(os.tmpdir());
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    const match = /^tshk-(\d+)-[0-9a-f]+-[A-Za-z0-9]{6}$/.exec(entry);
+    if (!match || processAlive(Number(match[1]))) continue;
+    fs.rmSync(path.join(os.tmpdir(), entry), { recursive: true, force: true });
+  }
 }

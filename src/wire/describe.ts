@@ -29,7 +29,8 @@ export function describePacket(ipBytes: Uint8Array, opts?: VerifyOptions): strin
   const dst = formatAddress(ip.dst);
   const payload = ipBytes.subarray(ip.payloadOffset, ip.payloadOffset + ip.payloadLength);
   if (ip.fragmentOffset !== 0) {
-    return `${src} > ${dst}: ${protocolName(ip.protocol)} fragment @${ip.fragmentOffset}${ip.moreFragments ? '+' : ''}, length ${ip.payloadLength}`;
+    const more = ip.moreFragments ? '+' : '';
+    return `${src} > ${dst}: ${protocolName(ip.protocol)} fragment @${ip.fragmentOffset}${more}, length ${ip.payloadLength}`;
   }
   switch (ip.protocol) {
     case IpProtocol.TCP: {

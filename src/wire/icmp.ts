@@ -28,7 +28,6 @@ export const icmpField = {
 
 export const ICMP_HEADER_LEN = 8;
 
-export type { IcmpQuote };
 
 export interface IcmpRepr {
   type: number;

@@ -77,7 +77,13 @@ export function parseIcmpv4(msg: Uint8Array, opts?: VerifyOptions): Parsed<IcmpR
 }
 
 /** Writes an ICMPv4 message and returns its length; see emitIcmp in icmp.ts for `payload`. */
-export function emitIcmpv4(buf: Uint8Array, offset: number, repr: IcmpReprInput, payload: Uint8Array | number, opts?: SerializeOptions): number {
+export function emitIcmpv4(
+  buf: Uint8Array,
+  offset: number,
+  repr: IcmpReprInput,
+  payload: Uint8Array | number,
+  opts?: SerializeOptions,
+): number {
   return emitIcmp(buf, offset, repr, payload, undefined, opts);
 }
 

@@ -100,7 +100,8 @@ export function describeIcmpv6(repr: IcmpRepr): string {
   switch (repr.type) {
     case Icmpv6Type.DEST_UNREACHABLE: {
       const what = unreachableText[repr.code] ?? `code ${repr.code}`;
-      const port = repr.code === Icmpv6Unreachable.PORT && q?.dstPort !== undefined ? ` ${protocolName(q.protocol)} port ${q.dstPort}` : '';
+      const port =
+        repr.code === Icmpv6Unreachable.PORT && q?.dstPort !== undefined ? ` ${protocolName(q.protocol)} port ${q.dstPort}` : '';
       s = `ICMP6, destination unreachable, ${what}, ${q ? formatAddress(q.dst) : '?'}${port}`;
       break;
     }

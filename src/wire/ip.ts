@@ -101,7 +101,16 @@ export interface IcmpQuote {
 
 /** Transports whose first four bytes are the source and destination ports. */
 function hasPorts(protocol: number): boolean {
-  return protocol === IpProtocol.TCP || protocol === IpProtocol.UDP || protocol === 132 /* SCTP */ || protocol === 33 /* DCCP */ || protocol === 136 /* UDP-Lite */;
+  switch (protocol) {
+    case IpProtocol.TCP:
+    case IpProtocol.UDP:
+    case 33: // DCCP
+    case 132: // SCTP
+    case 136: // UDP-Lite
+      return true;
+    default:
+      return false;
+  }
 }
 
 /**

@@ -201,7 +201,12 @@ export function walkIpv6Chain(
           fragmentOffset = w & 0xfff8;
           moreFragments = (w & 1) !== 0;
         }
-        collect?.push({ kind: 'fragment', fragmentOffset: w & 0xfff8, moreFragments: (w & 1) !== 0, identification: u32(b, o + fragField.IDENT) });
+        collect?.push({
+          kind: 'fragment',
+          fragmentOffset: w & 0xfff8,
+          moreFragments: (w & 1) !== 0,
+          identification: u32(b, o + fragField.IDENT),
+        });
         break;
       }
       default:
@@ -229,7 +234,9 @@ export function checkIpv6(bytes: Uint8Array, quoted: boolean): number | Malforme
   if (quoted) return Math.min(end, bytes.length);
   // A payload length of 0 with a jumbo option (RFC 2675) would need the hop-by-hop header to
   // size the packet; nothing that answers a SYN sends jumbograms, so 0 just means empty.
-  if (bytes.length < end) return malformed('truncated', `IPv6 payload length ${end - IPV6_HEADER_LEN}, have ${bytes.length - IPV6_HEADER_LEN} bytes`);
+  if (bytes.length < end) {
+    return malformed('truncated', `IPv6 payload length ${end - IPV6_HEADER_LEN}, have ${bytes.length - IPV6_HEADER_LEN} bytes`);
+  }
   return end;
 }
 
@@ -394,7 +401,8 @@ export function emitIpv6(buf: Uint8Array, offset: number, repr: Ipv6ReprInput, o
   const flowLabel = repr.flowLabel ?? 0;
   needUint(trafficClass, 0xff, 'IPv6 traffic class');
   needUint(flowLabel, 0xfffff, 'IPv6 flow label');
-  writeIpv6Fixed(buf, offset, trafficClass, flowLabel, payloadLengthField, exts.length > 0 ? extensionHeaderProtocol(exts[0]) : repr.protocol, repr.hopLimit ?? 64, repr.src, repr.dst);
+  const next = exts.length > 0 ? extensionHeaderProtocol(exts[0]) : repr.protocol;
+  writeIpv6Fixed(buf, offset, trafficClass, flowLabel, payloadLengthField, next, repr.hopLimit ?? 64, repr.src, repr.dst);
   writeIpv6Chain(buf, offset + IPV6_HEADER_LEN, exts, repr.protocol);
   return headerLen;
 }

@@ -30,8 +30,13 @@ export const LINUX_TTL = 64;
 export const LINUX_WINDOW_SCALE = 7;
 
 /** The default option lists (the TS value is replaced per packet). Frozen: shared by every SYN. */
-export const LINUX_SYN_OPTIONS_V4: readonly TcpOption[] = Object.freeze(linuxSynOptions(LINUX_MSS_V4, 0, LINUX_WINDOW_SCALE));
-export const LINUX_SYN_OPTIONS_V6: readonly TcpOption[] = Object.freeze(linuxSynOptions(LINUX_MSS_V6, 0, LINUX_WINDOW_SCALE));
+export const LINUX_SYN_OPTIONS_V4: readonly TcpOption[] = frozen(linuxSynOptions(LINUX_MSS_V4, 0, LINUX_WINDOW_SCALE));
+export const LINUX_SYN_OPTIONS_V6: readonly TcpOption[] = frozen(linuxSynOptions(LINUX_MSS_V6, 0, LINUX_WINDOW_SCALE));
+
+function frozen(options: TcpOption[]): readonly TcpOption[] {
+  for (const o of options) Object.freeze(o);
+  return Object.freeze(options);
+}
 
 export interface SynSpec {
   /** 4 bytes each (IPv4) or 16 each (IPv6). */
@@ -266,8 +271,9 @@ export function rstLength(spec: RstSpec): number {
 }
 
 /**
- * Writes a bare RST (flags R only, ack 0, window 0, no options; RFC 9293 §3.10.7.3's reply to a
- * SYN-ACK nobody asked for) as a full IP packet; returns its length.
+ * Writes a bare RST as a full IP packet and returns its length: flags R only, ack 0, window 0, no
+ * options. That is RFC 9293 §3.10.7.1's answer, in CLOSED state, to a segment with ACK set
+ * (<SEQ=SEG.ACK><CTL=RST>), and what Linux sends for a SYN-ACK nobody asked for.
  */
 export function buildRst(buf: Uint8Array, offset: number, spec: RstSpec): number {
   // RstSpec has no ack, urgent, options or payload: all written as zero / absent.
@@ -312,7 +318,8 @@ export function buildIcmpError(buf: Uint8Array, offset: number, spec: IcmpErrorS
     emitIcmp(buf, offset + ipLen, { type: spec.type, code: spec.code, restOfHeader: rest }, quote, undefined, undefined);
   } else {
     writeIpv6Fixed(buf, offset, 0, 0, ICMP_HEADER_LEN + quoteLen, IpProtocol.ICMPV6, ttl, spec.src, spec.dst);
-    emitIcmp(buf, offset + ipLen, { type: spec.type, code: spec.code, restOfHeader: rest }, quote, { src: spec.src, dst: spec.dst }, undefined);
+    const pseudo = { src: spec.src, dst: spec.dst };
+    emitIcmp(buf, offset + ipLen, { type: spec.type, code: spec.code, restOfHeader: rest }, quote, pseudo, undefined);
   }
   return total;
 }

@@ -94,7 +94,10 @@ export function linuxSynOptions(mss: number, tsVal = 0, windowScale = 7): TcpOpt
   ];
 }
 
-/** RFC 7323 §2.3: "If a Window Scale option is received with a shift.cnt value larger than 14, the TCP SHOULD log the error but MUST use 14 instead." */
+/**
+ * RFC 7323 §2.3: "If a Window Scale option is received with a shift.cnt value larger than 14, the
+ * TCP SHOULD log the error but MUST use 14 instead."
+ */
 export function effectiveWindowScale(shift: number): number {
   return Math.min(shift, 14);
 }
