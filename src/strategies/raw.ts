@@ -243,7 +243,7 @@ export class RawStrategy implements Strategy {
     const capture = this.acquireCapture(this.options.interface ?? route.interface);
 
     const now = performance.now();
-    const localPort = this.pickPort(remote, target.port, now);
+    const localPort = this.pickPort(remote, target.port);
     if (localPort < 0) {
       this.releaseCapture(capture.id);
       callback({
@@ -597,17 +597,15 @@ export class RawStrategy implements Strategy {
 
   // --- ports, ISNs, routes, captures -------------------------------------------------------------
 
-  /** A source port whose 4-tuple with this destination is neither in flight nor recently used. */
-  private pickPort(remote: Uint8Array, remotePort: number, now: number): number {
+  /**
+   * A source port whose 4-tuple with this destination is not in flight. The cursor walks the
+   * whole range before it comes back to a port, which already keeps a tuple's reuse as far apart
+   * as the range allows; a reused tuple gets a new ISN (the clock term), so a late reply to its
+   * predecessor cannot match it. O(1) unless nearly every port is busy with this destination.
+   */
+  private pickPort(remote: Uint8Array, remotePort: number): number {
     const [low, high] = this.portRange;
     const width = high - low + 1;
-    for (let tries = 0; tries < width; tries++) {
-      const port = this.nextPort;
-      this.nextPort = port >= high ? low : port + 1;
-      const key = tupleKey(remote, 0, remote.length, remotePort, port);
-      if (!this.table.has(key) && !this.recent.has(key, now)) return port;
-    }
-    // Every port is busy or recent for this destination: accept a recent one (never a busy one).
     for (let tries = 0; tries < width; tries++) {
       const port = this.nextPort;
       this.nextPort = port >= high ? low : port + 1;

@@ -96,6 +96,14 @@ export interface Ipv6ChainEnd {
 
 const chainEnd: Ipv6ChainEnd = { protocol: 0, offset: 0, fragmentOffset: 0, moreFragments: false };
 
+function endChain(protocol: number, offset: number, fragmentOffset: number, moreFragments: boolean): Ipv6ChainEnd {
+  chainEnd.protocol = protocol;
+  chainEnd.offset = offset;
+  chainEnd.fragmentOffset = fragmentOffset;
+  chainEnd.moreFragments = moreFragments;
+  return chainEnd;
+}
+
 /** Checks the TLVs of an options header body `b[start..end)`. */
 function checkTlvOptions(b: Uint8Array, start: number, end: number, collect: Ipv6Option[] | undefined): Malformed | undefined {
   let i = start;
@@ -158,20 +166,10 @@ export function walkIpv6Chain(
         len = fragField.END;
         break;
       default:
-        chainEnd.protocol = next;
-        chainEnd.offset = o;
-        chainEnd.fragmentOffset = fragmentOffset;
-        chainEnd.moreFragments = moreFragments;
-        return chainEnd;
+        return endChain(next, o, fragmentOffset, moreFragments);
     }
     if (o + len > end) {
-      if (quoted) {
-        chainEnd.protocol = next;
-        chainEnd.offset = o;
-        chainEnd.fragmentOffset = fragmentOffset;
-        chainEnd.moreFragments = moreFragments;
-        return chainEnd;
-      }
+      if (quoted) return endChain(next, o, fragmentOffset, moreFragments);
       return malformed('truncated', `IPv6 extension header ${next} at ${o} needs ${len} bytes, ${Math.max(0, end - o)} left`);
     }
     switch (next) {
@@ -214,13 +212,7 @@ export function walkIpv6Chain(
     }
     const after = b[o];
     o += len;
-    if (next === IpProtocol.IPV6_FRAGMENT && fragmentOffset !== 0) {
-      chainEnd.protocol = after;
-      chainEnd.offset = o;
-      chainEnd.fragmentOffset = fragmentOffset;
-      chainEnd.moreFragments = moreFragments;
-      return chainEnd;
-    }
+    if (next === IpProtocol.IPV6_FRAGMENT && fragmentOffset !== 0) return endChain(after, o, fragmentOffset, moreFragments);
     next = after;
   }
 }
