@@ -1,6 +1,7 @@
 // Sending prebuilt IP packets through the addon's raw sockets. Packets are written in place into
-// one preallocated ring per family and flushed with a single sendmmsg(2) at the end of the
-// current tick, so a burst of checks costs one syscall, not one per SYN. When the socket buffer
+// one preallocated ring per family and flushed with a single sendmmsg(2) in the event loop's
+// check phase (setImmediate), after every packet the capture had ready was processed: a burst
+// of replies and the SYNs of the checks they make room for cost one syscall, not one per packet. When the socket buffer
 // fills (a partial batch, EAGAIN or ENOBUFS), the rest stays queued and is retried shortly: the
 // retry policy lives here, not in C++.
 import { native, systemError } from './native.js';
@@ -118,9 +119,11 @@ export class NativeRawTransport implements RawTransport {
     q.cursor += length;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      queueMicrotask(() => this.flush());
+      setImmediate(this.flushSoon);
     }
   }
+
+  private readonly flushSoon = (): void => this.flush();
 
   flush(): void {
     this.flushScheduled = false;

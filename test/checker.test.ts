@@ -167,7 +167,7 @@ const rejectsInput = test.macro({
   async exec(t, addr: unknown, options: CheckOptions, code: string) {
     const { fake, checker } = await started(undefined, { lookup: localhost });
     const error = await t.throwsAsync(checker.check(addr as string, options), { instanceOf: InvalidArgumentError });
-    t.is(error?.code, code);
+    t.is<string | undefined, string>(error?.code, code);
     await t.throwsAsync(checker.checkAddr(addr as string, options), { instanceOf: InvalidArgumentError });
     t.is(fake.probes.length, 0, 'nothing was probed');
     await checker.close();

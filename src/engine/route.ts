@@ -3,6 +3,7 @@
 // packet is sent by connect() on UDP) and is far cheaper than spawning `ip route get`; the
 // interface is the one that carries that source address. Loopback destinations map to `lo`.
 import dgram from 'node:dgram';
+import { performance } from 'node:perf_hooks';
 import os from 'node:os';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -48,14 +49,36 @@ async function ipRouteGet(ip: string): Promise<Route | undefined> {
   return undefined;
 }
 
+// Routes change (an interface goes down, a VPN comes up): a cached answer is trusted this long.
+const ROUTE_TTL_MS = 30_000;
+
 export class RouteCache {
-  private readonly cache = new Map<string, Route>();
+  private readonly cache = new Map<string, Route & { expires: number }>();
+  /** Lookups under way, so a thousand checks of one new address ask the kernel once. */
+  private readonly pending = new Map<string, Promise<Route>>();
 
   constructor(private readonly maxEntries = 65536) {}
 
-  async lookup(ip: string, family: Family): Promise<Route> {
+  /** The cached route, without waiting; undefined when it must be looked up. */
+  peek(ip: string): Route | undefined {
     const hit = this.cache.get(ip);
-    if (hit) return hit;
+    if (hit === undefined || hit.expires > performance.now()) return hit;
+    this.cache.delete(ip);
+    return undefined;
+  }
+
+  lookup(ip: string, family: Family): Promise<Route> {
+    const hit = this.peek(ip);
+    if (hit) return Promise.resolve(hit);
+    let pending = this.pending.get(ip);
+    if (!pending) {
+      pending = this.resolve(ip, family).finally(() => this.pending.delete(ip));
+      this.pending.set(ip, pending);
+    }
+    return pending;
+  }
+
+  private async resolve(ip: string, family: Family): Promise<Route> {
     let route: Route | undefined;
     const source = await sourceAddressFor(ip, family);
     // A destination that is one of our own addresses travels over loopback, whatever
@@ -65,7 +88,7 @@ export class RouteCache {
     route = iface ? { source, interface: iface } : await ipRouteGet(ip);
     if (!route) route = { source, interface: 'any' };
     if (this.cache.size >= this.maxEntries) this.cache.delete(this.cache.keys().next().value as string);
-    this.cache.set(ip, route);
+    this.cache.set(ip, { ...route, expires: performance.now() + ROUTE_TTL_MS });
     return route;
   }
 }

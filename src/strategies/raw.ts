@@ -110,6 +110,8 @@ export class RawStrategy implements Strategy {
   private readonly captures = new Map<string, CaptureEntry>();
   private readonly capturesById: CaptureEntry[] = [];
   private readonly sourceOverride: Uint8Array | undefined;
+  /** Set when both `source` and `interface` are given: no route lookups at all. */
+  private readonly fixedRoute: Route | undefined;
   private transport: RawTransport | undefined;
   private shim: NftShim | undefined;
   private nextPort: number;
@@ -131,6 +133,7 @@ export class RawStrategy implements Strategy {
     repliesIgnored: 0,
     malformed: 0,
     shimLost: 0,
+    aborted: 0,
   };
 
   constructor(private readonly options: RawStrategyOptions = {}) {
@@ -142,6 +145,9 @@ export class RawStrategy implements Strategy {
     if (options.source !== undefined) {
       this.sourceOverride = parseAddress(options.source);
       if (!this.sourceOverride) throw new UnsupportedError(`source ${options.source} is not an IP address`);
+    }
+    if (options.source !== undefined && options.interface !== undefined) {
+      this.fixedRoute = { source: options.source, interface: options.interface };
     }
   }
 
@@ -193,55 +199,77 @@ export class RawStrategy implements Strategy {
       }
       let settled = false;
       let disposeAbort: Disposable | undefined;
-      let cancel: (() => void) | undefined;
       const done: ProbeCallback = (outcome) => {
         if (settled) return;
         settled = true;
         disposeAbort?.[Symbol.dispose]();
         resolve(outcome);
       };
-      if (signal) {
+      let cancel: () => void;
+      try {
+        cancel = this.submit(target, options, done);
+      } catch (error) {
+        reject(error);
+        return;
+      }
+      if (signal && !settled) {
         disposeAbort = addAbortListener(signal, () => {
           if (settled) return;
           settled = true;
-          cancel?.();
+          cancel();
           reject(signal.reason ?? new AbortError());
         });
       }
-      this.submit(target, options, done).then(
-        (c) => {
-          if (settled) c();
-          else cancel = c;
-        },
-        (error) => {
-          if (settled) return;
-          settled = true;
-          disposeAbort?.[Symbol.dispose]();
-          reject(error);
-        },
-      );
     });
   }
 
   /**
-   * The callback form of probe(): no promise per probe inside the engine. Resolves to a canceller
-   * once the SYN is queued.
+   * The callback form of probe(), for callers that run many checks: no promise per probe inside
+   * the engine, and no await when the route to the target is known. `callback` gets exactly one
+   * outcome (never for a cancelled probe). Throws for misuse (not started, closed, an address of
+   * the wrong family); what goes wrong later (no route, no capture) arrives as status 'error'.
+   * Returns a canceller.
    */
-  async submit(target: ProbeTarget, options: ProbeOptions, callback: ProbeCallback): Promise<() => void> {
+  submit(target: ProbeTarget, options: ProbeOptions, callback: ProbeCallback): () => void {
     if (!this.started || !this.transport) throw new StateError('the raw engine is not started', 'ERR_SHAKER_NOT_STARTED');
     if (this.closed) throw new StateError('the raw engine is closed', 'ERR_SHAKER_CLOSED');
     const remote = parseAddress(target.ip);
     if (!remote || (remote.length === 4) !== (target.family === 4)) {
       throw new UnsupportedError(`not an IPv${target.family} address: ${target.ip}`);
     }
-    const route = await this.route(target);
-    if (this.closed) throw new StateError('the raw engine is closed', 'ERR_SHAKER_CLOSED');
+    const route = this.knownRoute(target);
+    if (route) return this.launch(target, remote, route, options, callback);
+
+    // First probe to this address: ask the kernel's routing table, then go on.
+    let cancelled = false;
+    let cancelLaunched: (() => void) | undefined;
+    this.routes.lookup(target.ip, target.family).then(
+      (found) => {
+        if (cancelled) return;
+        if (this.closed) return callback(this.closedOutcome(0));
+        try {
+          cancelLaunched = this.launch(target, remote, found, options, callback);
+        } catch (error) {
+          callback({ status: 'error', code: (error as { code?: string }).code ?? 'ERR_SHAKER_SYSTEM', attempts: 0, error: error as Error });
+        }
+      },
+      (error: Error) => {
+        if (!cancelled) callback({ status: 'error', code: (error as { code?: string }).code ?? 'ENETUNREACH', attempts: 0, error });
+      },
+    );
+    return () => {
+      cancelled = true;
+      cancelLaunched?.();
+    };
+  }
+
+  /** Allocates the probe, sends its SYN and arms its timer. */
+  private launch(target: ProbeTarget, remote: Uint8Array, route: Route, options: ProbeOptions, callback: ProbeCallback): () => void {
     const local = this.sourceOverride ?? parseAddress(route.source);
     if (!local || local.length !== remote.length) {
       throw new UnsupportedError(`no IPv${target.family} source address to reach ${target.ip}`);
     }
     const capture = this.acquireCapture(this.options.interface ?? route.interface);
-
     const now = performance.now();
     const localPort = this.pickPort(remote, target.port);
     if (localPort < 0) {
@@ -274,25 +302,24 @@ export class RawStrategy implements Strategy {
     this.scheduleNext(slot, now);
     const gen = t.gen[slot];
     return () => {
-      if (t.isLive(slot, gen)) this.finish(slot, { status: 'error', code: 'ABORT_ERR', attempts: t.attempts[slot] }, false);
+      // Cancelled by its caller (an abort): freed without a callback, the caller has its answer.
+      if (t.isLive(slot, gen)) this.finish(slot, { status: 'error', code: 'ABORT_ERR', attempts: t.attempts[slot] }, false, false);
+    };
+  }
+
+  private closedOutcome(attempts: number): ProbeOutcome {
+    return {
+      status: 'error',
+      code: 'ERR_SHAKER_CLOSED',
+      attempts,
+      error: new StateError('the checker was closed while the check was in flight', 'ERR_SHAKER_CLOSED'),
     };
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const slot of this.table.liveSlots()) {
-      this.finish(
-        slot,
-        {
-          status: 'error',
-          code: 'ERR_SHAKER_CLOSED',
-          attempts: this.table.attempts[slot],
-          error: new StateError('the checker was closed while the check was in flight', 'ERR_SHAKER_CLOSED'),
-        },
-        false,
-      );
-    }
+    for (const slot of this.table.liveSlots()) this.finish(slot, this.closedOutcome(this.table.attempts[slot]), false);
     this.timer.stop();
     for (const entry of this.captures.values()) {
       if (entry.idleTimer) clearTimeout(entry.idleTimer);
@@ -394,7 +421,7 @@ export class RawStrategy implements Strategy {
     this.scheduleNext(slot, now);
   }
 
-  private finish(slot: number, outcome: ProbeOutcome, remember: boolean): void {
+  private finish(slot: number, outcome: ProbeOutcome, remember: boolean, notify = true): void {
     const t = this.table;
     const key = t.key[slot];
     const isn = t.isn[slot];
@@ -402,10 +429,11 @@ export class RawStrategy implements Strategy {
     const callback = t.release(slot);
     if (!callback) return;
     if (remember) this.recent.add(key, isn, performance.now());
-    this.counters[outcome.status === 'error' ? 'errors' : outcome.status]++;
+    if (!notify) this.counters.aborted++;
+    else this.counters[outcome.status === 'error' ? 'errors' : outcome.status]++;
     this.releaseCapture(captureId);
     if (t.size === 0) this.timer.setKeepAlive(false);
-    callback(outcome);
+    if (notify) callback(outcome);
   }
 
   // --- receiving ------------------------------------------------------------------------------
@@ -631,11 +659,9 @@ export class RawStrategy implements Strategy {
     return (halfSipHash(this.isnKey, w, n) + m) >>> 0;
   }
 
-  private async route(target: ProbeTarget): Promise<Route> {
-    if (this.options.source !== undefined && this.options.interface !== undefined) {
-      return { source: this.options.source, interface: this.options.interface };
-    }
-    return this.routes.lookup(target.ip, target.family);
+  /** The route when it needs no lookup: given in the options, or cached. */
+  private knownRoute(target: ProbeTarget): Route | undefined {
+    return this.fixedRoute ?? this.routes.peek(target.ip);
   }
 
   private acquireCapture(iface: string): CaptureEntry {

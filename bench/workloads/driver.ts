@@ -1,0 +1,331 @@
+// One benchmark workload, run inside the client namespace (bench/run.ts starts it with the
+// testbed). argv[2] is a DriverSpec (spec.ts); stdout gets exactly one JSON line: {result} or
+// {failed}. CPU time and memory are this process's own, measured around the workload only
+// (engine start-up, target generation and warm-up are outside the measured window).
+//
+// The caller side is kept as cheap as the API allows, so what is measured is the strategy:
+// targets are precomputed strings, completions go to one callback per concurrency slot (no
+// closure per check), and latencies land in preallocated Float64Arrays.
+import { performance } from 'node:perf_hooks';
+import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';
+import { Checker } from '../../src/checker.js';
+import { RawStrategy } from '../../src/strategies/raw.js';
+import { SocketStrategy } from '../../src/strategies/socket.js';
+import { ConnectStrategy } from '../../src/strategies/connect.js';
+import type { ProbeOutcome, ProbeTarget, Strategy } from '../../src/types.js';
+import type { DriverLine, DriverResult, DriverSpec, MemoryReport, TargetSpec } from './spec.js';
+
+const spec = JSON.parse(process.argv[2] ?? '{}') as DriverSpec;
+
+function emit(line: DriverLine): void {
+  process.stdout.write(`${JSON.stringify(line)}\n`);
+}
+
+function ipv4(n: number): string {
+  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+}
+
+/** Check i goes to address i mod A, port floor(i / A) mod P: every address before a port repeats. */
+class Targets {
+  readonly ips: string[];
+  readonly texts: string[] | undefined;
+
+  constructor(
+    private readonly t: TargetSpec,
+    withText: boolean,
+  ) {
+    const [a, b, c, d] = t.base.split('.').map(Number);
+    const base = ((a << 24) | (b << 16) | (c << 8) | d) >>> 0;
+    this.ips = Array.from({ length: t.addresses }, (_, i) => ipv4((base + i) >>> 0));
+    // Checker.check takes "ip:port"; built up front when there are few, else per check.
+    this.texts = withText && t.addresses * t.ports <= 65536 ? this.ips.flatMap((ip) => this.portsOf(ip)) : undefined;
+  }
+
+  private portsOf(ip: string): string[] {
+    return Array.from({ length: this.t.ports }, (_, p) => `${ip}:${this.t.port + p}`);
+  }
+
+  ip(i: number): string {
+    return this.ips[i % this.t.addresses];
+  }
+
+  port(i: number): number {
+    return this.t.port + (Math.floor(i / this.t.addresses) % this.t.ports);
+  }
+
+  text(i: number): string {
+    if (this.texts) return this.texts[(i % this.t.addresses) * this.t.ports + (Math.floor(i / this.t.addresses) % this.t.ports)];
+    return `${this.ip(i)}:${this.port(i)}`;
+  }
+}
+
+function percentile(sorted: Float64Array, q: number): number | null {
+  if (sorted.length === 0) return null;
+  return Math.round(sorted[Math.min(sorted.length - 1, Math.round(q * (sorted.length - 1)))] * 1000) / 1000;
+}
+
+function gc(): void {
+  const collect = (globalThis as { gc?: () => void }).gc;
+  if (!collect) throw new Error('the hold workload needs node --expose-gc');
+  collect();
+  collect();
+}
+
+/** Issues check i; `done` is called exactly once with its outcome. */
+type Issue = (i: number, deadline: number, done: (outcome: ProbeOutcome) => void) => void;
+
+async function makeIssue(): Promise<{ issue: Issue; stats: () => Record<string, number>; close: () => Promise<void> }> {
+  const targets = new Targets(spec.targets, spec.api === 'checker');
+  const failed = (error: unknown): ProbeOutcome => ({
+    status: 'error',
+    attempts: 0,
+    code: (error as { code?: string }).code ?? 'EXCEPTION',
+    error: error as Error,
+  });
+
+  if (spec.api === 'checker') {
+    const checker = new Checker({
+      strategy: spec.strategy,
+      timeout: spec.timeoutMs,
+      retries: spec.retries,
+      ...(spec.raw ? { raw: spec.raw } : {}),
+    });
+    await checker.start();
+    const options = { timeout: spec.timeoutMs };
+    return {
+      issue: (i, _deadline, done) => {
+        checker.check(targets.text(i), options).then(
+          (r) => done({ status: r.status, code: r.code, rttMs: r.rttMs, attempts: r.attempts }),
+          (error: unknown) => done(failed(error)),
+        );
+      },
+      stats: () => checker.stats(),
+      close: () => checker.close(),
+    };
+  }
+
+  let strategy: Strategy;
+  if (spec.strategy === 'raw') strategy = new RawStrategy(spec.raw ?? {});
+  else if (spec.strategy === 'socket') strategy = new SocketStrategy();
+  else strategy = new ConnectStrategy();
+  await strategy.start();
+  const close = () => strategy.close();
+  const stats = () => strategy.stats();
+
+  if (spec.api === 'submit') {
+    if (!(strategy instanceof RawStrategy)) throw new Error('api "submit" is the raw engine\'s');
+    const raw = strategy;
+    return {
+      issue: (i, deadline, done) => {
+        const target: ProbeTarget = { ip: targets.ip(i), family: 4, port: targets.port(i) };
+        // submit() resolves to a canceller once the SYN is queued; it rejects only for misuse.
+        raw.submit(target, { deadline, retries: spec.retries }, done).catch((error: unknown) => done(failed(error)));
+      },
+      stats,
+      close,
+    };
+  }
+  return {
+    issue: (i, deadline, done) => {
+      const target: ProbeTarget = { ip: targets.ip(i), family: 4, port: targets.port(i) };
+      strategy.probe(target, { deadline, retries: spec.retries }).then(done, (error: unknown) => done(failed(error)));
+    },
+    stats,
+    close,
+  };
+}
+
+interface Tally {
+  statuses: Record<string, number>;
+  codes: Record<string, number>;
+  rtt: Float64Array;
+  rttCount: number;
+  latency: Float64Array;
+  latencyCount: number;
+  completed: number;
+}
+
+function newTally(n: number): Tally {
+  return { statuses: {}, codes: {}, rtt: new Float64Array(n), rttCount: 0, latency: new Float64Array(n), latencyCount: 0, completed: 0 };
+}
+
+function record(tally: Tally, outcome: ProbeOutcome, latencyMs: number): void {
+  tally.completed++;
+  tally.statuses[outcome.status] = (tally.statuses[outcome.status] ?? 0) + 1;
+  if (outcome.status === 'open') {
+    if (outcome.rttMs !== undefined && tally.rttCount < tally.rtt.length) tally.rtt[tally.rttCount++] = outcome.rttMs;
+  } else {
+    const code = outcome.code ?? outcome.status;
+    tally.codes[code] = (tally.codes[code] ?? 0) + 1;
+  }
+  if (tally.latencyCount < tally.latency.length) tally.latency[tally.latencyCount++] = latencyMs;
+}
+
+/**
+ * Runs checks [first, first + count) with at most `concurrency` in flight (closed loop), or at
+ * `rate` per second (open loop). Resolves when every started check has completed; stops
+ * starting new ones after `maxSeconds`.
+ */
+function runLoop(issue: Issue, first: number, count: number, tally: Tally, paced: boolean): Promise<{ started: number; truncated: boolean }> {
+  const slots = paced ? Math.max(64, Math.ceil((spec.rate ?? 1000) * (spec.timeoutMs / 1000 + 1))) : Math.max(1, Math.min(spec.concurrency, count));
+  const startedAt = new Float64Array(slots);
+  const free: number[] = [];
+  for (let s = slots - 1; s >= 0; s--) free.push(s);
+  const begin = performance.now();
+  const stopAt = begin + spec.maxSeconds * 1000;
+  let next = 0;
+  let inFlight = 0;
+  let truncated = false;
+  let finish!: () => void;
+  const finished = new Promise<void>((resolve) => (finish = resolve));
+
+  const start = (): void => {
+    const s = free.pop()!;
+    inFlight++;
+    const now = performance.now();
+    startedAt[s] = now;
+    issue(first + next++, now + spec.timeoutMs, callbacks[s]);
+  };
+  const pump = (): void => {
+    while (inFlight < slots && next < count && free.length > 0) {
+      if (performance.now() > stopAt) {
+        truncated = true;
+        break;
+      }
+      start();
+    }
+    if (inFlight === 0 && (next >= count || truncated)) finish();
+  };
+  const callbacks = Array.from({ length: slots }, (_, s) => (outcome: ProbeOutcome) => {
+    record(tally, outcome, performance.now() - startedAt[s]);
+    inFlight--;
+    free.push(s);
+    if (paced) {
+      if (inFlight === 0 && (next >= count || truncated)) finish();
+    } else {
+      pump();
+    }
+  });
+
+  if (paced) {
+    const rate = spec.rate ?? 1000;
+    const tick = (): void => {
+      const now = performance.now();
+      if (now > stopAt && next < count) truncated = true;
+      const due = truncated ? next : Math.min(count, Math.floor(((now - begin) * rate) / 1000) + 1);
+      while (next < due && free.length > 0) start();
+      if (next < count && !truncated) setTimeout(tick, 1);
+      else if (inFlight === 0) finish();
+    };
+    tick();
+  } else {
+    pump();
+  }
+  return finished.then(() => ({ started: next, truncated }));
+}
+
+async function runHold(issue: Issue, stats: () => Record<string, number>): Promise<{ memory: MemoryReport; tally: Tally }> {
+  const tally = newTally(0);
+  let submitted = 0;
+  const done = (outcome: ProbeOutcome): void => record(tally, outcome, 0);
+  gc();
+  const before = process.memoryUsage();
+  const t0 = performance.now();
+  const deadline = t0 + spec.timeoutMs;
+  // In chunks, yielding between them so sends and captures keep up.
+  while (submitted < spec.n) {
+    const end = Math.min(spec.n, submitted + 10_000);
+    for (; submitted < end; submitted++) issue(submitted, deadline, done);
+    await yieldToLoop();
+  }
+  // Let the last SYNs leave and every submit() settle before weighing.
+  for (let i = 0; i < 20; i++) await yieldToLoop();
+  await sleep(200);
+  const submitSeconds = (performance.now() - t0) / 1000;
+  gc();
+  const after = process.memoryUsage();
+  const inFlight = stats().inFlight ?? submitted - tally.completed;
+  const heapUsedDelta = after.heapUsed - before.heapUsed;
+  const externalDelta = after.external - before.external;
+  return {
+    tally,
+    memory: {
+      inFlight,
+      heapUsedDelta,
+      externalDelta,
+      arrayBuffersDelta: after.arrayBuffers - before.arrayBuffers,
+      rssDelta: after.rss - before.rss,
+      bytesPerProbe: inFlight > 0 ? Math.round((heapUsedDelta + externalDelta) / inFlight) : 0,
+      submitSeconds: Math.round(submitSeconds * 1000) / 1000,
+    },
+  };
+}
+
+async function main(): Promise<DriverResult> {
+  const { issue, stats, close } = await makeIssue();
+  try {
+    if (spec.mode === 'hold') {
+      const cpu0 = process.cpuUsage();
+      const t0 = performance.now();
+      const { memory, tally } = await runHold(issue, stats);
+      const engineStats = stats();
+      const cpu = process.cpuUsage(cpu0);
+      return summarise(tally, spec.n, (performance.now() - t0) / 1000, cpu, false, engineStats, memory);
+    }
+    const paced = spec.mode === 'paced';
+    if (spec.warmup > 0) await runLoop(issue, 0, spec.warmup, newTally(spec.warmup), paced);
+    const tally = newTally(spec.n);
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    const { started, truncated } = await runLoop(issue, spec.warmup, spec.n, tally, paced);
+    const elapsedS = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    return summarise(tally, started, elapsedS, cpu, truncated, stats());
+  } finally {
+    await close();
+  }
+}
+
+function summarise(
+  tally: Tally,
+  submitted: number,
+  elapsedS: number,
+  cpu: NodeJS.CpuUsage,
+  truncated: boolean,
+  stats: Record<string, number>,
+  memory?: MemoryReport,
+): DriverResult {
+  const rtt = tally.rtt.subarray(0, tally.rttCount).sort();
+  const latency = tally.latency.subarray(0, tally.latencyCount).sort();
+  const cpuUserS = cpu.user / 1e6;
+  const cpuSysS = cpu.system / 1e6;
+  const open = tally.statuses.open ?? 0;
+  return {
+    submitted,
+    completed: tally.completed,
+    statuses: tally.statuses,
+    codes: tally.codes,
+    elapsedS: Math.round(elapsedS * 1e6) / 1e6,
+    checksPerSec: elapsedS > 0 ? Math.round(tally.completed / elapsedS) : 0,
+    shareOpen: submitted > 0 ? open / submitted : 0,
+    cpuUserS,
+    cpuSysS,
+    cpuSPer1000: tally.completed > 0 ? ((cpuUserS + cpuSysS) / tally.completed) * 1000 : 0,
+    maxRssKb: process.resourceUsage().maxRSS,
+    rttP50Ms: percentile(rtt, 0.5),
+    rttP99Ms: percentile(rtt, 0.99),
+    latencyP50Ms: percentile(latency, 0.5),
+    latencyP99Ms: percentile(latency, 0.99),
+    truncated,
+    stats,
+    ...(memory ? { memory } : {}),
+  };
+}
+
+try {
+  emit({ result: await main() });
+} catch (error) {
+  const e = error as { name?: string; code?: string; message?: string };
+  emit({ failed: { name: e.name ?? 'Error', code: e.code, message: e.message ?? String(error) } });
+  process.exitCode = 1;
+}
