@@ -7,8 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ERROR_ROUTES, Testbed } from '../src/testbed/index.js';
 import { describePacket } from '../src/wire/index.js';
-import { LinkType } from '../src/capture/pcap-file.js';
-import { parseEthernet } from '../src/wire/index.js';
+import { ipPacket } from '../src/capture/link-layer.js';
 
 const OPEN = 80;
 const CLOSED = 81;
@@ -62,9 +61,8 @@ try {
 
   heading(`One open check on the wire (tcpdump on the server's veth, ${recorded.records.length} packets)`);
   for (const record of recorded.records.slice(0, 3)) {
-    const eth = recorded.file.linkType === LinkType.ETHERNET ? parseEthernet(record.data) : undefined;
-    const ip = eth?.ok ? record.data.subarray(eth.value.payloadOffset) : record.data;
-    process.stdout.write(`  ${describePacket(ip)}\n`);
+    const ip = ipPacket(record.data, recorded.file.linkType);
+    process.stdout.write(`  ${ip ? describePacket(ip) : 'unreadable frame'}\n`);
   }
   process.stdout.write('SYN, SYN-ACK, RST: the handshake never completes, so the kernel never hands a connection to the application.\n');
 } finally {

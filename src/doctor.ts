@@ -9,10 +9,10 @@ import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { nftAvailable } from './firewall/nftables.js';
 import { openLiveCapture } from './capture/pcap.js';
-import { LinkType } from './capture/pcap-file.js';
+import { ipPacket } from './capture/link-layer.js';
 import { chooseStrategy } from './strategies/choose.js';
 import { Checker } from './checker.js';
-import { formatTcpFlags, parseEthernet, parseIp, parseTcp, parseSll, parseSll2 } from './wire/index.js';
+import { formatTcpFlags, parseIp, parseTcp } from './wire/index.js';
 import type { StrategyName } from './types.js';
 
 const run = promisify(execFile);
@@ -93,17 +93,8 @@ export async function selfTest(strategy: StrategyName): Promise<DoctorFinding> {
   let captureProblem: string | undefined;
   try {
     capture = openLiveCapture({ iface: 'lo', filter: `tcp and port ${port}` }, (frame, _ts, linkType) => {
-      let offset = 0;
-      if (linkType === LinkType.ETHERNET) {
-        const eth = parseEthernet(frame);
-        if (!eth.ok) return;
-        offset = eth.value.payloadOffset;
-      } else if (linkType === LinkType.LINUX_SLL || linkType === LinkType.LINUX_SLL2) {
-        const sll = linkType === LinkType.LINUX_SLL ? parseSll(frame) : parseSll2(frame);
-        if (!sll.ok) return;
-        offset = sll.value.payloadOffset;
-      }
-      const bytes = frame.subarray(offset);
+      const bytes = ipPacket(frame, linkType);
+      if (!bytes) return;
       // Loopback hands over kernel segments with partial (offloaded) checksums: don't verify.
       const ip = parseIp(bytes, { verifyChecksum: false });
       if (!ip.ok || ip.value.protocol !== 6) return;

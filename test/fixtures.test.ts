@@ -5,7 +5,8 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
-import { LinkType, readPcapFileSync, type PcapRecord } from '../src/capture/pcap-file.js';
+import { readPcapFileSync, type PcapRecord } from '../src/capture/pcap-file.js';
+import { ipPacket } from '../src/capture/link-layer.js';
 import { describePacket } from '../src/wire/describe.js';
 import { prng } from './wire/util.js';
 import {
@@ -13,14 +14,11 @@ import {
   emitIpv6,
   emitTcp,
   ipv6FinalDestination,
-  parseEthernet,
   parseIcmpv4,
   parseIcmpv6,
   parseIp,
   parseIpv4,
   parseIpv6,
-  parseSll,
-  parseSll2,
   parseTcp,
 } from '../src/wire/index.js';
 
@@ -33,10 +31,9 @@ const files = ['ipv4', 'ipv6'].flatMap((dir) =>
 );
 
 function ipBytes(linkType: number, record: PcapRecord): Uint8Array {
-  const link =
-    linkType === LinkType.ETHERNET ? parseEthernet(record.data) : linkType === LinkType.LINUX_SLL ? parseSll(record.data) : parseSll2(record.data);
-  if (!link.ok) throw new Error(`link layer: ${link.reason} (${link.detail})`);
-  return record.data.subarray(link.value.payloadOffset);
+  const bytes = ipPacket(record.data, linkType);
+  if (!bytes) throw new Error(`unreadable link layer (link type ${linkType})`);
+  return bytes;
 }
 
 function filled(length: number): Uint8Array {

@@ -1,53 +1,64 @@
 // Command-line parsing for tcp-checker. Every mistake becomes a UsageError (exit 2) with one
 // line that says what was wrong; nothing is sent before the whole command line checks out.
+// Target files (-f) and config files (--config) are read later, by load-targets.ts.
+import net from 'node:net';
 import { parseArgs } from 'node:util';
-import { InvalidArgumentError, ShakerError } from '../errors.js';
-import { parseTarget, type Target } from '../target.js';
 import type { StrategyRequest } from '../strategies/choose.js';
+import { parseDuration } from '../monitor/settings.js';
+import { parseTargetSpec, type TargetSpec } from './target-spec.js';
+import { UsageError } from './usage-error.js';
 
-export class UsageError extends ShakerError {
-  constructor(message: string) {
-    super(message, 'ERR_SHAKER_USAGE');
-  }
-  override get name(): string {
-    return 'UsageError';
-  }
+export { UsageError } from './usage-error.js';
+export { USAGE } from './usage.js';
+
+export interface ListenAddress {
+  /** undefined: every interface. */
+  host: string | undefined;
+  port: number;
+}
+
+/** Monitor-mode settings from flags; undefined fields fall back to the config file, then defaults. */
+export interface MonitorCliOptions {
+  config: string | undefined;
+  metrics: ListenAddress | undefined;
+  inter: number | undefined;
+  fastinter: number | undefined;
+  downinter: number | undefined;
+  rise: number | undefined;
+  fall: number | undefined;
+  burst: number | undefined;
+  /** Rounds in flight at once. */
+  concurrency: number;
 }
 
 export interface CliOptions {
-  targets: Target[];
+  mode: 'check' | 'monitor';
+  /** From -a and positionals, in that order; -f files are read later. */
+  targets: TargetSpec[];
+  files: string[];
   timeoutMs: number;
   requests: number;
   concurrency: number;
+  rate: number | undefined;
+  maxTargets: number;
   verbose: boolean;
+  quiet: boolean;
   json: boolean;
   strategy: StrategyRequest;
   retries: number | undefined;
   family: 4 | 6 | 'both';
+  source: string | undefined;
+  interface: string | undefined;
+  pcap: string | undefined;
+  /** Set in monitor mode only. */
+  monitor: MonitorCliOptions | undefined;
   help: boolean;
   version: boolean;
 }
 
-export const USAGE = `Usage: tcp-checker -a HOST:PORT [options]
-       tcp-checker doctor [--json] [--no-self-test]
-
-Checks whether TCP ports are open with a half-open handshake (SYN, SYN-ACK, RST): the
-server application never sees a connection.
-
-Options:
-  -a, --addr HOST:PORT     target (repeatable; positional targets work too)
-  -t, --timeout MS         timeout per check in milliseconds, DNS included (default 1000)
-  -n, --requests N         checks per target (default 1)
-  -c, --concurrency C      checks in flight at once (default 1)
-      --retries N          SYN retransmissions inside the timeout (default 6)
-      --strategy S         auto | raw | socket | connect (default auto)
-  -4 / -6                  resolve host names to IPv4 / IPv6 only
-      --json               one JSON line per check
-  -v, --verbose            print every check and the chosen strategy
-  -h, --help               this text
-      --version            print the version
-
-Exit status: 0 when every check found the port open, 1 when any did not, 2 on bad usage.`;
+const DEFAULT_MAX_TARGETS = 65536;
+const DEFAULT_MONITOR_CONCURRENCY = 1000;
+const MAX_RATE = 10_000_000;
 
 function integer(value: string | undefined, name: string, min: number, max: number, fallback: number): number {
   if (value === undefined) return fallback;
@@ -57,26 +68,84 @@ function integer(value: string | undefined, name: string, min: number, max: numb
   return n;
 }
 
+function optionalInteger(value: string | undefined, name: string, min: number, max: number): number | undefined {
+  return value === undefined ? undefined : integer(value, name, min, max, 0);
+}
+
+function rate(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = /^\d+(\.\d+)?$/.test(value) ? Number(value) : Number.NaN;
+  if (!(n > 0) || n > MAX_RATE) {
+    throw new UsageError(`--rate must be a positive number of checks per second up to ${MAX_RATE}, got "${value}"`);
+  }
+  return n;
+}
+
+function duration(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  try {
+    return parseDuration(value, name);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+/** "127.0.0.1:9464", "[::1]:9464", "localhost:9464" or ":9464" (every interface). */
+export function parseListenAddress(text: string, name = '--metrics'): ListenAddress {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text);
+  const port = m ? Number(m[3]) : Number.NaN;
+  if (!m || port < 1 || port > 65535) throw new UsageError(`${name} wants HOST:PORT (e.g. 127.0.0.1:9464 or :9464), got "${text}"`);
+  const host = m[1] ?? m[2];
+  if (m[1] !== undefined && !net.isIPv6(m[1])) throw new UsageError(`${name}: "${m[1]}" is not an IPv6 address`);
+  return { host: host === '' ? undefined : host, port };
+}
+
+const CHECK_ONLY = ['requests', 'rate'] as const;
+const MONITOR_ONLY = ['config', 'metrics', 'inter', 'fastinter', 'downinter', 'rise', 'fall', 'burst'] as const;
+const flagName: Record<string, string> = { requests: '-n/--requests' };
+
 export function parseCli(argv: string[]): CliOptions {
+  let mode: 'check' | 'monitor' = 'check';
+  let args = argv;
+  if (argv[0] === 'monitor') {
+    mode = 'monitor';
+    args = argv.slice(1);
+  }
   let parsed;
   try {
     parsed = parseArgs({
-      args: argv,
+      args,
       allowPositionals: true,
       strict: true,
       options: {
         addr: { type: 'string', short: 'a', multiple: true },
+        file: { type: 'string', short: 'f', multiple: true },
         timeout: { type: 'string', short: 't' },
         requests: { type: 'string', short: 'n' },
         concurrency: { type: 'string', short: 'c' },
+        rate: { type: 'string' },
         retries: { type: 'string' },
+        'max-targets': { type: 'string' },
         strategy: { type: 'string' },
+        source: { type: 'string' },
+        interface: { type: 'string' },
+        pcap: { type: 'string' },
         json: { type: 'boolean' },
         verbose: { type: 'boolean', short: 'v' },
+        quiet: { type: 'boolean', short: 'q' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
         ipv4: { type: 'boolean', short: '4' },
         ipv6: { type: 'boolean', short: '6' },
+        monitor: { type: 'boolean' },
+        config: { type: 'string' },
+        metrics: { type: 'string' },
+        inter: { type: 'string' },
+        fastinter: { type: 'string' },
+        downinter: { type: 'string' },
+        rise: { type: 'string' },
+        fall: { type: 'string' },
+        burst: { type: 'string' },
       },
     });
   } catch (error) {
@@ -84,33 +153,70 @@ export function parseCli(argv: string[]): CliOptions {
     throw new UsageError((error as Error).message.split('\n')[0]);
   }
   const v = parsed.values;
+  if (v.monitor) mode = 'monitor';
   const help = v.help === true;
   const version = v.version === true;
   const texts = [...(v.addr ?? []), ...parsed.positionals];
-  if (!help && !version && texts.length === 0) throw new UsageError('no target: give one with -a HOST:PORT');
-  const targets = texts.map((text) => {
-    try {
-      return parseTarget(text);
-    } catch (error) {
-      if (error instanceof InvalidArgumentError) throw new UsageError(error.message);
-      throw error;
+  const files = v.file ?? [];
+  if (!help && !version && texts.length === 0 && files.length === 0 && v.config === undefined) {
+    throw new UsageError('no target: give one with -a HOST:PORT');
+  }
+  for (const key of mode === 'monitor' ? CHECK_ONLY : MONITOR_ONLY) {
+    if (v[key] !== undefined) {
+      const flag = flagName[key] ?? `--${key}`;
+      throw new UsageError(
+        mode === 'monitor' ? `${flag} has no meaning in monitor mode` : `${flag} only applies to monitor mode (tcp-checker monitor ...)`,
+      );
     }
-  });
+  }
+  const targets = texts.map((text) => parseTargetSpec(text));
   const strategy = (v.strategy ?? 'auto') as StrategyRequest;
   if (!['auto', 'raw', 'socket', 'connect'].includes(strategy)) {
     throw new UsageError(`--strategy must be auto, raw, socket or connect, got "${strategy}"`);
   }
   if (v.ipv4 && v.ipv6) throw new UsageError('-4 and -6 exclude each other');
+  if (v.source !== undefined && net.isIP(v.source) === 0) throw new UsageError(`--source must be an IP address, got "${v.source}"`);
+  if (v.interface !== undefined && !/^[\w.:@-]{1,15}$/.test(v.interface)) {
+    throw new UsageError(`--interface "${v.interface}" is not an interface name`);
+  }
+  for (const [flag, value] of [['--pcap', v.pcap], ['--source', v.source], ['--interface', v.interface]] as const) {
+    if (value !== undefined && (strategy === 'socket' || strategy === 'connect')) {
+      throw new UsageError(`${flag} needs the raw strategy (it works on the raw engine's packets), not --strategy ${strategy}`);
+    }
+  }
+  if (v.pcap === '') throw new UsageError('--pcap needs a file name');
   return {
+    mode,
     targets,
+    files,
     timeoutMs: integer(v.timeout, '--timeout', 1, 3_600_000, 1000),
     requests: integer(v.requests, '--requests', 1, 100_000_000, 1),
-    concurrency: integer(v.concurrency, '--concurrency', 1, 1_000_000, 1),
-    retries: v.retries === undefined ? undefined : integer(v.retries, '--retries', 0, 255, 0),
+    concurrency: mode === 'check' ? integer(v.concurrency, '--concurrency', 1, 1_000_000, 1) : 1,
+    rate: rate(v.rate),
+    maxTargets: integer(v['max-targets'], '--max-targets', 1, 100_000_000, DEFAULT_MAX_TARGETS),
+    retries: optionalInteger(v.retries, '--retries', 0, 255),
     strategy,
     family: v.ipv4 ? 4 : v.ipv6 ? 6 : 'both',
+    source: v.source,
+    interface: v.interface,
+    pcap: v.pcap,
     json: v.json === true,
     verbose: v.verbose === true,
+    quiet: v.quiet === true,
+    monitor:
+      mode === 'monitor'
+        ? {
+            config: v.config,
+            metrics: v.metrics === undefined ? undefined : parseListenAddress(v.metrics),
+            inter: duration(v.inter, '--inter'),
+            fastinter: duration(v.fastinter, '--fastinter'),
+            downinter: duration(v.downinter, '--downinter'),
+            rise: optionalInteger(v.rise, '--rise', 1, 1000),
+            fall: optionalInteger(v.fall, '--fall', 1, 1000),
+            burst: optionalInteger(v.burst, '--burst', 1, 1000),
+            concurrency: integer(v.concurrency, '--concurrency', 1, 1_000_000, DEFAULT_MONITOR_CONCURRENCY),
+          }
+        : undefined,
     help,
     version,
   };

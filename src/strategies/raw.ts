@@ -12,45 +12,32 @@
 // timeouts for all of them. Replies that match nothing are counted and dropped.
 import { performance } from 'node:perf_hooks';
 import { addAbortListener } from 'node:events';
-import { randomBytes } from 'node:crypto';
 import { AbortError, StateError, UnsupportedError } from '../errors.js';
 import type { Family, ProbeOptions, ProbeOutcome, ProbeTarget, Strategy } from '../types.js';
 import { NativeRawTransport, type RawTransport } from '../raw-socket.js';
-import { openLiveCapture, type LiveCapture, type LiveCaptureOptions, type FrameHandler } from '../capture/pcap.js';
-import { LinkType } from '../capture/pcap-file.js';
+import { openLiveCapture, type FrameHandler } from '../capture/pcap.js';
+import { ipOffset } from '../capture/link-layer.js';
+import { CapturePool, type CaptureOpener } from '../engine/capture-pool.js';
+import { IsnGenerator } from '../engine/isn.js';
 import { buildCaptureFilter } from '../capture/filter.js';
 import { NftShim, sweepStaleTables } from '../firewall/nftables.js';
 import { DeadlineTimer } from '../engine/deadline-heap.js';
-import { halfSipHash, type HalfSipKey } from '../engine/halfsiphash.js';
 import { ProbeTable, RecentProbes, type ProbeCallback } from '../engine/probe-table.js';
 import { RstLimiter } from '../engine/rst-limiter.js';
 import { tupleKey } from '../engine/tuple-key.js';
 import { defaultProbePortRange, checkPortRange, type PortRange } from '../engine/port-range.js';
 import { RouteCache, type Route } from '../engine/route.js';
-import {
-  ICMPV4_DEST_UNREACHABLE,
-  ICMPV4_TIME_EXCEEDED,
-  ICMPV6_DEST_UNREACHABLE,
-  ICMPV6_TIME_EXCEEDED,
-  icmpv4UnreachableErrno,
-  icmpv6UnreachableErrno,
-} from '../engine/icmp-errno.js';
+import { decodeReply } from '../engine/reply.js';
 import {
   buildRst,
   buildSyn,
   synLength,
-  parseEthernet,
-  parseSll,
-  parseSll2,
-  parseIp,
-  parseTcp,
-  parseIcmpv4,
-  parseIcmpv6,
   parseAddress,
   formatAddress,
   TcpFlags,
   formatTcpFlags,
   type SynSpec,
+  type IcmpQuote,
   type TcpRepr,
 } from '../wire/index.js';
 import { synOptionEvidence } from './evidence.js';
@@ -82,16 +69,8 @@ export interface RawStrategyOptions {
   onPacket?: (direction: 'sent' | 'received', bytes: Uint8Array, timestampUs: number) => void;
   /** Test seams. */
   transport?: RawTransport;
-  openCapture?: (options: LiveCaptureOptions, onFrame: FrameHandler) => LiveCapture;
+  openCapture?: CaptureOpener;
   installShim?: boolean;
-}
-
-interface CaptureEntry {
-  id: number;
-  iface: string;
-  capture: LiveCapture | undefined;
-  users: number;
-  idleTimer: NodeJS.Timeout | undefined;
 }
 
 const MAX_SYN_BYTES = 128;
@@ -105,10 +84,8 @@ export class RawStrategy implements Strategy {
   private readonly rstLimiter = new RstLimiter();
   private readonly routes = new RouteCache();
   private readonly timer: DeadlineTimer;
-  private readonly isnKey: HalfSipKey;
-  private readonly isnWords = new Uint32Array(9);
-  private readonly captures = new Map<string, CaptureEntry>();
-  private readonly capturesById: CaptureEntry[] = [];
+  private readonly isns = new IsnGenerator();
+  private captures: CapturePool | undefined;
   private readonly sourceOverride: Uint8Array | undefined;
   /** Set when both `source` and `interface` are given: no route lookups at all. */
   private readonly fixedRoute: Route | undefined;
@@ -117,7 +94,6 @@ export class RawStrategy implements Strategy {
   private nextPort: number;
   private started = false;
   private closed = false;
-  private filter = '';
   private readonly counters = {
     probesStarted: 0,
     synsSent: 0,
@@ -139,8 +115,6 @@ export class RawStrategy implements Strategy {
   constructor(private readonly options: RawStrategyOptions = {}) {
     this.portRange = options.sourcePorts ? checkPortRange(options.sourcePorts) : defaultProbePortRange();
     this.nextPort = this.portRange[0] + Math.floor(Math.random() * (this.portRange[1] - this.portRange[0] + 1));
-    const key = randomBytes(8);
-    this.isnKey = [key.readUInt32LE(0), key.readUInt32LE(4)];
     this.timer = new DeadlineTimer(() => performance.now(), (slot, gen) => this.onTimer(slot, gen));
     if (options.source !== undefined) {
       this.sourceOverride = parseAddress(options.source);
@@ -165,7 +139,12 @@ export class RawStrategy implements Strategy {
   async start(): Promise<void> {
     if (this.started) throw new StateError('the raw engine is already started', 'ERR_SHAKER_ALREADY_STARTED');
     this.started = true;
-    this.filter = buildCaptureFilter({ portRange: this.portRange, families: [4, 6] });
+    this.captures = new CapturePool(
+      this.options.openCapture ?? openLiveCapture,
+      buildCaptureFilter({ portRange: this.portRange, families: [4, 6] }),
+      this.onFrame,
+      this.options.captureIdleMs ?? 2000,
+    );
     const transport =
       this.options.transport ?? new NativeRawTransport((error, tag) => this.onSendError(error, tag));
     try {
@@ -231,8 +210,9 @@ export class RawStrategy implements Strategy {
    * Returns a canceller.
    */
   submit(target: ProbeTarget, options: ProbeOptions, callback: ProbeCallback): () => void {
-    if (!this.started || !this.transport) throw new StateError('the raw engine is not started', 'ERR_SHAKER_NOT_STARTED');
+    // Closed first: close() also drops the transport, and a closed engine must say so.
     if (this.closed) throw new StateError('the raw engine is closed', 'ERR_SHAKER_CLOSED');
+    if (!this.started || !this.transport) throw new StateError('the raw engine is not started', 'ERR_SHAKER_NOT_STARTED');
     const remote = parseAddress(target.ip);
     if (!remote || (remote.length === 4) !== (target.family === 4)) {
       throw new UnsupportedError(`not an IPv${target.family} address: ${target.ip}`);
@@ -269,11 +249,11 @@ export class RawStrategy implements Strategy {
     if (!local || local.length !== remote.length) {
       throw new UnsupportedError(`no IPv${target.family} source address to reach ${target.ip}`);
     }
-    const capture = this.acquireCapture(this.options.interface ?? route.interface);
+    const captureId = this.captures!.acquire(this.options.interface ?? route.interface);
     const now = performance.now();
     const localPort = this.pickPort(remote, target.port);
     if (localPort < 0) {
-      this.releaseCapture(capture.id);
+      this.captures!.release(captureId);
       callback({
         status: 'error',
         code: 'EADDRNOTAVAIL',
@@ -290,12 +270,12 @@ export class RawStrategy implements Strategy {
     t.remotePort[slot] = target.port;
     t.remoteAddr.set(remote, slot * 16);
     t.localAddr.set(local, slot * 16);
-    t.isn[slot] = this.isn(local, remote, localPort, target.port, now);
+    t.isn[slot] = this.isns.next(local, remote, localPort, target.port, now);
     t.deadline[slot] = options.deadline;
     t.rtoMs[slot] = this.options.initialRtoMs ?? 1000;
     t.attempts[slot] = 0;
     t.retriesLeft[slot] = Math.max(0, Math.min(255, options.retries));
-    t.captureId[slot] = capture.id;
+    t.captureId[slot] = captureId;
     this.counters.probesStarted++;
     this.timer.setKeepAlive(true);
     this.sendSyn(slot);
@@ -321,12 +301,7 @@ export class RawStrategy implements Strategy {
     this.closed = true;
     for (const slot of this.table.liveSlots()) this.finish(slot, this.closedOutcome(this.table.attempts[slot]), false);
     this.timer.stop();
-    for (const entry of this.captures.values()) {
-      if (entry.idleTimer) clearTimeout(entry.idleTimer);
-      entry.capture?.close();
-      entry.capture = undefined;
-    }
-    this.captures.clear();
+    this.captures?.closeAll();
     this.transport?.close();
     this.transport = undefined;
     this.recent.clear();
@@ -336,10 +311,7 @@ export class RawStrategy implements Strategy {
   }
 
   stats(): Record<string, number> {
-    let captureDrops = 0;
-    for (const entry of this.captures.values()) {
-      if (entry.capture) captureDrops += entry.capture.stats().dropped;
-    }
+    const captureDrops = this.captures?.drops() ?? 0;
     return {
       ...this.counters,
       ...(this.transport?.stats() ?? {}),
@@ -431,7 +403,7 @@ export class RawStrategy implements Strategy {
     if (remember) this.recent.add(key, isn, performance.now());
     if (!notify) this.counters.aborted++;
     else this.counters[outcome.status === 'error' ? 'errors' : outcome.status]++;
-    this.releaseCapture(captureId);
+    this.captures?.release(captureId);
     if (t.size === 0) this.timer.setKeepAlive(false);
     if (notify) callback(outcome);
   }
@@ -439,65 +411,21 @@ export class RawStrategy implements Strategy {
   // --- receiving ------------------------------------------------------------------------------
 
   private readonly onFrame: FrameHandler = (frame, timestampUs, linkType) => {
-    let ipOffset: number;
-    switch (linkType) {
-      case LinkType.ETHERNET: {
-        const eth = parseEthernet(frame);
-        if (!eth.ok) return this.malformed();
-        ipOffset = eth.value.payloadOffset;
-        break;
-      }
-      case LinkType.LINUX_SLL: {
-        const sll = parseSll(frame);
-        if (!sll.ok) return this.malformed();
-        ipOffset = sll.value.payloadOffset;
-        break;
-      }
-      case LinkType.LINUX_SLL2: {
-        const sll = parseSll2(frame);
-        if (!sll.ok) return this.malformed();
-        ipOffset = sll.value.payloadOffset;
-        break;
-      }
-      case LinkType.RAW:
-        ipOffset = 0;
-        break;
-      case LinkType.NULL:
-        ipOffset = 4;
-        break;
-      default:
+    const offset = ipOffset(frame, linkType);
+    if (offset < 0) return this.malformed();
+    const bytes = frame.subarray(offset);
+    this.options.onPacket?.('received', bytes, timestampUs);
+    const reply = decodeReply(bytes, this.options.verifyChecksums ?? false);
+    switch (reply.kind) {
+      case 'tcp':
+        return this.onTcp(reply.family, reply.src, reply.dst, reply.ttl, reply.tcp, timestampUs);
+      case 'icmp':
+        return this.onIcmp(reply.family, reply.responder, reply.type, reply.code, reply.errno, reply.quoted, reply.ttl, timestampUs);
+      case 'ignored':
+        return this.ignored();
+      case 'malformed':
         return this.malformed();
     }
-    const bytes = frame.subarray(ipOffset);
-    this.options.onPacket?.('received', bytes, timestampUs);
-    const verifyChecksum = this.options.verifyChecksums ?? false;
-    const ip = parseIp(bytes, { verifyChecksum });
-    if (!ip.ok) return this.malformed();
-    const d = ip.value;
-    if (d.fragmentOffset !== 0) return this.ignored();
-    const payload = bytes.subarray(d.payloadOffset, d.payloadOffset + d.payloadLength);
-    if (d.protocol === 6) {
-      const tcp = parseTcp(payload, d, { verifyChecksum });
-      if (!tcp.ok) return this.malformed();
-      this.onTcp(d.version, d.src, d.dst, d.ttl, tcp.value, timestampUs);
-    } else if (d.protocol === 1 && d.version === 4) {
-      const icmp = parseIcmpv4(payload, { verifyChecksum });
-      if (!icmp.ok) return this.malformed();
-      const { type, code, quoted } = icmp.value;
-      if (type !== ICMPV4_DEST_UNREACHABLE && type !== ICMPV4_TIME_EXCEEDED) return this.ignored();
-      const errno = type === ICMPV4_TIME_EXCEEDED ? 'EHOSTUNREACH' : icmpv4UnreachableErrno(code);
-      this.onIcmp(4, d.src, type, code, errno, quoted, d.ttl, timestampUs);
-    } else if (d.protocol === 58 && d.version === 6) {
-      const icmp = parseIcmpv6(payload, d, { verifyChecksum });
-      if (!icmp.ok) return this.malformed();
-      const { type, code, quoted } = icmp.value;
-      if (type !== ICMPV6_DEST_UNREACHABLE && type !== ICMPV6_TIME_EXCEEDED) return this.ignored();
-      const errno = type === ICMPV6_TIME_EXCEEDED ? 'EHOSTUNREACH' : icmpv6UnreachableErrno(code);
-      this.onIcmp(6, d.src, type, code, errno, quoted, d.ttl, timestampUs);
-    } else {
-      this.ignored();
-    }
-    // Replies may have made deadlines moot; nothing else to do per packet.
   };
 
   private onTcp(family: Family, src: Uint8Array, dst: Uint8Array, ttl: number, tcp: TcpRepr, timestampUs: number): void {
@@ -576,7 +504,7 @@ export class RawStrategy implements Strategy {
     type: number,
     code: number,
     errno: string,
-    quoted: { src: Uint8Array; dst: Uint8Array; protocol: number; srcPort?: number; dstPort?: number; seq?: number } | undefined,
+    quoted: IcmpQuote | undefined,
     ttl: number,
     timestampUs: number,
   ): void {
@@ -642,62 +570,8 @@ export class RawStrategy implements Strategy {
     return -1;
   }
 
-  /**
-   * RFC 6528: ISN = M + F(4-tuple, secret), M a 4 µs clock. F is HalfSipHash with a per-engine
-   * key, so a reply that does not echo ISN+1 cannot be forged by anyone who did not see the SYN.
-   */
-  private isn(local: Uint8Array, remote: Uint8Array, localPort: number, remotePort: number, now: number): number {
-    const w = this.isnWords;
-    let n = 0;
-    for (const addr of [local, remote]) {
-      for (let i = 0; i < addr.length; i += 4) {
-        w[n++] = ((addr[i] << 24) | (addr[i + 1] << 16) | (addr[i + 2] << 8) | addr[i + 3]) >>> 0;
-      }
-    }
-    w[n++] = ((localPort << 16) | remotePort) >>> 0;
-    const m = Math.floor((performance.timeOrigin + now) * 250) >>> 0;
-    return (halfSipHash(this.isnKey, w, n) + m) >>> 0;
-  }
-
   /** The route when it needs no lookup: given in the options, or cached. */
   private knownRoute(target: ProbeTarget): Route | undefined {
     return this.fixedRoute ?? this.routes.peek(target.ip);
-  }
-
-  private acquireCapture(iface: string): CaptureEntry {
-    let entry = this.captures.get(iface);
-    if (!entry) {
-      entry = { id: this.capturesById.length, iface, capture: undefined, users: 0, idleTimer: undefined };
-      this.captures.set(iface, entry);
-      this.capturesById.push(entry);
-    }
-    if (entry.idleTimer) {
-      clearTimeout(entry.idleTimer);
-      entry.idleTimer = undefined;
-    }
-    if (!entry.capture) {
-      const open = this.options.openCapture ?? openLiveCapture;
-      // Opened before the first SYN goes out, so its reply cannot slip past.
-      entry.capture = open({ iface, filter: this.filter, bufferSize: 32 * 1024 * 1024 }, this.onFrame);
-    }
-    entry.users++;
-    return entry;
-  }
-
-  private releaseCapture(id: number): void {
-    const entry = this.capturesById[id];
-    if (!entry || entry.users === 0) return;
-    entry.users--;
-    if (entry.users > 0 || this.closed) return;
-    // Idle: close after a grace period, so a steady trickle of checks does not reopen libpcap
-    // every time, yet an idle engine holds no capture (and so does not keep the process alive).
-    entry.idleTimer = setTimeout(() => {
-      entry.idleTimer = undefined;
-      if (entry.users === 0) {
-        entry.capture?.close();
-        entry.capture = undefined;
-      }
-    }, this.options.captureIdleMs ?? 2000);
-    entry.idleTimer.unref();
   }
 }

@@ -5,8 +5,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Testbed } from '../../src/testbed/index.js';
 import type { PcapFile } from '../../src/capture/pcap-file.js';
-import { LinkType } from '../../src/capture/pcap-file.js';
-import { formatAddress, formatTcpFlags, parseEthernet, parseIp, parseSll, parseSll2, parseTcp } from '../../src/wire/index.js';
+import { ipPacket } from '../../src/capture/link-layer.js';
+import { formatAddress, formatTcpFlags, parseIp, parseTcp } from '../../src/wire/index.js';
 import type { CheckResult } from '../../src/index.js';
 
 export const DRIVER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'driver.ts');
@@ -78,21 +78,8 @@ export interface Segment {
 export function tcpSegments(file: PcapFile): Segment[] {
   const out: Segment[] = [];
   for (const record of file.records) {
-    let offset = 0;
-    if (file.linkType === LinkType.ETHERNET) {
-      const eth = parseEthernet(record.data);
-      if (!eth.ok) continue;
-      offset = eth.value.payloadOffset;
-    } else if (file.linkType === LinkType.LINUX_SLL) {
-      const sll = parseSll(record.data);
-      if (!sll.ok) continue;
-      offset = sll.value.payloadOffset;
-    } else if (file.linkType === LinkType.LINUX_SLL2) {
-      const sll = parseSll2(record.data);
-      if (!sll.ok) continue;
-      offset = sll.value.payloadOffset;
-    }
-    const bytes = record.data.subarray(offset);
+    const bytes = ipPacket(record.data, file.linkType);
+    if (!bytes) continue;
     const ip = parseIp(bytes);
     if (!ip.ok || ip.value.protocol !== 6) continue;
     const d = ip.value;

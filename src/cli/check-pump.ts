@@ -1,0 +1,81 @@
+// Starts jobs from a lazy iterator with at most `concurrency` in flight and, with a token
+// bucket, at most its rate per second. There is one timer for the whole run (armed only while
+// waiting for a token), not one per check, and the iterator is only advanced when a job can
+// start, so a million targets are never held at once.
+import type { TokenBucket } from './token-bucket.js';
+
+export interface PumpOptions<T> {
+  jobs: Iterator<T>;
+  concurrency: number;
+  bucket?: TokenBucket;
+  /** Aborting stops starting jobs; the pump resolves once the running ones have settled. */
+  signal?: AbortSignal;
+  /** Runs one job. A rejection stops the pump, which rejects with it once the others settle. */
+  run: (job: T) => Promise<void>;
+}
+
+export function pump<T>(options: PumpOptions<T>): Promise<void> {
+  const { jobs, concurrency, bucket, signal, run } = options;
+  return new Promise((resolve, reject) => {
+    let inFlight = 0;
+    let exhausted = false;
+    let failure: { error: unknown } | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    let settled = false;
+
+    const stopped = (): boolean => exhausted || failure !== undefined || signal?.aborted === true;
+    const settleIfDone = (): void => {
+      if (settled || !stopped() || inFlight > 0) return;
+      settled = true;
+      if (timer) clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      if (failure) reject(failure.error);
+      else resolve();
+    };
+    const onAbort = (): void => {
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      settleIfDone();
+    };
+    const finished = (): void => {
+      inFlight--;
+      // While a token timer is armed, it restarts the filling; starting here too would take
+      // tokens twice.
+      if (!timer) fill();
+      settleIfDone();
+    };
+    const failed = (error: unknown): void => {
+      failure ??= { error };
+      finished();
+    };
+    const fill = (): void => {
+      timer = undefined;
+      while (!stopped() && inFlight < concurrency) {
+        if (bucket) {
+          const waitMs = bucket.take();
+          if (waitMs > 0) {
+            timer = setTimeout(fill, Math.max(1, Math.ceil(waitMs)));
+            return;
+          }
+        }
+        const next = jobs.next();
+        if (next.done) {
+          exhausted = true;
+          break;
+        }
+        inFlight++;
+        let started: Promise<void>;
+        try {
+          started = run(next.value);
+        } catch (error) {
+          started = Promise.reject(error);
+        }
+        started.then(finished, failed);
+      }
+      settleIfDone();
+    };
+
+    signal?.addEventListener('abort', onAbort, { once: true });
+    fill();
+  });
+}

@@ -1,0 +1,187 @@
+// Target specs: what users type to name many checks at once, and their lazy expansion.
+//
+//   198.18.0.2:80                 one address, one port
+//   198.18.0.0/28:80,443          a CIDR block times a port list
+//   [2001:2::/120]:22             IPv6 blocks in brackets, like IPv6 addresses
+//   db.example:5432,6432          a host name with a port list (resolved before anything is sent)
+//
+// A spec is parsed once into a small value (first address, host count, port list) and expanded
+// by a generator, so a /16 times ten ports costs a few hundred bytes until it is walked, and its
+// size is known (as a bigint: an IPv6 /64 has 2^64 hosts) before a single target is made.
+//
+// IPv4 blocks shorter than /31 lose their network and broadcast addresses (a SYN to the
+// broadcast address of a directly connected subnet is not a check of anything); /31 and /32 keep
+// every address (RFC 3021). IPv6 has no broadcast, so IPv6 blocks keep every address.
+import net from 'node:net';
+import { formatAddress, parseAddress } from '../wire/index.js';
+import { parseTarget } from '../target.js';
+import { parsePortList } from './port-list.js';
+import { UsageError } from './usage-error.js';
+
+export type HostRange =
+  | { kind: 'name'; host: string }
+  /** `first` is the address as an unsigned 32-bit number. */
+  | { kind: 'v4'; first: number; count: number }
+  | { kind: 'v6'; first: Uint8Array; count: bigint };
+
+export interface TargetSpec {
+  /** As the user wrote it. */
+  text: string;
+  hosts: HostRange;
+  ports: Uint16Array;
+  /** Hosts times ports. */
+  count: bigint;
+}
+
+function fail(text: string, why: string): never {
+  throw new UsageError(`invalid target "${text}": ${why}`);
+}
+
+function prefixLength(textLen: string, max: number, text: string): number {
+  if (!/^\d{1,3}$/.test(textLen) || Number(textLen) > max) {
+    fail(text, `prefix length "/${textLen}" must be a number from 0 to ${max}`);
+  }
+  return Number(textLen);
+}
+
+function v4Range(address: string, lenText: string | undefined, text: string): HostRange {
+  const bytes = parseAddress(address);
+  if (!bytes || bytes.length !== 4) fail(text, `"${address}" is not an IPv4 address`);
+  const value = ((bytes[0] << 24) | (bytes[1] << 16) | (bytes[2] << 8) | bytes[3]) >>> 0;
+  if (lenText === undefined) return { kind: 'v4', first: value, count: 1 };
+  const len = prefixLength(lenText, 32, text);
+  const size = 2 ** (32 - len);
+  if (value % size !== 0) {
+    const network = formatAddress(v4Bytes(value - (value % size)));
+    fail(text, `${address}/${len} has host bits set; the block is ${network}/${len}`);
+  }
+  // RFC 3021: /31 point-to-point links have no network or broadcast address.
+  return len < 31 ? { kind: 'v4', first: value + 1, count: size - 2 } : { kind: 'v4', first: value, count: size };
+}
+
+function v6Range(address: string, lenText: string | undefined, text: string): HostRange {
+  const bytes = parseAddress(address);
+  if (!bytes || bytes.length !== 16) fail(text, `"${address}" is not an IPv6 address`);
+  if (lenText === undefined) return { kind: 'v6', first: bytes, count: 1n };
+  const len = prefixLength(lenText, 128, text);
+  for (let bit = len; bit < 128; bit++) {
+    if (bytes[bit >> 3] & (0x80 >> (bit & 7))) {
+      const network = Uint8Array.from(bytes);
+      for (let b = len; b < 128; b++) network[b >> 3] &= ~(0x80 >> (b & 7));
+      fail(text, `${address}/${len} has host bits set; the block is ${formatAddress(network)}/${len}`);
+    }
+  }
+  return { kind: 'v6', first: bytes, count: 1n << BigInt(128 - len) };
+}
+
+function nameRange(host: string, text: string): HostRange {
+  if (/^[\d.]+$/.test(host)) fail(text, `"${host}" is not a valid IPv4 address`);
+  try {
+    parseTarget(`${host}:1`);
+  } catch {
+    fail(text, `"${host}" is neither an IP address nor a host name`);
+  }
+  return { kind: 'name', host };
+}
+
+/** Parses one spec; every mistake is a UsageError naming the spec. Sends and resolves nothing. */
+export function parseTargetSpec(input: string): TargetSpec {
+  const text = input.trim();
+  if (text === '') throw new UsageError('empty target');
+  let hostPart: string;
+  let portText: string;
+  let hosts: HostRange;
+  if (text.startsWith('[')) {
+    const close = text.indexOf(']');
+    if (close < 0) fail(text, 'missing "]" after the IPv6 address');
+    if (text[close + 1] !== ':') fail(text, 'missing ":port" after "]"');
+    hostPart = text.slice(1, close);
+    portText = text.slice(close + 2);
+    const [address, len, extra] = hostPart.split('/');
+    if (extra !== undefined) fail(text, 'more than one "/"');
+    hosts = v6Range(address, len, text);
+  } else {
+    const colon = text.lastIndexOf(':');
+    if (colon < 0) fail(text, 'missing ":port" (e.g. ":80" or ":80,443")');
+    hostPart = text.slice(0, colon);
+    portText = text.slice(colon + 1);
+    if (hostPart.includes(':')) {
+      const bare = hostPart.split('/')[0];
+      if (net.isIPv6(bare)) fail(text, `write IPv6 addresses in brackets, e.g. "[${hostPart}]:${portText}"`);
+      fail(text, `"${hostPart}" is neither an IP address nor a host name`);
+    }
+    const slash = hostPart.indexOf('/');
+    if (slash >= 0) hosts = v4Range(hostPart.slice(0, slash), hostPart.slice(slash + 1), text);
+    else if (net.isIPv4(hostPart)) hosts = v4Range(hostPart, undefined, text);
+    else hosts = nameRange(hostPart, text);
+  }
+  const ports = parsePortList(portText, `"${text}"`);
+  const hostCount = hosts.kind === 'name' ? 1n : BigInt(hosts.count);
+  return { text, hosts, ports, count: hostCount * BigInt(ports.length) };
+}
+
+/** 4 or 6 for address literals and blocks, 0 for a host name. */
+export function specFamily(spec: TargetSpec): 0 | 4 | 6 {
+  return spec.hosts.kind === 'v4' ? 4 : spec.hosts.kind === 'v6' ? 6 : 0;
+}
+
+function v4Bytes(value: number): Uint8Array {
+  return Uint8Array.of(value >>> 24, (value >>> 16) & 0xff, (value >>> 8) & 0xff, value & 0xff);
+}
+
+/** Adds one to a 16-byte address in place (wrapping, which a counted walk never reaches). */
+function increment(bytes: Uint8Array): void {
+  for (let i = bytes.length - 1; i >= 0; i--) {
+    bytes[i] = (bytes[i] + 1) & 0xff;
+    if (bytes[i] !== 0) return;
+  }
+}
+
+/** The host texts of a range, in address order. */
+function* hostTexts(hosts: HostRange): Generator<string> {
+  switch (hosts.kind) {
+    case 'name':
+      yield hosts.host;
+      return;
+    case 'v4':
+      for (let i = 0; i < hosts.count; i++) yield formatAddress(v4Bytes((hosts.first + i) >>> 0));
+      return;
+    case 'v6': {
+      const address = Uint8Array.from(hosts.first);
+      for (let i = 0n; i < hosts.count; i++) {
+        yield `[${formatAddress(address)}]`;
+        increment(address);
+      }
+    }
+  }
+}
+
+/** Every "host:port" of a spec: each host with each port, hosts in address order. */
+export function* expandSpec(spec: TargetSpec): Generator<string> {
+  for (const host of hostTexts(spec.hosts)) {
+    for (const port of spec.ports) yield `${host}:${port}`;
+  }
+}
+
+/** Every target of every spec, lazily, in order. */
+export function* expandSpecs(specs: Iterable<TargetSpec>): Generator<string> {
+  for (const spec of specs) yield* expandSpec(spec);
+}
+
+/**
+ * The number of targets, or a UsageError when it exceeds `max`: found from the specs' sizes,
+ * before anything is expanded or sent.
+ */
+export function countTargets(specs: Iterable<TargetSpec>, max: number): number {
+  let total = 0n;
+  for (const spec of specs) {
+    total += spec.count;
+    if (total > BigInt(max)) {
+      throw new UsageError(
+        `the targets expand to more than --max-targets ${max} (${spec.text} alone is ${spec.count}); ` +
+          'narrow them or raise --max-targets',
+      );
+    }
+  }
+  return Number(total);
+}

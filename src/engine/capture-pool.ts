@@ -1,0 +1,81 @@
+// The raw engine's captures, one per interface, opened on first use and closed when no probe
+// has used them for a while: a steady trickle of checks does not reopen libpcap every time, yet
+// an idle engine holds no capture (and so keeps neither a packet socket nor the process alive).
+import type { FrameHandler, LiveCapture, LiveCaptureOptions } from '../capture/pcap.js';
+
+export type CaptureOpener = (options: LiveCaptureOptions, onFrame: FrameHandler) => LiveCapture;
+
+interface Entry {
+  id: number;
+  iface: string;
+  capture: LiveCapture | undefined;
+  users: number;
+  idleTimer: NodeJS.Timeout | undefined;
+}
+
+export class CapturePool {
+  private readonly byName = new Map<string, Entry>();
+  private readonly byId: Entry[] = [];
+  private closed = false;
+
+  constructor(
+    private readonly open: CaptureOpener,
+    private readonly filter: string,
+    private readonly onFrame: FrameHandler,
+    private readonly idleMs: number,
+    private readonly bufferSize = 32 * 1024 * 1024,
+  ) {}
+
+  /**
+   * The capture on `iface`, opened now if needed (before the first SYN goes out, so its reply
+   * cannot slip past). Returns an id for release(). Throws when libpcap cannot open it.
+   */
+  acquire(iface: string): number {
+    let entry = this.byName.get(iface);
+    if (!entry) {
+      entry = { id: this.byId.length, iface, capture: undefined, users: 0, idleTimer: undefined };
+      this.byName.set(iface, entry);
+      this.byId.push(entry);
+    }
+    if (entry.idleTimer) {
+      clearTimeout(entry.idleTimer);
+      entry.idleTimer = undefined;
+    }
+    entry.capture ??= this.open({ iface, filter: this.filter, bufferSize: this.bufferSize }, this.onFrame);
+    entry.users++;
+    return entry.id;
+  }
+
+  release(id: number): void {
+    const entry = this.byId[id];
+    if (!entry || entry.users === 0) return;
+    entry.users--;
+    if (entry.users > 0 || this.closed) return;
+    entry.idleTimer = setTimeout(() => {
+      entry.idleTimer = undefined;
+      if (entry.users === 0) {
+        entry.capture?.close();
+        entry.capture = undefined;
+      }
+    }, this.idleMs);
+    entry.idleTimer.unref();
+  }
+
+  /** Packets the kernel dropped because we did not read fast enough, over open captures. */
+  drops(): number {
+    let dropped = 0;
+    for (const entry of this.byId) if (entry.capture) dropped += entry.capture.stats().dropped;
+    return dropped;
+  }
+
+  closeAll(): void {
+    this.closed = true;
+    for (const entry of this.byId) {
+      if (entry.idleTimer) clearTimeout(entry.idleTimer);
+      entry.idleTimer = undefined;
+      entry.capture?.close();
+      entry.capture = undefined;
+      entry.users = 0;
+    }
+  }
+}
