@@ -1,0 +1,119 @@
+// CapturePool: one capture per interface, shared by the probes using it, closed after an idle
+// period, reopened on demand. Fake captures; the idle timer runs for real with tiny delays and
+// only what happens (open, closed, reopened) is asserted, never when.
+import test from 'ava';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CapturePool } from '../../src/engine/capture-pool.js';
+import type { FrameHandler } from '../../src/capture/pcap.js';
+import { FakeCaptures } from '../helpers/fake-capture.js';
+
+const noFrames: FrameHandler = () => {};
+
+function pool(idleMs = 5) {
+  const captures = new FakeCaptures();
+  return { captures, pool: new CapturePool(captures.open, 'tcp', noFrames, idleMs, 1234) };
+}
+
+async function until(check: () => boolean, limitMs = 5000): Promise<boolean> {
+  const end = Date.now() + limitMs;
+  while (!check()) {
+    if (Date.now() > end) return false;
+    await sleep(2);
+  }
+  return true;
+}
+
+test('opens one capture per interface, with the filter and buffer size, and shares it', (t) => {
+  const { captures, pool: p } = pool();
+  const a1 = p.acquire('eth0');
+  const a2 = p.acquire('eth0');
+  const b = p.acquire('lo');
+  t.is(a1, a2);
+  t.not(a1, b);
+  t.is(captures.opened.length, 2);
+  t.deepEqual(captures.opened.map((c) => c.options), [
+    { iface: 'eth0', filter: 'tcp', bufferSize: 1234 },
+    { iface: 'lo', filter: 'tcp', bufferSize: 1234 },
+  ]);
+  p.closeAll();
+});
+
+test('stays open while any user holds it; closes after the idle period; reopens on demand', async (t) => {
+  const { captures, pool: p } = pool(5);
+  const id = p.acquire('eth0');
+  p.acquire('eth0');
+  p.release(id);
+  await sleep(20);
+  t.false(captures.opened[0].closed, 'one user left');
+  p.release(id);
+  t.true(await until(() => captures.opened[0].closed), 'idle: closed');
+  t.is(p.acquire('eth0'), id, 'same id for the same interface');
+  t.is(captures.opened.length, 2, 'a fresh capture');
+  t.false(captures.opened[1].closed);
+  p.closeAll();
+});
+
+test('acquire during the idle period cancels the close', async (t) => {
+  const { captures, pool: p } = pool(30);
+  const id = p.acquire('eth0');
+  p.release(id);
+  p.acquire('eth0');
+  await sleep(60);
+  t.false(captures.opened[0].closed);
+  t.is(captures.opened.length, 1);
+  p.closeAll();
+});
+
+test('release of an unknown id or one too many is harmless', (t) => {
+  const { captures, pool: p } = pool();
+  const id = p.acquire('eth0');
+  t.notThrows(() => {
+    p.release(99);
+    p.release(id);
+    p.release(id);
+  });
+  t.is(captures.opened.length, 1);
+  p.closeAll();
+});
+
+test('closeAll closes every capture at once and stops idle timers', async (t) => {
+  const { captures, pool: p } = pool(5);
+  p.acquire('eth0');
+  const lo = p.acquire('lo');
+  p.release(lo); // idle timer running
+  p.closeAll();
+  t.true(captures.opened.every((c) => c.closed));
+  await sleep(20);
+  t.is(captures.opened.length, 2, 'nothing reopened');
+});
+
+test('drops() sums over open captures', (t) => {
+  const { captures, pool: p } = pool();
+  p.acquire('eth0');
+  p.acquire('lo');
+  captures.opened[0].stats = () => ({ received: 10, dropped: 3, ifDropped: 0 });
+  captures.opened[1].stats = () => ({ received: 10, dropped: 4, ifDropped: 0 });
+  t.is(p.drops(), 7);
+  p.closeAll();
+  t.is(p.drops(), 0);
+});
+
+test('an opener that throws propagates and leaves no user counted', (t) => {
+  let fail = true;
+  const captures = new FakeCaptures();
+  const p = new CapturePool(
+    (options, onFrame) => {
+      if (fail) throw new Error('permission denied');
+      return captures.open(options, onFrame);
+    },
+    'tcp',
+    noFrames,
+    5,
+  );
+  t.throws(() => p.acquire('eth0'), { message: 'permission denied' });
+  fail = false;
+  const id = p.acquire('eth0');
+  t.is(captures.opened.length, 1);
+  p.release(id);
+  p.closeAll();
+});
