@@ -79,7 +79,8 @@ export class Checker implements AsyncDisposable {
   private strategyInstance: Strategy | undefined;
   private choice: StrategyChoice | undefined;
   private state: 'new' | 'starting' | 'ready' | 'closed' = 'new';
-  private readonly readyPromise: Promise<void>;
+  private readyPromise!: Promise<void>;
+  private readyFailed = false;
   private resolveReady!: () => void;
   private rejectReady!: (error: unknown) => void;
   private readonly options: Required<Pick<CheckerOptions, 'timeout' | 'retries' | 'family'>> & CheckerOptions;
@@ -92,6 +93,10 @@ export class Checker implements AsyncDisposable {
       family: checkFamily(options.family ?? 'both'),
     };
     checkStrategyName(options.strategy ?? 'auto');
+    this.renewReady();
+  }
+
+  private renewReady(): void {
     this.readyPromise = new Promise((resolve, reject) => {
       this.resolveReady = resolve;
       this.rejectReady = reject;
@@ -126,6 +131,12 @@ export class Checker implements AsyncDisposable {
         this.state === 'closed' ? 'ERR_SHAKER_CLOSED' : 'ERR_SHAKER_ALREADY_STARTED',
       );
     }
+    // A retry after a failed start (say, once a capability was granted): `ready` stayed rejected
+    // until now; from here on it waits for this attempt.
+    if (this.readyFailed) {
+      this.readyFailed = false;
+      this.renewReady();
+    }
     this.state = 'starting';
     try {
       const factory = this.options.strategyFactory;
@@ -144,8 +155,11 @@ export class Checker implements AsyncDisposable {
       this.state = 'ready';
       this.resolveReady();
     } catch (error) {
-      if (this.state === 'starting') this.state = 'new';
       this.rejectReady(error);
+      if (this.state === 'starting') {
+        this.state = 'new';
+        this.readyFailed = true;
+      }
       throw error;
     }
   }

@@ -34,9 +34,16 @@ export class ShakerError extends Error {
     return 'ShakerError';
   }
 
+  /**
+   * Branded, not prototype-based: an error made by another copy of this package (two versions
+   * in one node_modules tree) still answers `instanceof` here. For a subclass the error's `name`
+   * must match too, so `instanceof TimeoutError` means a timeout whichever copy threw it.
+   */
   static override [Symbol.hasInstance](value: unknown): boolean {
-    if (this === ShakerError) return typeof value === 'object' && value !== null && brand in value;
-    return Function.prototype[Symbol.hasInstance].call(this, value);
+    if (typeof value !== 'object' || value === null) return false;
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+    if (!(brand in value)) return false;
+    return this === ShakerError || (value as { name?: unknown }).name === (this.prototype as Error).name;
   }
 }
 

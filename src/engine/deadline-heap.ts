@@ -148,7 +148,7 @@ export class DeadlineTimer {
     this.timer = undefined;
     this.armedFor = next;
     if (next === Infinity) return;
-    // Node timers have 1 ms granularity; +1 avoids waking a hair early and spinning.
+    // Node timers have 1 ms granularity: round up, so the timer never wakes a hair early and spins.
     const delay = Math.max(0, Math.ceil(next - this.now()));
     this.timer = setTimeout(() => {
       this.timer = undefined;

@@ -82,7 +82,7 @@ export class ProbeTable {
     const callback = this.callbacks[slot];
     if (callback === undefined) return undefined;
     this.callbacks[slot] = undefined;
-    this.index.delete(this.key[slot]);
+    if (this.index.get(this.key[slot]) === slot) this.index.delete(this.key[slot]);
     this.gen[slot] = (this.gen[slot] + 1) >>> 0;
     this.free[this.freeCount++] = slot;
     this.live--;

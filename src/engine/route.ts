@@ -53,7 +53,7 @@ async function ipRouteGet(ip: string): Promise<Route | undefined> {
 const ROUTE_TTL_MS = 30_000;
 
 export class RouteCache {
-  private readonly cache = new Map<string, Route & { expires: number }>();
+  private readonly cache = new Map<string, { route: Route; expires: number }>();
   /** Lookups under way, so a thousand checks of one new address ask the kernel once. */
   private readonly pending = new Map<string, Promise<Route>>();
 
@@ -62,7 +62,8 @@ export class RouteCache {
   /** The cached route, without waiting; undefined when it must be looked up. */
   peek(ip: string): Route | undefined {
     const hit = this.cache.get(ip);
-    if (hit === undefined || hit.expires > performance.now()) return hit;
+    if (hit === undefined) return undefined;
+    if (hit.expires > performance.now()) return hit.route;
     this.cache.delete(ip);
     return undefined;
   }
@@ -88,7 +89,7 @@ export class RouteCache {
     route = iface ? { source, interface: iface } : await ipRouteGet(ip);
     if (!route) route = { source, interface: 'any' };
     if (this.cache.size >= this.maxEntries) this.cache.delete(this.cache.keys().next().value as string);
-    this.cache.set(ip, { ...route, expires: performance.now() + ROUTE_TTL_MS });
+    this.cache.set(ip, { route, expires: performance.now() + ROUTE_TTL_MS });
     return route;
   }
 }

@@ -12,7 +12,7 @@
 // timeouts for all of them. Replies that match nothing are counted and dropped.
 import { performance } from 'node:perf_hooks';
 import { addAbortListener } from 'node:events';
-import { AbortError, StateError, UnsupportedError } from '../errors.js';
+import { AbortError, InvalidArgumentError, StateError, UnsupportedError } from '../errors.js';
 import type { Family, ProbeOptions, ProbeOutcome, ProbeTarget, Strategy } from '../types.js';
 import { NativeRawTransport, type RawTransport } from '../raw-socket.js';
 import { openLiveCapture, type FrameHandler } from '../capture/pcap.js';
@@ -52,8 +52,11 @@ export interface RawStrategyOptions {
   rstShim?: boolean;
   /** Capture on this interface instead of the one the route points at ('any' works). */
   interface?: string;
-  /** Send from this address instead of the one the kernel would choose. */
-  source?: string;
+  /**
+   * Send from this address instead of the one the kernel would choose; one per family at most
+   * (e.g. ['198.18.0.1', '2001:2::1']).
+   */
+  source?: string | readonly string[];
   /** First retransmission after this long (the kernel's initial RTO is 1 s), doubling after. */
   initialRtoMs?: number;
   /** Verify TCP/ICMP checksums of replies (off by default: offloaded checksums on lo/veth). */
@@ -86,9 +89,10 @@ export class RawStrategy implements Strategy {
   private readonly timer: DeadlineTimer;
   private readonly isns = new IsnGenerator();
   private captures: CapturePool | undefined;
-  private readonly sourceOverride: Uint8Array | undefined;
-  /** Set when both `source` and `interface` are given: no route lookups at all. */
-  private readonly fixedRoute: Route | undefined;
+  /** `source` by family (index 4 and 6). */
+  private readonly sourceOverride: { [F in Family]?: { text: string; bytes: Uint8Array } } = {};
+  /** Whether the engine answers SYN-ACKs with its own RST (the shim keeps the kernel from it). */
+  private readonly sendsRst: boolean;
   private transport: RawTransport | undefined;
   private shim: NftShim | undefined;
   private nextPort: number;
@@ -116,13 +120,14 @@ export class RawStrategy implements Strategy {
     this.portRange = options.sourcePorts ? checkPortRange(options.sourcePorts) : defaultProbePortRange();
     this.nextPort = this.portRange[0] + Math.floor(Math.random() * (this.portRange[1] - this.portRange[0] + 1));
     this.timer = new DeadlineTimer(() => performance.now(), (slot, gen) => this.onTimer(slot, gen));
-    if (options.source !== undefined) {
-      this.sourceOverride = parseAddress(options.source);
-      if (!this.sourceOverride) throw new UnsupportedError(`source ${options.source} is not an IP address`);
+    for (const text of options.source === undefined ? [] : typeof options.source === 'string' ? [options.source] : options.source) {
+      const bytes = parseAddress(text);
+      if (!bytes) throw new InvalidArgumentError(`source ${JSON.stringify(text)} is not an IP address`);
+      const family: Family = bytes.length === 4 ? 4 : 6;
+      if (this.sourceOverride[family]) throw new InvalidArgumentError(`source: one IPv${family} address at most, got two`);
+      this.sourceOverride[family] = { text, bytes };
     }
-    if (options.source !== undefined && options.interface !== undefined) {
-      this.fixedRoute = { source: options.source, interface: options.interface };
-    }
+    this.sendsRst = options.rstShim !== false;
   }
 
   /**
@@ -218,7 +223,7 @@ export class RawStrategy implements Strategy {
       throw new UnsupportedError(`not an IPv${target.family} address: ${target.ip}`);
     }
     const route = this.knownRoute(target);
-    if (route) return this.launch(target, remote, route, options, callback);
+    if (route) return this.launchOrReport(target, remote, route, options, callback);
 
     // First probe to this address: ask the kernel's routing table, then go on.
     let cancelled = false;
@@ -227,11 +232,7 @@ export class RawStrategy implements Strategy {
       (found) => {
         if (cancelled) return;
         if (this.closed) return callback(this.closedOutcome(0));
-        try {
-          cancelLaunched = this.launch(target, remote, found, options, callback);
-        } catch (error) {
-          callback({ status: 'error', code: (error as { code?: string }).code ?? 'ERR_SHAKER_SYSTEM', attempts: 0, error: error as Error });
-        }
+        cancelLaunched = this.launchOrReport(target, remote, found, options, callback);
       },
       (error: Error) => {
         if (!cancelled) callback({ status: 'error', code: (error as { code?: string }).code ?? 'ENETUNREACH', attempts: 0, error });
@@ -243,9 +244,19 @@ export class RawStrategy implements Strategy {
     };
   }
 
+  /** launch(), with a failure (no source address, no capture) reported as status 'error'. */
+  private launchOrReport(target: ProbeTarget, remote: Uint8Array, route: Route, options: ProbeOptions, callback: ProbeCallback): () => void {
+    try {
+      return this.launch(target, remote, route, options, callback);
+    } catch (error) {
+      callback({ status: 'error', code: (error as { code?: string }).code ?? 'ERR_SHAKER_SYSTEM', attempts: 0, error: error as Error });
+      return () => {};
+    }
+  }
+
   /** Allocates the probe, sends its SYN and arms its timer. */
   private launch(target: ProbeTarget, remote: Uint8Array, route: Route, options: ProbeOptions, callback: ProbeCallback): () => void {
-    const local = this.sourceOverride ?? parseAddress(route.source);
+    const local = this.sourceOverride[target.family]?.bytes ?? parseAddress(route.source);
     if (!local || local.length !== remote.length) {
       throw new UnsupportedError(`no IPv${target.family} source address to reach ${target.ip}`);
     }
@@ -440,7 +451,7 @@ export class RawStrategy implements Strategy {
     if (slot < 0 || !this.sameAddress(slot, dst, t.localAddr)) {
       // A SYN-ACK for a probe that already finished (our RST was lost, or the server
       // retransmitted before it arrived): one more RST at most, never a second verdict.
-      if (syn && ack && !rst && this.shim) {
+      if (syn && ack && !rst && this.sendsRst) {
         const claim = this.recent.claimExtraRst(key, tcp.ack, now);
         if (claim !== 'unknown') {
           this.counters.duplicateSynAcks++;
@@ -461,7 +472,7 @@ export class RawStrategy implements Strategy {
     if (syn && ack && !rst) {
       if (tcp.ack !== expectedAck) return this.ignored();
       // RFC 793 §3.4: a reset for an unexpected SYN-ACK carries seq = the segment's ack.
-      if (this.shim) this.sendRst(family, dst, src, tcp.dstPort, tcp.srcPort, tcp.ack);
+      if (this.sendsRst) this.sendRst(family, dst, src, tcp.dstPort, tcp.srcPort, tcp.ack);
       this.finish(
         slot,
         {
@@ -572,6 +583,8 @@ export class RawStrategy implements Strategy {
 
   /** The route when it needs no lookup: given in the options, or cached. */
   private knownRoute(target: ProbeTarget): Route | undefined {
-    return this.fixedRoute ?? this.routes.peek(target.ip);
+    const source = this.sourceOverride[target.family];
+    if (source && this.options.interface !== undefined) return { source: source.text, interface: this.options.interface };
+    return this.routes.peek(target.ip);
   }
 }

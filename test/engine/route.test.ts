@@ -40,18 +40,29 @@ test("RouteCache.lookup('127.0.0.1', 4) goes out over the loopback interface", a
   t.is(route.source, '127.0.0.1');
 });
 
-test('RouteCache answers a repeated lookup from its cache (the same object)', async (t) => {
+test('RouteCache: peek() is empty before a lookup and answers from the cache after it', async (t) => {
   const routes = new RouteCache();
+  t.is(routes.peek('127.0.0.2'), undefined);
   const first = await routes.lookup('127.0.0.2', 4);
-  t.is(await routes.lookup('127.0.0.2', 4), first);
+  t.like(routes.peek('127.0.0.2'), { source: first.source, interface: first.interface });
+  t.like(await routes.lookup('127.0.0.2', 4), { source: first.source, interface: first.interface });
+});
+
+test('RouteCache: concurrent lookups of one address share one pending answer', (t) => {
+  const routes = new RouteCache();
+  const a = routes.lookup('127.0.0.3', 4);
+  const b = routes.lookup('127.0.0.3', 4);
+  t.is(a, b, 'one question to the kernel for a burst of checks');
+  return a.then(() => t.pass());
 });
 
 test('RouteCache evicts the oldest entry past maxEntries', async (t) => {
   const routes = new RouteCache(2);
-  const a = await routes.lookup('127.0.0.1', 4);
+  await routes.lookup('127.0.0.1', 4);
   await routes.lookup('127.0.0.2', 4);
   await routes.lookup('127.0.0.3', 4); // evicts 127.0.0.1
-  const again = await routes.lookup('127.0.0.1', 4);
-  t.deepEqual(again, a, 'the same answer');
-  t.not(again, a, 'but looked up afresh');
+  t.is(routes.peek('127.0.0.1'), undefined);
+  t.not(routes.peek('127.0.0.2'), undefined);
+  t.not(routes.peek('127.0.0.3'), undefined);
+  t.like(await routes.lookup('127.0.0.1', 4), { interface: 'lo' }, 'looked up afresh');
 });
