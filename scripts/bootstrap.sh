@@ -57,7 +57,7 @@ if [ ! -f "$addon" ] || [ native/raw_socket.cc -nt "$addon" ] || [ binding.gyp -
 fi
 
 # --- TypeScript: compile when any source is newer than the last build ---------------------------
-if [ ! -f dist/.built ] || [ -n "$(find src scripts bench tsconfig.json tsconfig.build.json package.json \
+if [ ! -f dist/.built ] || [ -n "$(find src scripts tsconfig.json tsconfig.build.json package.json \
       -newer dist/.built -name '*.ts' -o -newer dist/.built -name '*.json' 2>/dev/null | head -1)" ]; then
   say "compiling TypeScript"
   npx --no-install tsc -p tsconfig.build.json || die "TypeScript build failed."
