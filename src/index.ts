@@ -20,3 +20,20 @@ export {
   AbortError,
   SystemError,
 } from './errors.js';
+export { Monitor, MonitorMetrics, serveMetrics, ReplyTally, loadMonitorConfig, parseMonitorConfig, ConfigError } from './monitor/index.js';
+export type {
+  MonitorOptions,
+  MonitorTarget,
+  MonitorDefaults,
+  MonitorCheck,
+  MonitorRound,
+  MonitorChange,
+  MonitorEvents,
+  TargetStatus,
+  HealthCheckSettings,
+  HealthStatus,
+  IntervalKind,
+  RoundStats,
+  MetricsServer,
+  MonitorConfig,
+} from './monitor/index.js';

@@ -27,6 +27,8 @@ export interface MonitorCliOptions {
   rise: number | undefined;
   fall: number | undefined;
   burst: number | undefined;
+  /** -t when given (else the config's timeout, else the checker's 1000 ms). */
+  timeout: number | undefined;
   /** Rounds in flight at once. */
   concurrency: number;
 }
@@ -185,11 +187,12 @@ export function parseCli(argv: string[]): CliOptions {
     }
   }
   if (v.pcap === '') throw new UsageError('--pcap needs a file name');
+  const timeoutMs = integer(v.timeout, '--timeout', 1, 3_600_000, 1000);
   return {
     mode,
     targets,
     files,
-    timeoutMs: integer(v.timeout, '--timeout', 1, 3_600_000, 1000),
+    timeoutMs,
     requests: integer(v.requests, '--requests', 1, 100_000_000, 1),
     concurrency: mode === 'check' ? integer(v.concurrency, '--concurrency', 1, 1_000_000, 1) : 1,
     rate: rate(v.rate),
@@ -214,6 +217,7 @@ export function parseCli(argv: string[]): CliOptions {
             rise: optionalInteger(v.rise, '--rise', 1, 1000),
             fall: optionalInteger(v.fall, '--fall', 1, 1000),
             burst: optionalInteger(v.burst, '--burst', 1, 1000),
+            timeout: v.timeout === undefined ? undefined : timeoutMs,
             concurrency: integer(v.concurrency, '--concurrency', 1, 1_000_000, DEFAULT_MONITOR_CONCURRENCY),
           }
         : undefined,

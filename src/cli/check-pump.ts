@@ -2,12 +2,12 @@
 // bucket, at most its rate per second. There is one timer for the whole run (armed only while
 // waiting for a token), not one per check, and the iterator is only advanced when a job can
 // start, so a million targets are never held at once.
-import type { TokenBucket } from './token-bucket.js';
 
 export interface PumpOptions<T> {
   jobs: Iterator<T>;
   concurrency: number;
-  bucket?: TokenBucket;
+  /** A TokenBucket, or anything that answers take() the same way. */
+  bucket?: { take(): number };
   /** Aborting stops starting jobs; the pump resolves once the running ones have settled. */
   signal?: AbortSignal;
   /** Runs one job. A rejection stops the pump, which rejects with it once the others settle. */

@@ -1,18 +1,15 @@
 // The real tcp-checker binary: usage errors need no privilege and send nothing; checks run in
 // a testbed's client namespace against its server.
-import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import test from 'ava';
+import type { ExecutionContext } from 'ava';
 import { privilegedTest, withTestbed } from '../helpers/testbed.js';
+import type { Testbed } from '../../src/testbed/index.js';
+import { CLI, cliHere, clientTables, RunningCli, TSX_LOADER } from './cli-runner.js';
 
-const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'tcp-checker.ts');
-
-function cli(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx/esm', CLI, ...args], { encoding: 'utf8', timeout: 30_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
+// Rejected while parsing the command line: safe to run here, in the root namespace.
 const usageCases: Array<[string, string[], RegExp]> = [
   ['no target', [], /no target/],
   ['unknown flag', ['-a', '198.18.0.2:80', '--bogus'], /Unknown option '--bogus'/],
@@ -21,16 +18,20 @@ const usageCases: Array<[string, string[], RegExp]> = [
   ['missing port', ['-a', '198.18.0.2'], /missing ":port"/],
   ['unbracketed IPv6', ['-a', '2001:2::2:80'], /brackets/],
   ['bad host', ['-a', 'exa mple:80'], /neither an IP address nor a host name/],
-  ['unresolvable host', ['-a', 'no-such-host.invalid:80'], /cannot resolve "no-such-host.invalid"/],
   ['bad timeout', ['-a', '198.18.0.2:80', '-t', 'soon'], /--timeout must be a whole number/],
   ['zero requests', ['-a', '198.18.0.2:80', '-n', '0'], /--requests must be from 1/],
   ['bad strategy', ['-a', '198.18.0.2:80', '--strategy', 'magic'], /--strategy must be/],
   ['-4 with -6', ['-a', 'localhost:80', '-4', '-6'], /exclude each other/],
+  ['malformed CIDR', ['198.18.0.0/33:80'], /prefix length "\/33"/],
+  ['CIDR with host bits', ['198.18.0.1/30:80'], /has host bits set/],
+  ['rate 0', ['--rate', '0', '198.18.0.2:80'], /--rate must be a positive number/],
+  ['--pcap with a socket strategy', ['--pcap', 'x.pcap', '--strategy', 'socket', '198.18.0.2:80'], /--pcap needs the raw strategy/],
+  ['monitor flag in check mode', ['--rise', '2', '198.18.0.2:80'], /--rise only applies to monitor mode/],
 ];
 
 const usage = test.macro({
   exec(t, args: string[], message: RegExp) {
-    const r = cli(args);
+    const r = cliHere(args);
     t.is(r.code, 2, r.stderr);
     t.regex(r.stderr, message);
     t.is(r.stderr.trim().split('\n').length <= 2, true, `one clear line, got:\n${r.stderr}`);
@@ -43,10 +44,25 @@ const usage = test.macro({
 for (const [name, args, message] of usageCases) test(name, usage, args, message);
 
 test('--help prints the usage and exits 0', (t) => {
-  const r = cli(['--help']);
+  const r = cliHere(['--help']);
   t.is(r.code, 0);
   t.regex(r.stdout, /Usage: tcp-checker -a HOST:PORT/);
+  t.regex(r.stdout, /skip their network and broadcast addresses/);
 });
+
+function tempDir(t: ExecutionContext): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tshk-cli-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function jsonLines(stdout: string): Array<Record<string, unknown>> {
+  return stdout
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
 
 privilegedTest('checks in the testbed: summary lines, exit codes, --json', async (t) => {
   const tb = await withTestbed(t, { filter: [81] });
@@ -68,7 +84,7 @@ privilegedTest('checks in the testbed: summary lines, exit codes, --json', async
 
   const json = await tb.execNode(CLI, ['--json', '-t', '600', `${server4}:80`, `[${server6}]:79`]);
   t.is(json.code, 1);
-  const lines = json.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+  const lines = jsonLines(json.stdout);
   t.is(lines.length, 2, 'stdout holds only the JSON lines; the summary went to stderr');
   const [open, closed] = lines;
   t.like(open, { target: `${server4}:80`, ip: server4, port: 80, status: 'open', strategy: 'raw', attempts: 1 });
@@ -76,4 +92,181 @@ privilegedTest('checks in the testbed: summary lines, exit codes, --json', async
   t.like(closed, { ip: server6, port: 79, status: 'closed', code: 'ECONNREFUSED' });
   t.like(closed.error as object, { name: 'ConnectError', code: 'ECONNREFUSED' });
   t.regex(json.stderr, /Finished 2\/2 checks/);
+});
+
+privilegedTest('target expansion: port ranges, CIDR blocks, host names, -f files and stdin', async (t) => {
+  const tb = await withTestbed(t, { filter: [81], localPrefixes: ['198.19.0.0/30', '2001:2:0:100::/126'] });
+  await tb.startServer({ port: 80 });
+  const server4 = tb.address('server', 4);
+
+  const range = await tb.execNode(CLI, ['--json', '-c', '3', '-t', '500', `${server4}:79-81`]);
+  t.is(range.code, 1, range.stderr);
+  const byPort = Object.fromEntries(jsonLines(range.stdout).map((r) => [r.port, r.status]));
+  t.deepEqual(byPort, { 79: 'closed', 80: 'open', 81: 'timeout' });
+
+  // A /30 answers on .1 and .2 (network and broadcast skipped); an IPv6 /126 on all four.
+  const blocks = await tb.execNode(CLI, ['--json', '-c', '8', '-t', '1000', '198.19.0.0/30:80', '[2001:2:0:100::/126]:80']);
+  t.is(blocks.code, 0, blocks.stderr);
+  const targets = jsonLines(blocks.stdout).map((r) => `${r.target} ${r.status}`).sort();
+  t.deepEqual(targets, [
+    '198.19.0.1:80 open',
+    '198.19.0.2:80 open',
+    '[2001:2:0:100::1]:80 open',
+    '[2001:2:0:100::2]:80 open',
+    '[2001:2:0:100::3]:80 open',
+    '[2001:2:0:100::]:80 open',
+  ]);
+  t.regex(blocks.stderr, /Checking 198\.19\.0\.0\/30:80, \[2001:2:0:100::\/126\]:80 \(6 targets\)/);
+
+  // A host name with a port list (localhost: /etc/hosts, loopback inside the namespace).
+  const names = await tb.execNode(CLI, ['--json', '-4', '-t', '500', 'localhost:1,2']);
+  t.is(names.code, 1, names.stderr);
+  t.deepEqual(jsonLines(names.stdout).map((r) => [r.target, r.ip, r.status]), [
+    ['localhost:1', '127.0.0.1', 'closed'],
+    ['localhost:2', '127.0.0.1', 'closed'],
+  ]);
+
+  const dir = tempDir(t);
+  const file = path.join(dir, 'targets.txt');
+  fs.writeFileSync(file, `# web\n${server4}:80\n\n198.19.0.0/30:80  # the block\n`);
+  const fromFile = await tb.execNode(CLI, ['-f', file, '-t', '500']);
+  t.is(fromFile.code, 0, fromFile.stderr);
+  t.regex(fromFile.stdout, /Finished 3\/3 checks/);
+
+  const fromStdin = await tb.execNode(CLI, ['-f', '-', '-n', '2', '-t', '500'], { input: `${server4}:80\n[2001:2:0:100::/127]:80\n` });
+  t.is(fromStdin.code, 0, fromStdin.stderr);
+  t.regex(fromStdin.stdout, /Finished 6\/6 checks/);
+
+  const rated = await tb.execNode(CLI, ['-n', '20', '-c', '4', '--rate', '200', `${server4}:80`]);
+  t.is(rated.code, 0, rated.stderr);
+  t.regex(rated.stdout, /Rate: 200 checks\/s\n/);
+  t.regex(rated.stdout, /Finished 20\/20 checks/);
+});
+
+const badInputs: Array<[string, string[], RegExp, string?]> = [
+  ['unresolvable host', ['no-such-host.invalid:80'], /cannot resolve "no-such-host\.invalid"/],
+  ['port 0 in a list', ['198.18.0.2:80,0'], /invalid port 0/],
+  ['port 65536', ['198.18.0.2:65536'], /invalid port 65536/],
+  ['malformed CIDR', ['198.18.0.0/8x:80'], /prefix length/],
+  ['over --max-targets', ['198.18.0.0/24:1-1000'], /more than --max-targets 65536/],
+  ['over a small --max-targets', ['--max-targets', '3', '198.18.0.0/30:80,81'], /more than --max-targets 3/],
+  ['unknown flag', ['198.18.0.2:80', '--frobnicate'], /Unknown option '--frobnicate'/],
+  ['--rate 0', ['--rate', '0', '198.18.0.2:80'], /--rate must be a positive number/],
+  ['a bad line in a target file', ['-f', '-'], /stdin:2: invalid port 0/, '198.18.0.2:80\n198.18.0.2:0\n'],
+  ['-6 with an IPv4 block', ['-6', '198.18.0.0/30:80'], /is IPv4 but -6 asks for IPv6/],
+  ['--source of the other family', ['--source', '2001:2::1', '198.18.0.2:80'], /is IPv4 but --source 2001:2::1 asks for IPv6/],
+  ['an unknown --interface', ['--interface', 'nope0', '198.18.0.2:80'], /--interface nope0: no such network interface/],
+  ['an unwritable --pcap file', ['--pcap', '/nonexistent-dir/x.pcap', '198.18.0.2:80'], /cannot write --pcap file .*ENOENT/],
+  ['a bad monitor config', ['monitor', '--config', '-'], /cannot read config file "-"|not valid YAML/],
+  ['a monitor config with a bad value', ['monitor', '--config', 'CONFIG'], /targets\[0\]\.rise must be a whole number/],
+  ['a monitor target twice', ['monitor', '198.18.0.2:80', '198.18.0.2:80'], /"198\.18\.0\.2:80" is monitored twice/],
+  ['--metrics on a port in use', ['monitor', '--metrics', '127.0.0.1:BUSY', '198.18.0.2:80'], /--metrics 127\.0\.0\.1:\d+: cannot listen: EADDRINUSE/],
+];
+
+privilegedTest('every bad input exits 2 with one line, and nothing is sent', async (t) => {
+  const tb = await withTestbed(t);
+  const dir = tempDir(t);
+  const config = path.join(dir, 'bad.yaml');
+  fs.writeFileSync(config, 'targets:\n  - target: 198.18.0.2:80\n    rise: 0\n');
+  // Something to hold a port for the EADDRINUSE case, in the client namespace.
+  const holder = tb.spawn('client', [process.execPath, '-e', "require('net').createServer().listen(0,'127.0.0.1',function(){console.log(this.address().port)})"]);
+  const busyPort = await new Promise<string>((resolve) => holder.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim())));
+  // Everything but the kernel's own IPv6 multicast chatter (MLD reports on a fresh link).
+  const capture = await tb.capture({ ns: 'client', iface: 'any', filter: 'not (ip6 and dst net ff02::/16)' });
+  for (const [name, rawArgs, message, input] of badInputs) {
+    const args = rawArgs.map((a) => a.replace('CONFIG', config).replace('BUSY', busyPort));
+    const r = await tb.execNode(CLI, args, input === undefined ? {} : { input });
+    t.is(r.code, 2, `${name}: ${r.stdout}${r.stderr}`);
+    t.regex(r.stderr, message, name);
+    t.true(r.stderr.trim().split('\n').length <= 2, `${name}: one clear line, got:\n${r.stderr}`);
+    t.notRegex(r.stderr, /\n\s+at /, `${name}: no stack trace`);
+  }
+  holder.kill();
+  const captured = await capture.stop();
+  t.is(captured.records.length, 0, 'not a single packet from the client, not even on loopback or a DNS query');
+  t.deepEqual(clientTables(tb), [], 'no engine table left behind');
+});
+
+privilegedTest('--pcap records SYN, SYN-ACK and RST, readable by our reader and by tcpdump', async (t) => {
+  const tb = await withTestbed(t, { extraAddresses: { client: ['198.18.0.10/24'] } });
+  await tb.startServer({ port: 80 });
+  const server4 = tb.address('server', 4);
+  const server6 = tb.address('server', 6);
+  const file = path.join(tempDir(t), 'run.pcap');
+  const r = await tb.execNode(CLI, ['--pcap', file, '-t', '500', `${server4}:80`, `${server4}:79`, `[${server6}]:80`]);
+  t.is(r.code, 1, r.stderr);
+  t.regex(r.stdout, /Strategy: raw/);
+
+  const { readPcapFile, LinkType } = await import('../../src/capture/pcap-file.js');
+  const { formatAddress, formatTcpFlags, parseIp, parseTcp } = await import('../../src/wire/index.js');
+  const pcap = await readPcapFile(file);
+  t.is(pcap.linkType, LinkType.RAW);
+  t.is(pcap.damage, undefined);
+  const segments = pcap.records.map((record) => {
+    const ip = parseIp(record.data, { verifyChecksum: false });
+    if (!ip.ok) throw new Error(ip.detail);
+    const d = ip.value;
+    const tcp = parseTcp(record.data.subarray(d.payloadOffset, d.payloadOffset + d.payloadLength), d, { verifyChecksum: false });
+    if (!tcp.ok) throw new Error(tcp.detail);
+    return `${formatAddress(d.src)}.${tcp.value.srcPort} > ${formatAddress(d.dst)}.${tcp.value.dstPort} ${formatTcpFlags(tcp.value.flags)}`;
+  });
+  const has = (pattern: RegExp): boolean => segments.some((s) => pattern.test(s));
+  t.true(has(/^198\.18\.0\.1\.\d+ > 198\.18\.0\.2\.80 S$/), 'SYN to the open port');
+  t.true(has(/^198\.18\.0\.2\.80 > 198\.18\.0\.1\.\d+ S\.$/), 'its SYN-ACK');
+  t.true(has(/^198\.18\.0\.1\.\d+ > 198\.18\.0\.2\.80 R$/), 'our RST');
+  t.true(has(/^198\.18\.0\.2\.79 > 198\.18\.0\.1\.\d+ R\.$/), 'the closed port\'s RST-ACK');
+  t.true(has(/^2001:2::2\.80 > 2001:2::1\.\d+ S\.$/), 'the IPv6 SYN-ACK');
+  t.true(pcap.records.every((rec, i) => i === 0 || rec.tsSec * 1e6 + rec.tsUsec >= pcap.records[i - 1].tsSec * 1e6 + pcap.records[i - 1].tsUsec - 1000), 'timestamps in order (1 ms slack between capture and send clocks)');
+
+  const dump = await tb.exec('client', ['tcpdump', '-nn', '-r', file]);
+  t.regex(dump.stdout, /IP 198\.18\.0\.1\.\d+ > 198\.18\.0\.2\.80: Flags \[S\]/);
+  t.regex(dump.stdout, /IP 198\.18\.0\.2\.80 > 198\.18\.0\.1\.\d+: Flags \[S\.\]/);
+  t.regex(dump.stdout, /IP 198\.18\.0\.1\.\d+ > 198\.18\.0\.2\.80: Flags \[R\]/);
+  t.regex(dump.stdout, /IP6 2001:2::2\.80 > 2001:2::1\.\d+: Flags \[S\.\]/);
+  t.is(dump.stdout.trim().split('\n').length, pcap.records.length);
+
+  // --source and --interface reach the raw engine: the SYN leaves from the extra address.
+  const sourced = path.join(path.dirname(file), 'sourced.pcap');
+  const s = await tb.execNode(CLI, ['--source', '198.18.0.10', '--interface', tb.client.iface, '--pcap', sourced, `${server4}:80`]);
+  t.is(s.code, 0, s.stderr);
+  const sourcedDump = await tb.exec('client', ['tcpdump', '-nn', '-r', sourced]);
+  t.regex(sourcedDump.stdout, /IP 198\.18\.0\.10\.\d+ > 198\.18\.0\.2\.80: Flags \[S\]/);
+  t.regex(sourcedDump.stdout, /IP 198\.18\.0\.2\.80 > 198\.18\.0\.10\.\d+: Flags \[S\.\]/);
+});
+
+const interrupted = test.macro({
+  async exec(t, signal: NodeJS.Signals) {
+    const tb = await withTestbed(t, { filter: [81] });
+    const server4 = tb.address('server', 4);
+    // 2000 checks of a filtered port, 4 at a time, 2 s each: it runs until interrupted.
+    const run = RunningCli.start(tb, ['-n', '2000', '-c', '4', '-t', '2000', `${server4}:81`]);
+    await run.waitFor(/Strategy: raw/);
+    t.true(clientTables(tb).some((line) => /tcp_shaker/.test(line)), 'the engine table exists while running');
+    await new Promise((r) => setTimeout(r, 300));
+    run.child.kill(signal);
+    t.is(await run.exited, 1);
+    t.regex(run.stdout, new RegExp(`Finished 0/2000 checks in \\S+ \\(interrupted by ${signal}\\)`));
+    t.regex(run.stdout, /Succeed: 0/);
+    t.is(run.stderr, '');
+    t.deepEqual(clientTables(tb), [], 'the nftables table is gone');
+  },
+  title: (_p, signal: NodeJS.Signals) => `${signal} mid-run prints the partial summary, exits 1 and leaves no table`,
+});
+privilegedTest(interrupted, 'SIGINT');
+privilegedTest(interrupted, 'SIGTERM');
+
+privilegedTest('a progress line on a terminal, none when piped or with --quiet', async (t) => {
+  const tb = await withTestbed(t);
+  await tb.startServer({ port: 80 });
+  const target = `${tb.address('server', 4)}:80`;
+  const command = (extra: string): string => `${process.execPath} --import ${TSX_LOADER} ${CLI} -n 300 --rate 500 ${extra} ${target}`;
+  // script(1) gives the command a pseudo-terminal, so stderr is a TTY.
+  const tty = await tb.exec('client', ['script', '-qec', command(''), '/dev/null']);
+  t.regex(tty.stdout, /\r\[[#-]+\] +\d+%  +\d+\/300  open \d+  failed 0/);
+  t.regex(tty.stdout, /Finished 300\/300 checks/);
+  const quiet = await tb.exec('client', ['script', '-qec', command('--quiet'), '/dev/null']);
+  t.notRegex(quiet.stdout, /\r\[/);
+  t.regex(quiet.stdout, /Finished 300\/300 checks/);
+  const piped = await tb.execNode(CLI, ['-n', '300', '--rate', '500', target]);
+  t.notRegex(piped.stderr + piped.stdout, /\r/);
 });

@@ -1,0 +1,141 @@
+// Prometheus metrics for a Monitor, in a private prom-client Registry (never the global one, so
+// an application embedding the monitor keeps its own metrics apart), and a small HTTP server
+// for `/metrics`.
+//
+// Per target (label `target`): tcp_shaker_up (1 UP, 0 DOWN, absent while UNKNOWN),
+// tcp_shaker_checks_total{status}, tcp_shaker_check_duration_seconds (round-trip time of open
+// probes), tcp_shaker_state_changes_total{to}, tcp_shaker_burst_loss_ratio and
+// tcp_shaker_duplicate_replies_total. Engine-wide: one tcp_shaker_engine_* metric per
+// checker.stats() counter, read at scrape time, plus tcp_shaker_engine_info{strategy}.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Checker } from '../checker.js';
+import type { Monitor } from './monitor.js';
+
+/** Seconds; from 100 µs (a veth next door) to 5 s (a bad day across the world). */
+const DURATION_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+/** checker.stats() keys that are levels, not running totals. */
+const GAUGE_STATS = new Set(['inFlight']);
+
+function snakeCase(key: string): string {
+  return key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/[^a-zA-Z0-9_]/g, '_').toLowerCase();
+}
+
+export class MonitorMetrics {
+  readonly registry = new Registry();
+
+  constructor(monitor: Monitor, checker: Checker = monitor.checker) {
+    const registers = [this.registry];
+    const up = new Gauge({ name: 'tcp_shaker_up', help: 'Whether the target is UP (1) or DOWN (0), after rise/fall', labelNames: ['target'], registers });
+    const checks = new Counter({ name: 'tcp_shaker_checks_total', help: 'Probes by outcome', labelNames: ['target', 'status'], registers });
+    const duration = new Histogram({
+      name: 'tcp_shaker_check_duration_seconds',
+      help: 'Round-trip time from SYN to SYN-ACK of open probes',
+      labelNames: ['target'],
+      buckets: DURATION_BUCKETS,
+      registers,
+    });
+    const changes = new Counter({ name: 'tcp_shaker_state_changes_total', help: 'State changes, by new state', labelNames: ['target', 'to'], registers });
+    const loss = new Gauge({ name: 'tcp_shaker_burst_loss_ratio', help: 'Share of the last round\'s probes that were not open', labelNames: ['target'], registers });
+    const duplicates = new Counter({
+      name: 'tcp_shaker_duplicate_replies_total',
+      help: 'Answers beyond one per answered probe (raw strategy only)',
+      labelNames: ['target'],
+      registers,
+    });
+
+    monitor.on('check', ({ target, result }) => {
+      checks.inc({ target, status: result.status });
+      if (result.status === 'open' && result.rttMs !== undefined) duration.observe({ target }, result.rttMs / 1000);
+    });
+    monitor.on('round', (round) => {
+      if (round.status !== 'unknown') up.set({ target: round.target }, round.status === 'up' ? 1 : 0);
+      loss.set({ target: round.target }, round.lossRatio);
+      if (round.duplicates !== undefined) duplicates.inc({ target: round.target }, round.duplicates);
+    });
+    monitor.on('change', ({ target, to }) => changes.inc({ target, to }));
+
+    this.registerEngineMetrics(checker);
+  }
+
+  /** The text exposition format. */
+  metrics(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  private registerEngineMetrics(checker: Checker): void {
+    const registers = [this.registry];
+    new Gauge({
+      name: 'tcp_shaker_engine_info',
+      help: 'The strategy the checker runs (always 1)',
+      labelNames: ['strategy'],
+      registers,
+      collect() {
+        this.reset();
+        const name = checker.strategy?.name;
+        if (name) this.set({ strategy: name }, 1);
+      },
+    });
+    // The set of counters is fixed once the checker has started; read their values per scrape.
+    for (const key of Object.keys(checker.stats())) {
+      const read = (): number => checker.stats()[key] ?? 0;
+      if (GAUGE_STATS.has(key)) {
+        new Gauge({ name: `tcp_shaker_engine_${snakeCase(key)}`, help: `checker.stats().${key}`, registers, collect() { this.set(read()); } });
+      } else {
+        new Counter({
+          name: `tcp_shaker_engine_${snakeCase(key)}_total`,
+          help: `checker.stats().${key}`,
+          registers,
+          collect() {
+            this.reset();
+            this.inc(read());
+          },
+        });
+      }
+    }
+  }
+}
+
+export interface MetricsServer {
+  /** e.g. "http://127.0.0.1:9464/metrics". */
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Serves GET /metrics; resolves once listening, rejects with the listen error (EADDRINUSE...). */
+export function serveMetrics(metrics: MonitorMetrics, listen: { host?: string; port: number }): Promise<MetricsServer> {
+  const server = http.createServer((req, res) => {
+    if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics\n');
+      return;
+    }
+    metrics.metrics().then(
+      (text) => res.writeHead(200, { 'content-type': metrics.contentType }).end(text),
+      (error: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`${error.message}\n`),
+    );
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listen.port, listen.host, () => {
+      server.off('error', reject);
+      const address = server.address() as AddressInfo;
+      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      resolve({
+        url: `http://${host}:${address.port}/metrics`,
+        port: address.port,
+        close: () =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+            server.closeAllConnections();
+          }),
+      });
+    });
+  });
+}

@@ -1,0 +1,321 @@
+// The monitor: checks every target forever with HAProxy's health-check rules (health.ts) and
+// reports what happens as events ('check' per probe, 'round' per burst, 'change' per state
+// change) and as an async iterator of changes.
+//
+// One DeadlineTimer (src/engine/deadline-heap.ts) schedules every target: a heap entry per
+// target and a single Node timer armed for the earliest, so 10 000 targets cost one timer, not
+// 10 000 intervals. A target's next round is due `inter`/`fastinter`/`downinter` after its
+// previous round *ended*, so a slow round never overlaps the next one. First rounds are spread
+// at random over min(inter, 1 ms per target), so a large monitor does not fire all at once
+// while a small one starts at once.
+//
+// The monitor neither starts nor closes the checker: give it a started one and close it after
+// stop(). While started, the monitor keeps the process alive (like a setInterval would).
+import { EventEmitter, setMaxListeners } from 'node:events';
+import { performance } from 'node:perf_hooks';
+import type { Checker, CheckResult } from '../checker.js';
+import { AbortError, InvalidArgumentError, StateError } from '../errors.js';
+import { DeadlineTimer } from '../engine/deadline-heap.js';
+import { applyResult, INITIAL_HEALTH, intervalKind, type HealthState, type HealthStatus, type IntervalKind } from './health.js';
+import { summarizeRound, type RoundStats } from './round.js';
+import { resolveTargets, type MonitorDefaults, type MonitorTarget, type ResolvedTarget } from './targets.js';
+import type { ResolvedSettings } from './settings.js';
+
+export interface MonitorOptions {
+  /** A started checker; the monitor does not close it. */
+  checker: Checker;
+  targets: ReadonlyArray<string | MonitorTarget>;
+  defaults?: MonitorDefaults;
+  /** Rounds in flight at once (default 1000); due rounds beyond it wait their turn. */
+  concurrency?: number;
+  /** Spread the first rounds over this many ms (default: min(inter, 1 ms per target)). */
+  spreadMs?: number;
+  /** Counts answers per "ip|port" for duplicate detection: a ReplyTally fed by the raw engine. */
+  replies?: { take(ip: string, port: number): number };
+}
+
+export interface MonitorCheck {
+  /** The target's label. */
+  target: string;
+  probe: string;
+  round: number;
+  result: CheckResult;
+}
+
+export interface MonitorRound extends RoundStats {
+  time: Date;
+  target: string;
+  probe: string;
+  /** 1 for the first round of this target. */
+  round: number;
+  /** The state after this round. */
+  status: HealthStatus;
+  /** Which interval applies now, and how long until the next round. */
+  interval: IntervalKind;
+  nextInMs: number;
+  results: CheckResult[];
+}
+
+export interface MonitorChange {
+  time: Date;
+  target: string;
+  probe: string;
+  from: HealthStatus;
+  to: HealthStatus;
+  /** Consecutive successes (to UP) or failures (to DOWN) that made the change... */
+  consecutive: number;
+  /** ...out of the rise or fall needed. */
+  needed: number;
+  /** The round that made it. */
+  round: MonitorRound;
+}
+
+export interface TargetStatus {
+  target: string;
+  probe: string;
+  status: HealthStatus;
+  /** HAProxy's health counter (see health.ts). */
+  health: number;
+  rounds: number;
+  settings: ResolvedSettings;
+  /** When the status last changed (undefined while UNKNOWN). */
+  since?: Date;
+  lastRound?: MonitorRound;
+}
+
+export type MonitorEvents = {
+  check: [MonitorCheck];
+  round: [MonitorRound];
+  change: [MonitorChange];
+  stop: [];
+};
+
+interface Entry extends ResolvedTarget {
+  health: HealthState;
+  rounds: number;
+  since?: Date;
+  lastRound?: MonitorRound;
+}
+
+const DEFAULT_CONCURRENCY = 1000;
+
+export class Monitor extends EventEmitter<MonitorEvents> {
+  readonly checker: Checker;
+  private readonly entries: Entry[];
+  private readonly concurrency: number;
+  private readonly spreadMs: number | undefined;
+  private readonly replies: MonitorOptions['replies'];
+  private readonly timer: DeadlineTimer;
+  private readonly waiting: number[] = [];
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly aborter = new AbortController();
+  private state: 'new' | 'running' | 'stopped' = 'new';
+
+  constructor(options: MonitorOptions) {
+    super();
+    if (!options || typeof options.checker?.check !== 'function') throw new InvalidArgumentError('Monitor needs a `checker`');
+    if (!Array.isArray(options.targets) || options.targets.length === 0) throw new InvalidArgumentError('Monitor needs at least one target');
+    this.checker = options.checker;
+    this.entries = resolveTargets(options.targets, options.defaults).map((t) => ({ ...t, health: INITIAL_HEALTH, rounds: 0 }));
+    this.concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
+    if (!Number.isInteger(this.concurrency) || this.concurrency < 1) {
+      throw new InvalidArgumentError(`concurrency must be a whole number of at least 1, got ${String(options.concurrency)}`);
+    }
+    if (options.spreadMs !== undefined && !(options.spreadMs >= 0)) {
+      throw new InvalidArgumentError(`spreadMs must be 0 or more, got ${String(options.spreadMs)}`);
+    }
+    this.spreadMs = options.spreadMs;
+    this.replies = options.replies;
+    this.timer = new DeadlineTimer(
+      () => performance.now(),
+      (slot) => this.onDue(slot),
+    );
+  }
+
+  get running(): boolean {
+    return this.state === 'running';
+  }
+
+  /** Schedules the first round of every target. The checker must be started. */
+  start(): void {
+    if (this.state !== 'new') {
+      throw new StateError(this.state === 'running' ? 'the monitor is already started' : 'the monitor is stopped', this.state === 'running' ? 'ERR_SHAKER_ALREADY_STARTED' : 'ERR_SHAKER_CLOSED');
+    }
+    if (!this.checker.isReady) throw new StateError('start the checker before the monitor: `await checker.start()`', 'ERR_SHAKER_NOT_STARTED');
+    this.state = 'running';
+    // Every probe in flight listens on the one stop signal.
+    setMaxListeners(0, this.aborter.signal);
+    this.timer.setKeepAlive(true);
+    const now = performance.now();
+    for (let slot = 0; slot < this.entries.length; slot++) {
+      const spread = this.spreadMs ?? Math.min(this.entries[slot].settings.inter, this.entries.length);
+      this.timer.schedule(now + Math.random() * spread, slot, 0);
+    }
+  }
+
+  /** Stops scheduling, aborts the rounds in flight and waits for them; ends every changes() iterator. */
+  async stop(): Promise<void> {
+    if (this.state === 'stopped') return;
+    this.state = 'stopped';
+    this.timer.stop();
+    this.timer.setKeepAlive(false);
+    this.waiting.length = 0;
+    this.aborter.abort(new AbortError('the monitor was stopped'));
+    await Promise.allSettled([...this.inFlight]);
+    this.emit('stop');
+  }
+
+  /** Every state change from now on, until stop(). Breaking out of the loop unsubscribes. */
+  changes(): AsyncIterableIterator<MonitorChange> {
+    const queue: MonitorChange[] = [];
+    const waiters: Array<(r: IteratorResult<MonitorChange>) => void> = [];
+    let done = this.state === 'stopped';
+    const finish = (): void => {
+      done = true;
+      this.off('change', onChange);
+      this.off('stop', finish);
+      for (const w of waiters.splice(0)) w({ value: undefined, done: true });
+    };
+    const onChange = (change: MonitorChange): void => {
+      const waiter = waiters.shift();
+      if (waiter) waiter({ value: change, done: false });
+      else queue.push(change);
+    };
+    if (!done) {
+      this.on('change', onChange);
+      this.once('stop', finish);
+    }
+    return {
+      next: (): Promise<IteratorResult<MonitorChange>> => {
+        if (queue.length > 0) return Promise.resolve({ value: queue.shift()!, done: false });
+        if (done) return Promise.resolve({ value: undefined, done: true });
+        return new Promise((resolve) => waiters.push(resolve));
+      },
+      return: (): Promise<IteratorResult<MonitorChange>> => {
+        queue.length = 0;
+        finish();
+        return Promise.resolve({ value: undefined, done: true });
+      },
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+    };
+  }
+
+  /** A snapshot of every target's state. */
+  status(): TargetStatus[] {
+    return this.entries.map((e) => {
+      const s: TargetStatus = { target: e.name, probe: e.probe, status: e.health.status, health: e.health.health, rounds: e.rounds, settings: e.settings };
+      if (e.since) s.since = e.since;
+      if (e.lastRound) s.lastRound = e.lastRound;
+      return s;
+    });
+  }
+
+  private onDue(slot: number): void {
+    if (this.state !== 'running') return;
+    if (this.inFlight.size >= this.concurrency) {
+      this.waiting.push(slot);
+      return;
+    }
+    this.launch(slot);
+  }
+
+  private launch(slot: number): void {
+    const round = this.runRound(slot).finally(() => {
+      this.inFlight.delete(round);
+      while (this.state === 'running' && this.waiting.length > 0 && this.inFlight.size < this.concurrency) this.launch(this.waiting.shift()!);
+    });
+    this.inFlight.add(round);
+  }
+
+  private async runRound(slot: number): Promise<void> {
+    const entry = this.entries[slot];
+    const number = ++entry.rounds;
+    const signal = this.aborter.signal;
+    const options = { signal, ...(entry.settings.timeout !== undefined ? { timeout: entry.settings.timeout } : {}), ...(entry.settings.retries !== undefined ? { retries: entry.settings.retries } : {}) };
+    const probeOnce = async (): Promise<CheckResult> => {
+      let result: CheckResult;
+      try {
+        result = await this.checker.check(entry.probe, options);
+      } catch (error) {
+        if (signal.aborted) throw error;
+        result = this.failedResult(entry, error);
+      }
+      this.safeEmit('check', { target: entry.name, probe: entry.probe, round: number, result });
+      return result;
+    };
+    let results: CheckResult[];
+    try {
+      results = await Promise.all(Array.from({ length: entry.settings.burst }, probeOnce));
+    } catch (error) {
+      if (signal.aborted) return;
+      throw error;
+    }
+    if (this.state !== 'running') return;
+    this.finishRound(slot, entry, number, results);
+  }
+
+  private finishRound(slot: number, entry: Entry, number: number, results: CheckResult[]): void {
+    let replies: number | undefined;
+    if (this.replies) {
+      replies = 0;
+      const port = results[0].port;
+      for (const ip of new Set(results.map((r) => r.ip).filter(Boolean))) replies += this.replies.take(ip, port);
+    }
+    const stats = summarizeRound(results, replies);
+    const before = entry.health;
+    const step = applyResult(before, stats.success, entry.settings);
+    entry.health = step.state;
+    const interval = intervalKind(step.state, entry.settings);
+    const nextInMs = entry.settings[interval];
+    const time = new Date();
+    const round: MonitorRound = { ...stats, time, target: entry.name, probe: entry.probe, round: number, status: step.state.status, interval, nextInMs, results };
+    entry.lastRound = round;
+    this.timer.schedule(performance.now() + nextInMs, slot, 0);
+    this.safeEmit('round', round);
+    if (step.change) {
+      entry.since = time;
+      const toUp = step.change.to === 'up';
+      this.safeEmit('change', {
+        time,
+        target: entry.name,
+        probe: entry.probe,
+        from: step.change.from,
+        to: step.change.to,
+        consecutive: Math.abs(step.state.streak),
+        needed: toUp ? entry.settings.rise : entry.settings.fall,
+        round,
+      });
+    }
+  }
+
+  private failedResult(entry: Entry, error: unknown): CheckResult {
+    const e = error instanceof Error ? error : new Error(String(error));
+    const port = Number(entry.probe.slice(entry.probe.lastIndexOf(':') + 1));
+    return {
+      target: entry.probe,
+      ip: '',
+      port,
+      status: 'error',
+      code: (e as { code?: string }).code ?? 'ERR_SHAKER_SYSTEM',
+      strategy: this.checker.strategy?.name ?? 'raw',
+      attempts: 0,
+      error: e,
+    };
+  }
+
+  /**
+   * A throwing listener must not end the target's schedule (the round would reject into the
+   * void); rethrown outside the round, it surfaces as the uncaught exception it is.
+   */
+  private safeEmit<K extends keyof MonitorEvents>(event: K, ...args: MonitorEvents[K]): void {
+    try {
+      (this.emit as (e: K, ...a: MonitorEvents[K]) => boolean)(event, ...args);
+    } catch (error) {
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
+  }
+}

@@ -1,0 +1,123 @@
+// Target specs and their lazy expansion: CIDR blocks (v4 and v6), port lists and ranges, host
+// names, the --max-targets bound, and every malformed input. Parse-only: nothing is resolved or
+// sent, so addresses outside the test ranges are fine here.
+import test from 'ava';
+import { countTargets, expandSpec, expandSpecs, parseTargetSpec, specFamily } from '../../src/cli/target-spec.js';
+import { parsePortList } from '../../src/cli/port-list.js';
+import { UsageError } from '../../src/cli/usage-error.js';
+
+const expands = test.macro({
+  exec(t, text: string, expected: string[], family: 0 | 4 | 6) {
+    const spec = parseTargetSpec(text);
+    t.deepEqual([...expandSpec(spec)], expected);
+    t.is(spec.count, BigInt(expected.length), 'count matches the expansion');
+    t.is(specFamily(spec), family);
+  },
+  title: (_p, text: string) => `expands ${JSON.stringify(text)}`,
+});
+test(expands, '198.18.0.2:80', ['198.18.0.2:80'], 4);
+test(expands, ' 198.18.0.2:80 ', ['198.18.0.2:80'], 4); // trimmed
+test(expands, '198.18.0.2:79-81', ['198.18.0.2:79', '198.18.0.2:80', '198.18.0.2:81'], 4);
+test(expands, '198.18.0.2:443,80,443', ['198.18.0.2:443', '198.18.0.2:80'], 4); // order kept, duplicates dropped
+test(expands, '198.18.0.0/30:80', ['198.18.0.1:80', '198.18.0.2:80'], 4); // network and broadcast skipped
+test(expands, '198.18.0.0/29:22,80', [1, 2, 3, 4, 5, 6].flatMap((h) => [`198.18.0.${h}:22`, `198.18.0.${h}:80`]), 4);
+test(expands, '198.18.0.4/31:80', ['198.18.0.4:80', '198.18.0.5:80'], 4); // RFC 3021: both addresses
+test(expands, '198.18.0.7/32:80', ['198.18.0.7:80'], 4);
+test(expands, '198.18.0.252/30:1', ['198.18.0.253:1', '198.18.0.254:1'], 4);
+test(expands, '198.18.0.254/31:1', ['198.18.0.254:1', '198.18.0.255:1'], 4);
+test(expands, '198.18.255.252/30:9', ['198.18.255.253:9', '198.18.255.254:9'], 4); // carries into the third byte
+test(expands, '255.255.255.254/31:9', ['255.255.255.254:9', '255.255.255.255:9'], 4); // top of the space, no overflow
+test(expands, '[2001:2::2]:80', ['[2001:2::2]:80'], 6);
+test(expands, '[2001:2::/126]:22', ['[2001:2::]:22', '[2001:2::1]:22', '[2001:2::2]:22', '[2001:2::3]:22'], 6); // IPv6 keeps all
+test(expands, '[2001:2::fffe/127]:1', ['[2001:2::fffe]:1', '[2001:2::ffff]:1'], 6);
+test(expands, '[2001:2:0:0:0:0:1:fffe/127]:1', ['[2001:2::1:fffe]:1', '[2001:2::1:ffff]:1'], 6); // canonical text
+test(expands, '[2001:2::ffff/128]:1', ['[2001:2::ffff]:1'], 6);
+test(expands, '[2001:2:0:ffff:ffff:ffff:ffff:fffe/127]:1', ['[2001:2:0:ffff:ffff:ffff:ffff:fffe]:1', '[2001:2:0:ffff:ffff:ffff:ffff:ffff]:1'], 6);
+test(expands, 'db.example:5432,6432', ['db.example:5432', 'db.example:6432'], 0);
+test(expands, 'localhost:1-3', ['localhost:1', 'localhost:2', 'localhost:3'], 0);
+
+const counts = test.macro({
+  exec(t, text: string, count: bigint) {
+    t.is(parseTargetSpec(text).count, count);
+  },
+  title: (_p, text: string, count: bigint) => `${text} counts ${count}`,
+});
+test(counts, '198.18.0.0/15:80', 2n ** 17n - 2n);
+test(counts, '0.0.0.0/0:1-65535', (2n ** 32n - 2n) * 65535n);
+test(counts, '[2001:2::/48]:22', 2n ** 80n);
+test(counts, '[::/0]:1-65535', 2n ** 128n * 65535n);
+test(counts, '198.18.0.2:1-65535', 65535n);
+
+const rejects = test.macro({
+  exec(t, text: string, message: RegExp) {
+    const error = t.throws(() => parseTargetSpec(text), { instanceOf: UsageError });
+    t.regex(error!.message, message);
+    t.false(error!.message.includes('\n'));
+  },
+  title: (_p, text: string) => `rejects ${JSON.stringify(text)}`,
+});
+test(rejects, '', /empty target/);
+test(rejects, '198.18.0.2', /missing ":port"/);
+test(rejects, '198.18.0.2:', /missing port/);
+test(rejects, '198.18.0.2:0', /invalid port 0/);
+test(rejects, '198.18.0.2:65536', /invalid port 65536/);
+test(rejects, '198.18.0.2:80,', /empty item/);
+test(rejects, '198.18.0.2:80,,81', /empty item/);
+test(rejects, '198.18.0.2:-80', /invalid port ""/);
+test(rejects, '198.18.0.2:80-', /invalid port ""/);
+test(rejects, '198.18.0.2:81-80', /runs backwards: write 80-81/);
+test(rejects, '198.18.0.2:1-2-3', /invalid port "2-3"/);
+test(rejects, '198.18.0.2:http', /invalid port "http"/);
+test(rejects, '198.18.0.0/33:80', /prefix length "\/33" must be a number from 0 to 32/);
+test(rejects, '198.18.0.0/:80', /prefix length "\/"/);
+test(rejects, '198.18.0.0/-1:80', /prefix length/);
+test(rejects, '198.18.0.0/1a:80', /prefix length/);
+test(rejects, '198.18.0.1/30:80', /198.18.0.1\/30 has host bits set; the block is 198.18.0.0\/30/);
+test(rejects, '198.18.0/24:80', /"198.18.0" is not an IPv4 address/);
+test(rejects, '198.18.0.256:80', /"198.18.0.256" is not a valid IPv4 address/);
+test(rejects, 'db.example/24:80', /not an IPv4 address/);
+test(rejects, '[2001:2::/129]:80', /from 0 to 128/);
+test(rejects, '[2001:2::1/120]:80', /has host bits set; the block is 2001:2::\/120/);
+test(rejects, '[2001:2::/64/64]:80', /more than one "\/"/);
+test(rejects, '[198.18.0.0/30]:80', /"198.18.0.0" is not an IPv6 address/);
+test(rejects, '[2001:2::2:80', /missing "]"/);
+test(rejects, '[2001:2::2]80', /missing ":port" after "]"/);
+test(rejects, '2001:2::2:80', /brackets, e.g. "\[2001:2::2\]:80"/);
+test(rejects, '2001:2::/120:80', /brackets/);
+test(rejects, 'http://example.com:80', /neither an IP address nor a host name/);
+test(rejects, 'bad host:80', /"bad host" is neither/);
+test(rejects, 'a_b..c:80', /neither/);
+
+test('ports come back as a compact array, each once, in the order given', (t) => {
+  const ports = parsePortList('443,80-82,81,1', 'test');
+  t.true(ports instanceof Uint16Array);
+  t.deepEqual([...ports], [443, 80, 81, 82, 1]);
+  t.is(parsePortList('1-65535', 'test').length, 65535);
+});
+
+test('expansion is lazy: a /8 yields its first targets without walking the rest', (t) => {
+  const it = expandSpec(parseTargetSpec('10.0.0.0/8:1-65535'));
+  t.deepEqual([it.next().value, it.next().value], ['10.0.0.1:1', '10.0.0.1:2']);
+  const v6 = expandSpec(parseTargetSpec('[2001:2::/48]:22'));
+  t.is(v6.next().value, '[2001:2::]:22');
+});
+
+test('expandSpecs chains specs in order', (t) => {
+  const specs = ['198.18.0.2:80', '198.18.0.0/30:22', '[2001:2::2]:1,2'].map(parseTargetSpec);
+  t.deepEqual([...expandSpecs(specs)], ['198.18.0.2:80', '198.18.0.1:22', '198.18.0.2:22', '[2001:2::2]:1', '[2001:2::2]:2']);
+});
+
+const bounded = test.macro({
+  exec(t, texts: string[], max: number, expected: number | RegExp) {
+    const specs = texts.map(parseTargetSpec);
+    if (typeof expected === 'number') t.is(countTargets(specs, max), expected);
+    else t.throws(() => countTargets(specs, max), { instanceOf: UsageError, message: expected });
+  },
+  title: (_p, texts: string[], max: number) => `countTargets(${texts.join(' ')}) with --max-targets ${max}`,
+});
+test(bounded, ['198.18.0.0/24:80'], 65536, 254);
+test(bounded, ['198.18.0.0/24:80', '198.18.1.0/24:80'], 508, 508); // exactly the bound
+test(bounded, ['198.18.0.0/24:80', '198.18.1.0/24:80'], 507, /more than --max-targets 507 \(198.18.1.0\/24:80 alone is 254\)/);
+test(bounded, ['198.18.0.0/15:1-65535'], 65536, /more than --max-targets 65536/);
+test(bounded, ['[2001:2::/48]:22'], 100_000_000, /alone is 1208925819614629174706176/);
+test(bounded, ['[::/0]:1-65535'], 1, /more than --max-targets 1/);
