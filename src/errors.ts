@@ -19,7 +19,13 @@ export type ShakerErrorCode =
   | 'ERR_SHAKER_NOT_STARTED'
   | 'ERR_SHAKER_CLOSED'
   | 'ERR_SHAKER_UNSUPPORTED'
-  | 'ERR_SHAKER_SYSTEM';
+  | 'ERR_SHAKER_SYSTEM'
+  | 'ERR_SHAKER_MALFORMED_PCAP'
+  | 'ERR_SHAKER_USAGE'
+  | 'ERR_SHAKER_CONFIG'
+  | 'ERR_SHAKER_TESTBED_COMMAND'
+  | 'ERR_SHAKER_TESTBED_SERVER'
+  | 'ERR_SHAKER_TESTBED_CAPTURE';
 
 export class ShakerError extends Error {
   readonly code: ShakerErrorCode | string;
