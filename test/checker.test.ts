@@ -142,9 +142,8 @@ test('a failing start() rejects `ready` with the same error; nobody awaiting `re
   await t.throwsAsync(new Checker({ strategyFactory: async () => Promise.reject(failure) }).start());
 });
 
-// KNOWN GAP (reported): start() puts the state back to 'new' after a failure, so it may be
-// called again, but `ready` was settled by the first failure and stays rejected after a retry
-// succeeds. test.failing turns red once that is fixed, so the `.failing` can be dropped then.
+// start() may be retried after a failure; `ready` stays rejected until the retry begins, then
+// follows the new attempt.
 test('after a failed start(), a successful retry makes `ready` resolve', async (t) => {
   let attempt = 0;
   const fake = new FakeStrategy();

@@ -138,11 +138,8 @@ const crossCopy = test.macro({
 });
 for (const c of cases) test(crossCopy, c);
 
-// KNOWN GAP (reported to the lead): src/errors.ts's header says instanceof works across
-// duplicate copies, and undici brands every class, but here only ShakerError answers
-// Symbol.hasInstance through the brand; `copy.TimeoutError` is not instanceof this TimeoutError.
-// test.failing keeps the suite green while the gap exists and turns red once it is fixed, so the
-// `.failing` can be dropped then.
+// Subclasses answer through the brand plus their name, so `copy.TimeoutError` is instanceof this
+// TimeoutError and not this ConnectError.
 test('cross-copy: subclasses too are instanceof across copies (as the module header says)', async (t) => {
   const copy = await secondCopy();
   t.true(new copy.TimeoutError() instanceof TimeoutError);
