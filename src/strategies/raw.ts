@@ -76,6 +76,15 @@ export interface RawStrategyOptions {
   installShim?: boolean;
 }
 
+interface WaitingProbe {
+  target: ProbeTarget;
+  remote: Uint8Array;
+  route: Route;
+  options: ProbeOptions;
+  callback: ProbeCallback;
+  cancelled: boolean;
+}
+
 const MAX_SYN_BYTES = 128;
 const MAX_RST_BYTES = 80;
 
@@ -114,7 +123,11 @@ export class RawStrategy implements Strategy {
     malformed: 0,
     shimLost: 0,
     aborted: 0,
+    waitedForPort: 0,
   };
+  /** Probes waiting for a free source port, by destination (tuple key with local port 0). */
+  private readonly waiting = new Map<number, WaitingProbe[]>();
+  private waitingCount = 0;
 
   constructor(private readonly options: RawStrategyOptions = {}) {
     this.portRange = options.sourcePorts ? checkPortRange(options.sourcePorts) : defaultProbePortRange();
@@ -264,14 +277,11 @@ export class RawStrategy implements Strategy {
     const now = performance.now();
     const localPort = this.pickPort(remote, target.port);
     if (localPort < 0) {
+      // Every source port is busy with this very destination (more checks in flight to one
+      // ip:port than the range has ports): wait for one of them to finish, inside the deadline,
+      // as a kernel connect() would wait for a free ephemeral port... except it would fail.
       this.captures!.release(captureId);
-      callback({
-        status: 'error',
-        code: 'EADDRNOTAVAIL',
-        attempts: 0,
-        error: new UnsupportedError(`every source port in ${this.portRange.join('-')} is busy probing ${target.ip}:${target.port}`),
-      });
-      return () => {};
+      return this.waitForPort(target, remote, route, options, callback);
     }
     const t = this.table;
     const key = tupleKey(remote, 0, remote.length, target.port, localPort);
@@ -310,6 +320,10 @@ export class RawStrategy implements Strategy {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    const waiting = [...this.waiting.values()].flat();
+    this.waiting.clear();
+    this.waitingCount = 0;
+    for (const entry of waiting) if (!entry.cancelled) entry.callback(this.closedOutcome(0));
     for (const slot of this.table.liveSlots()) this.finish(slot, this.closedOutcome(this.table.attempts[slot]), false);
     this.timer.stop();
     this.captures?.closeAll();
@@ -327,6 +341,7 @@ export class RawStrategy implements Strategy {
       ...this.counters,
       ...(this.transport?.stats() ?? {}),
       inFlight: this.table.size,
+      waitingForPort: this.waitingCount,
       captureDrops,
     };
   }
@@ -409,14 +424,51 @@ export class RawStrategy implements Strategy {
     const key = t.key[slot];
     const isn = t.isn[slot];
     const captureId = t.captureId[slot];
+    const destination =
+      this.waiting.size > 0 ? tupleKey(t.remoteAddr, slot * 16, t.family[slot] === 4 ? 4 : 16, t.remotePort[slot], 0) : -1;
     const callback = t.release(slot);
     if (!callback) return;
     if (remember) this.recent.add(key, isn, performance.now());
     if (!notify) this.counters.aborted++;
     else this.counters[outcome.status === 'error' ? 'errors' : outcome.status]++;
     this.captures?.release(captureId);
-    if (t.size === 0) this.timer.setKeepAlive(false);
+    if (t.size === 0 && this.waiting.size === 0) this.timer.setKeepAlive(false);
     if (notify) callback(outcome);
+    if (destination >= 0) this.launchWaiting(destination);
+  }
+
+  /** Queues a probe until a source port frees up for its destination. */
+  private waitForPort(target: ProbeTarget, remote: Uint8Array, route: Route, options: ProbeOptions, callback: ProbeCallback): () => void {
+    const destination = tupleKey(remote, 0, remote.length, target.port, 0);
+    const entry: WaitingProbe = { target, remote, route, options, callback, cancelled: false };
+    let queue = this.waiting.get(destination);
+    if (!queue) this.waiting.set(destination, (queue = []));
+    queue.push(entry);
+    this.waitingCount++;
+    this.counters.waitedForPort++;
+    return () => {
+      if (entry.cancelled) return;
+      entry.cancelled = true;
+      this.counters.aborted++;
+    };
+  }
+
+  /** A port of `destination` was freed: start the oldest probe waiting for one. */
+  private launchWaiting(destination: number): void {
+    const queue = this.waiting.get(destination);
+    while (queue && queue.length > 0) {
+      const entry = queue.shift()!;
+      this.waitingCount--;
+      if (queue.length === 0) this.waiting.delete(destination);
+      if (entry.cancelled) continue;
+      if (performance.now() >= entry.options.deadline) {
+        this.counters.timeout++;
+        entry.callback({ status: 'timeout', code: 'ETIMEDOUT', attempts: 0 });
+        continue;
+      }
+      this.launchOrReport(entry.target, entry.remote, entry.route, entry.options, entry.callback);
+      return;
+    }
   }
 
   // --- receiving ------------------------------------------------------------------------------

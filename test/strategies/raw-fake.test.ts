@@ -619,23 +619,42 @@ test('200 concurrent probes to one target:port use 200 different source ports', 
   t.true((await Promise.all(pending)).every((o) => o.status === 'open'));
 });
 
-test('source ports run out per destination: the extra probe is an EADDRNOTAVAIL error, not a reused tuple', async (t) => {
+test('source ports run out per destination: the extra probe waits for a free port, never reuses a busy tuple', async (t) => {
   const [low] = defaultProbePortRange();
   const r = await rig(t, 4, { sourcePorts: [low, low + 3] });
   const pending = Array.from({ length: 5 }, () => probe(r));
-  const fifth = await pending[4];
-  t.like(fifth, { status: 'error', code: 'EADDRNOTAVAIL', attempts: 0 });
-  t.true(fifth.error instanceof UnsupportedError);
   await until(() => r.transport.syns.length === 4, '4 SYNs');
   t.is(new Set(r.transport.syns.map((s) => s.tcp.srcPort)).size, 4);
-  t.is(r.raw.stats().inFlight, 4);
+  t.like(r.raw.stats(), { inFlight: 4, waitingForPort: 1, waitedForPort: 1 });
   // Another destination still has every port.
   const other = probe(r, { ip: NET[4].other });
   const synOther = await nthSyn(r, 5);
   r.captures.push(rstAck(synOther));
   t.is((await other).status, 'closed');
-  for (const syn of r.transport.syns.slice(0, 4)) r.captures.push(rstAck(syn));
-  await Promise.all(pending.slice(0, 4));
+  // The first answer frees a port: the fifth probe goes out on it.
+  r.captures.push(rstAck(r.transport.syns[0]));
+  t.is((await pending[0]).status, 'closed');
+  const fifthSyn = await nthSyn(r, 6);
+  t.is(fifthSyn.tcp.srcPort, r.transport.syns[0].tcp.srcPort, 'the freed port');
+  t.like(r.raw.stats(), { inFlight: 4, waitingForPort: 0 });
+  for (const syn of [...r.transport.syns.slice(1, 4), fifthSyn]) r.captures.push(rstAck(syn));
+  t.true((await Promise.all(pending)).every((o) => o.status === 'closed'));
+});
+
+test('a probe still waiting for a port at its deadline times out; close() answers waiting probes', async (t) => {
+  const [low] = defaultProbePortRange();
+  const r = await rig(t, 4, { sourcePorts: [low, low] });
+  const first = probe(r, { timeoutMs: 200 });
+  const second = probe(r, { timeoutMs: 50 });
+  const third = probe(r, { timeoutMs: 10_000 });
+  // The first times out at 200 ms and frees the port: the second is past its deadline by then.
+  t.is((await first).status, 'timeout');
+  t.like(await second, { status: 'timeout', code: 'ETIMEDOUT', attempts: 0 });
+  await until(() => r.transport.syns.length === 2, 'the third SYN');
+  const fourth = probe(r);
+  await r.raw.close();
+  t.is((await third).code, 'ERR_SHAKER_CLOSED');
+  t.is((await fourth).code, 'ERR_SHAKER_CLOSED');
 });
 
 test('the port cursor walks the whole range before a port comes back, then reuses it', async (t) => {
