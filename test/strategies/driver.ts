@@ -1,5 +1,5 @@
 // Runs one strategy scenario inside the client namespace and prints a JSON report on stdout.
-// The tests start it with `ip netns exec <client> [setpriv ...] node --import tsx/esm` so the
+// on-testbed.ts starts it with `ip netns exec <client> [setpriv ...] node --import tsx/esm` so the
 // probing process lives in the namespace (and, for the unprivileged case, has no capabilities).
 //
 // Usage: node --import tsx/esm test/strategies/driver.ts '<Scenario as JSON>'

@@ -3,8 +3,8 @@ import net from 'node:net';
 import os from 'node:os';
 import { SocketStrategy, ipBytes, synRetriesFor, type SocketAddon } from '../../src/strategies/socket.js';
 import type { CheckStatus, Family } from '../../src/types.js';
-import type { Scenario } from './driver.js';
-import { families, isRoot, ports, privilegedTest, serverOf, StrategyTestbed } from './integration.js';
+import { privilegedTest } from '../helpers/testbed.js';
+import { FILTERED, OPEN, families, sharedCases, strategyBed } from './on-testbed.js';
 
 const { errno } = os.constants;
 const soon = () => ({ deadline: performance.now() + 5_000, retries: 2 });
@@ -216,115 +216,28 @@ test('loopback: a local listener is open and never accepts; port 1 is refused', 
   }
 });
 
-// --- network namespaces (root) ---------------------------------------------------------------
+// --- network namespaces (root): on-testbed.ts ------------------------------------------------
 
-const privileged = privilegedTest('socket strategy');
-let bed: StrategyTestbed | undefined;
-if (isRoot) {
-  test.before(async () => {
-    bed = await StrategyTestbed.create('sock');
-  });
-  test.after.always(async () => {
-    await bed?.destroy();
-  });
-}
-
-function testbed(): StrategyTestbed {
-  if (bed === undefined) throw new Error('testbed not created');
-  return bed;
-}
-
-const scenario = (family: Family, port: number, extra: Partial<Scenario> = {}): Scenario => ({
-  strategy: 'socket',
-  ip: serverOf(family),
-  family,
-  port,
-  timeoutMs: 3_000,
-  retries: 3,
-  mode: 'probe',
-  ...extra,
-});
-
-/** Flags the client sent, in order, and whether a bare ACK is among them. */
-function clientFlags(segments: { from: string; flags: string }[]): string[] {
-  return segments.filter((s) => s.from === 'client').map((s) => s.flags);
-}
+sharedCases('socket', { accepts: 0, retransmits: true });
 
 for (const family of families) {
-  for (const unprivileged of [false, true]) {
-    privileged(`IPv${family} open port${unprivileged ? ' as nobody without capabilities' : ''}: SYN, SYN-ACK, RST, no ACK, nothing accepted`, async (t) => {
-      const bed = testbed();
-      const before = bed.accepted;
-      const { result: report, segments } = await bed.capture(ports.open, family, () =>
-        bed.drive(scenario(family, ports.open), { unprivileged }),
-      );
-      t.log(`outcome ${JSON.stringify(report.outcomes[0])}, uid ${report.uid}, CapEff ${report.capEff}`);
-      t.log(segments.map((s) => `${s.from}:${s.flags}`).join(' '));
-      t.like(report.outcomes[0], { status: 'open', attempts: 1 });
-      if (unprivileged) {
-        t.is(report.uid, 65534);
-        t.regex(report.capEff, /^0+$/);
-      }
-      t.deepEqual(clientFlags(segments), ['S', 'R.'], 'the client never ACKs the SYN-ACK');
-      t.deepEqual(segments.filter((s) => s.from === 'server').map((s) => s.flags), ['S.']);
-      t.is(bed.accepted, before, 'the server application accepted nothing');
-      t.is(report.fdsAfter, report.fdsBefore);
-    });
-  }
-
-  privileged(`IPv${family} closed port: closed / ECONNREFUSED after one SYN`, async (t) => {
-    const report = await testbed().drive(scenario(family, ports.closed));
-    t.log(JSON.stringify(report.outcomes[0]));
-    t.like(report.outcomes[0], { status: 'closed', code: 'ECONNREFUSED', attempts: 1 });
-    t.is(typeof report.outcomes[0].rttMs, 'number');
-    t.true(report.elapsedMs < 3_000, 'ended by the RST, not by the deadline');
+  privilegedTest(`IPv${family} open port as nobody without capabilities: open, nothing accepted`, async (t) => {
+    const bed = await strategyBed(t, 'socket');
+    const server = await bed.tb.startServer({ port: OPEN });
+    const report = await bed.drive(family, OPEN, {}, { unprivileged: true });
+    t.log(`outcome ${JSON.stringify(report.outcomes[0])}, uid ${report.uid}, CapEff ${report.capEff}`);
+    t.like(report.outcomes[0], { status: 'open', attempts: 1 });
+    t.is(report.uid, 65534);
+    t.regex(report.capEff, /^0+$/);
+    t.is(await server.acceptCount(), 0, 'the server application accepted nothing');
+    t.is(report.fdsAfter, report.fdsBefore);
   });
 
-  privileged(`IPv${family} filtered port: timeout at our deadline, SYN retransmitted by the kernel`, async (t) => {
-    const report = await testbed().drive(scenario(family, ports.filtered, { timeoutMs: 1_500 }));
-    t.log(`${JSON.stringify(report.outcomes[0])} after ${report.elapsedMs.toFixed(0)} ms`);
-    t.like(report.outcomes[0], { status: 'timeout', code: 'ETIMEDOUT' });
-    t.true(report.elapsedMs >= 1_500, 'never before the deadline');
-    t.true(report.outcomes[0].attempts >= 2, 'the first SYN retransmission comes at 1 s');
-  });
-
-  privileged(`IPv${family} filtered port, retries 1: the kernel gives up first (TCP_SYNCNT)`, async (t) => {
-    const report = await testbed().drive(scenario(family, ports.filtered, { timeoutMs: 20_000, retries: 1 }));
+  privilegedTest(`IPv${family} filtered port, retries 1: the kernel gives up first (TCP_SYNCNT)`, async (t) => {
+    const report = await (await strategyBed(t, 'socket')).drive(family, FILTERED, { timeoutMs: 20_000, retries: 1 });
     t.log(`${JSON.stringify(report.outcomes[0])} after ${report.elapsedMs.toFixed(0)} ms`);
     t.like(report.outcomes[0], { status: 'timeout', code: 'ETIMEDOUT' });
     t.true(report.elapsedMs < 20_000, 'ETIMEDOUT came from the kernel, before our deadline');
     t.true(report.outcomes[0].attempts >= 2);
-  });
-
-  privileged(`IPv${family} ICMP administratively prohibited`, async (t) => {
-    const report = await testbed().drive(scenario(family, ports.prohibited));
-    const outcome = report.outcomes[0];
-    t.log(`${JSON.stringify(outcome)} after ${report.elapsedMs.toFixed(0)} ms`);
-    // IPv4 (ICMP 3/13) ends the connect at once with EHOSTUNREACH. IPv6 (ICMPv6 1/1) gives
-    // EACCES, but on Linux 6.18 only once the first SYN retransmission (1 s) has run: with a
-    // deadline under 1 s the same target reads as a timeout.
-    t.like(outcome, { status: 'unreachable', code: family === 4 ? 'EHOSTUNREACH' : 'EACCES' });
-    const short = await testbed().drive(scenario(family, ports.prohibited, { timeoutMs: 500 }));
-    t.log(`with a 500 ms deadline: ${JSON.stringify(short.outcomes[0])}`);
-    t.true(['unreachable', 'timeout'].includes(short.outcomes[0].status));
-  });
-
-  privileged(`IPv${family} AbortSignal: rejects with the reason, no fd left`, async (t) => {
-    const report = await testbed().drive(scenario(family, ports.filtered, { mode: 'abort', abortAfterMs: 200 }));
-    t.log(`rejected with the reason: ${report.rejectedWithReason}, fds ${report.fdsBefore} → ${report.fdsAfter}`);
-    t.true(report.rejectedWithReason);
-    t.deepEqual(report.outcomes, []);
-    t.true(report.elapsedMs < 3_000, 'ended by the abort, not by the deadline');
-    t.is(report.fdsAfter, report.fdsBefore);
-    t.like(report.stats, { aborted: 1, inFlight: 0 });
-  });
-
-  privileged(`IPv${family} close() with probes in flight: all settle, no fd left`, async (t) => {
-    const report = await testbed().drive(scenario(family, ports.filtered, { mode: 'close', count: 8, closeAfterMs: 200 }));
-    t.log(`${report.outcomes.map((o) => o.code).join(' ')}, fds ${report.fdsBefore} → ${report.fdsAfter}`);
-    t.is(report.outcomes.length, 8);
-    for (const outcome of report.outcomes) t.like(outcome, { status: 'error', code: 'ERR_SHAKER_CLOSED' });
-    t.is(report.fdsAfter, report.fdsBefore);
-    t.like(report.stats, { probesStarted: 8, errors: 8, inFlight: 0 });
   });
 }
