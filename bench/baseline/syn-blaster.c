@@ -315,6 +315,7 @@ int main(int argc, char **argv) {
         batch_slot[n] = s;
         n++;
       }
+      const double sent_at = now_s();
       int sent = sendmmsg(tx, syn_msgs, (unsigned)n, 0);
       if (sent < 0) {
         if (errno == EAGAIN || errno == ENOBUFS || errno == EINTR) {
@@ -329,7 +330,7 @@ int main(int argc, char **argv) {
       for (int b = 0; b < n; b++) {
         uint32_t s = batch_slot[b];
         if (b < sent) {
-          slots[s].sent_at = now;
+          slots[s].sent_at = sent_at;
         } else {
           slots[s].busy = 0; // not sent: give the slot back, the check is retried below
           free_slots[free_count++] = s;
@@ -411,11 +412,14 @@ int main(int argc, char **argv) {
     if (got <= 0) {
       int can_send = !stopped && next < opt.checks && free_count > 0;
       if (opt.rate > 0 && can_send) {
-        double wait_ms = ((double)next / opt.rate - (now - start)) * 1000.0;
-        can_send = wait_ms <= 0;
+        double wait_s = (double)next / opt.rate - (now - start);
+        can_send = wait_s <= 0;
         if (!can_send) {
+          // Sleep until the next SYN is due or a reply arrives; ppoll, not poll: the gap
+          // between paced SYNs is often under the millisecond poll() counts in.
           struct pollfd p = {.fd = rx, .events = POLLIN};
-          poll(&p, 1, wait_ms < 1 ? 0 : (int)wait_ms);
+          struct timespec ts = {.tv_sec = (time_t)wait_s, .tv_nsec = (long)((wait_s - (double)(time_t)wait_s) * 1e9)};
+          ppoll(&p, 1, &ts, NULL);
           continue;
         }
       }

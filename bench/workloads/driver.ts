@@ -16,6 +16,7 @@ import type { ProbeOutcome, ProbeTarget, Strategy } from '../../src/types.js';
 import type { DriverLine, DriverResult, DriverSpec, MemoryReport, TargetSpec } from './spec.js';
 
 const spec = JSON.parse(process.argv[2] ?? '{}') as DriverSpec;
+const packetCounts = { sent: 0, received: 0 };
 
 function emit(line: DriverLine): void {
   process.stdout.write(`${JSON.stringify(line)}\n`);
@@ -64,6 +65,11 @@ function percentile(sorted: Float64Array, q: number): number | null {
   return Math.round(sorted[Math.min(sorted.length - 1, Math.round(q * (sorted.length - 1)))] * 1000) / 1000;
 }
 
+/** CLOCK_MONOTONIC in µs, the clock V8's .cpuprofile timestamps use: marks the measured window. */
+function monotonicUs(): number {
+  return Number(process.hrtime.bigint() / 1000n);
+}
+
 function gc(): void {
   const collect = (globalThis as { gc?: () => void }).gc;
   if (!collect) throw new Error('the hold workload needs node --expose-gc');
@@ -105,12 +111,18 @@ async function makeIssue(): Promise<{ issue: Issue; stats: () => Record<string, 
   }
 
   let strategy: Strategy;
-  if (spec.strategy === 'raw') strategy = new RawStrategy(spec.raw ?? {});
+  if (spec.strategy === 'raw') {
+    strategy = new RawStrategy({
+      ...spec.raw,
+      // Diagnostics only: counts every packet the engine sends and every reply it captures.
+      ...(spec.countPackets ? { onPacket: (direction: 'sent' | 'received') => void packetCounts[direction]++ } : {}),
+    });
+  }
   else if (spec.strategy === 'socket') strategy = new SocketStrategy();
   else strategy = new ConnectStrategy();
   await strategy.start();
   const close = () => strategy.close();
-  const stats = () => strategy.stats();
+  const stats = () => (spec.countPackets ? { ...strategy.stats(), packetsCapturedByEngine: packetCounts.received } : strategy.stats());
 
   if (spec.api === 'submit') {
     if (!(strategy instanceof RawStrategy)) throw new Error('api "submit" is the raw engine\'s');
@@ -118,8 +130,13 @@ async function makeIssue(): Promise<{ issue: Issue; stats: () => Record<string, 
     return {
       issue: (i, deadline, done) => {
         const target: ProbeTarget = { ip: targets.ip(i), family: 4, port: targets.port(i) };
-        // submit() resolves to a canceller once the SYN is queued; it rejects only for misuse.
-        raw.submit(target, { deadline, retries: spec.retries }, done).catch((error: unknown) => done(failed(error)));
+        // submit() returns a canceller; it throws only for misuse. The callback may run before
+        // it returns (no free source port: EADDRNOTAVAIL), which runLoop allows for.
+        try {
+          raw.submit(target, { deadline, retries: spec.retries }, done);
+        } catch (error) {
+          done(failed(error));
+        }
       },
       stats,
       close,
@@ -186,13 +203,23 @@ function runLoop(issue: Issue, first: number, count: number, tally: Tally, paced
     startedAt[s] = now;
     issue(first + next++, now + spec.timeoutMs, callbacks[s]);
   };
+  // A check may complete inside issue() (the raw engine reports some failures synchronously):
+  // its callback then calls pump() again, which must not recurse; the running loop below
+  // picks up the freed slot instead.
+  let pumping = false;
   const pump = (): void => {
-    while (inFlight < slots && next < count && free.length > 0) {
-      if (performance.now() > stopAt) {
-        truncated = true;
-        break;
+    if (pumping) return;
+    pumping = true;
+    try {
+      while (inFlight < slots && next < count && free.length > 0) {
+        if (performance.now() > stopAt) {
+          truncated = true;
+          break;
+        }
+        start();
       }
-      start();
+    } finally {
+      pumping = false;
     }
     if (inFlight === 0 && (next >= count || truncated)) finish();
   };
@@ -228,6 +255,12 @@ async function runHold(issue: Issue, stats: () => Record<string, number>): Promi
   const tally = newTally(0);
   let submitted = 0;
   const done = (outcome: ProbeOutcome): void => record(tally, outcome, 0);
+  // One probe first, outside the measurement: it opens the capture (a libpcap ring) and
+  // whatever else the strategy creates once, so the delta below is per probe only.
+  issue(spec.n, performance.now() + spec.timeoutMs, done);
+  for (let i = 0; i < 5; i++) await yieldToLoop();
+  await sleep(100);
+  const inFlightBefore = stats().inFlight ?? 1;
   gc();
   const before = process.memoryUsage();
   const t0 = performance.now();
@@ -244,7 +277,7 @@ async function runHold(issue: Issue, stats: () => Record<string, number>): Promi
   const submitSeconds = (performance.now() - t0) / 1000;
   gc();
   const after = process.memoryUsage();
-  const inFlight = stats().inFlight ?? submitted - tally.completed;
+  const inFlight = (stats().inFlight ?? submitted + 1 - tally.completed) - inFlightBefore;
   const heapUsedDelta = after.heapUsed - before.heapUsed;
   const externalDelta = after.external - before.external;
   return {
@@ -277,10 +310,12 @@ async function main(): Promise<DriverResult> {
     const tally = newTally(spec.n);
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
+    const from = monotonicUs();
     const { started, truncated } = await runLoop(issue, spec.warmup, spec.n, tally, paced);
+    const to = monotonicUs();
     const elapsedS = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
-    return summarise(tally, started, elapsedS, cpu, truncated, stats());
+    return { ...summarise(tally, started, elapsedS, cpu, truncated, stats()), windowUs: [from, to] };
   } finally {
     await close();
   }
@@ -327,5 +362,6 @@ try {
 } catch (error) {
   const e = error as { name?: string; code?: string; message?: string };
   emit({ failed: { name: e.name ?? 'Error', code: e.code, message: e.message ?? String(error) } });
+  process.stderr.write(String((error as Error).stack));
   process.exitCode = 1;
 }

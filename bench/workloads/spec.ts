@@ -40,6 +40,8 @@ export interface DriverSpec {
   /** Checks run before measuring (same shape), to warm the JIT and the engine's tables. */
   warmup: number;
   raw?: { interface?: string; source?: string };
+  /** Count the packets the raw engine captures (its onPacket hook); adds a little work per packet. */
+  countPackets?: boolean;
 }
 
 export interface MemoryReport {
@@ -75,6 +77,8 @@ export interface DriverResult {
   truncated: boolean;
   stats: Record<string, number>;
   memory?: MemoryReport;
+  /** The measured window on CLOCK_MONOTONIC (µs), to cut a CPU profile down to it. */
+  windowUs?: [number, number];
 }
 
 export type DriverLine = { result: DriverResult } | { failed: { name: string; code?: string; message: string } };

@@ -1,0 +1,148 @@
+// Which workloads a bench run is made of, as plain data: bench/run.ts turns each Job into a
+// driver or baseline invocation. Sizes for the full run fit the whole bench in ~10 minutes on a
+// 2-core machine; --quick shrinks them.
+
+export type StrategyLabel = 'baseline (C)' | 'raw (submit)' | 'raw (Checker)' | 'socket' | 'connect';
+
+/** Names accepted by --only. 'checker' is the raw engine through Checker.check(). */
+export const STRATEGY_NAMES = ['baseline', 'raw', 'checker', 'socket', 'connect'] as const;
+export type StrategyName = (typeof STRATEGY_NAMES)[number];
+
+export const GROUP_NAMES = ['one-target', 'sweep', 'memory', 'latency', 'profile'] as const;
+export type GroupName = (typeof GROUP_NAMES)[number];
+
+export interface ThroughputJob {
+  kind: 'throughput';
+  group: 'one-target' | 'sweep';
+  workload: string;
+  strategy: StrategyLabel;
+  n: number;
+  concurrency: number;
+  /** one-target: 1 address, 1 port; sweep: up to 65536 addresses x ports. */
+  addresses: number;
+  ports: number;
+}
+
+export interface MemoryJob {
+  kind: 'memory';
+  group: 'memory';
+  workload: string;
+  strategy: StrategyLabel;
+  n: number;
+}
+
+export interface LatencyJob {
+  kind: 'latency';
+  group: 'latency';
+  workload: string;
+  strategy: StrategyLabel;
+  rate: number;
+  n: number;
+}
+
+export interface ProfileJob {
+  kind: 'profile';
+  group: 'profile';
+  workload: string;
+  strategy: StrategyLabel;
+  n: number;
+  concurrency: number;
+  addresses: number;
+  ports: number;
+}
+
+export type Job = ThroughputJob | MemoryJob | LatencyJob | ProfileJob;
+
+export interface PlanOptions {
+  quick: boolean;
+  only: ReadonlySet<StrategyName>;
+  groups: ReadonlySet<GroupName>;
+  sweepConcurrency: number;
+}
+
+/** How many addresses the sweeps spread over: the server answers for 198.19.0.0/16. */
+export const SWEEP_ADDRESSES = 65536;
+
+function wanted(label: StrategyLabel, only: ReadonlySet<StrategyName>): boolean {
+  switch (label) {
+    case 'baseline (C)':
+      return only.has('baseline');
+    case 'raw (submit)':
+      return only.has('raw');
+    case 'raw (Checker)':
+      return only.has('checker');
+    default:
+      return only.has(label);
+  }
+}
+
+function count(n: number): string {
+  const exp = Math.log10(n);
+  return Number.isInteger(exp) && n >= 10_000 ? `10^${exp}` : String(n);
+}
+
+export function buildPlan(options: PlanOptions): Job[] {
+  const { quick, only, groups } = options;
+  const jobs: Job[] = [];
+  const add = (job: Job): void => {
+    if (groups.has(job.group) && wanted(job.strategy, only)) jobs.push(job);
+  };
+
+  // The Go tool's shape: one target, -n N -c C.
+  for (const c of [1, 100, 1000, 10_000]) {
+    const n = c === 1 ? (quick ? 2_000 : 20_000) : quick ? 10_000 : 100_000;
+    const workload = `one target -n ${n} -c ${c}`;
+    for (const strategy of ['baseline (C)', 'raw (submit)', 'raw (Checker)', 'socket', 'connect'] as const) {
+      add({ kind: 'throughput', group: 'one-target', workload, strategy, n, concurrency: c, addresses: 1, ports: 1 });
+    }
+  }
+
+  // Distinct targets: addresses of 198.19.0.0/16 first, then the next port.
+  for (const n of quick ? [10_000, 100_000] : [10_000, 100_000, 1_000_000]) {
+    const addresses = Math.min(n, SWEEP_ADDRESSES);
+    const ports = Math.ceil(n / addresses);
+    const c = options.sweepConcurrency;
+    const workload = `sweep ${count(n)} targets (${addresses} addr x ${ports} port) -c ${c}`;
+    for (const strategy of ['baseline (C)', 'raw (submit)', 'socket', 'connect'] as const) {
+      add({ kind: 'throughput', group: 'sweep', workload, strategy, n, concurrency: c, addresses, ports });
+    }
+  }
+
+  // Probes held in flight (targets that never answer), weighed. The socket and connect
+  // strategies hold one fd each: RLIMIT_NOFILE caps them (see run.ts).
+  for (const n of quick ? [10_000, 100_000] : [100_000, 1_000_000]) {
+    add({ kind: 'memory', group: 'memory', workload: `${count(n)} in flight`, strategy: 'raw (submit)', n });
+  }
+  for (const strategy of ['socket', 'connect'] as const) {
+    add({ kind: 'memory', group: 'memory', workload: '10^4 in flight', strategy, n: 10_000 });
+  }
+
+  // Added latency at a steady 1000 checks/s.
+  const seconds = quick ? 2 : 5;
+  for (const strategy of ['baseline (C)', 'raw (submit)', 'raw (Checker)', 'socket', 'connect'] as const) {
+    add({ kind: 'latency', group: 'latency', workload: `paced 1000/s for ${seconds} s`, strategy, rate: 1000, n: 1000 * seconds });
+  }
+
+  // Where the raw engine's time goes at its best throughput (one target, -c 100), and in a sweep.
+  add({
+    kind: 'profile',
+    group: 'profile',
+    workload: `one target -n ${quick ? 50_000 : 200_000} -c 100`,
+    strategy: 'raw (submit)',
+    n: quick ? 50_000 : 200_000,
+    concurrency: 100,
+    addresses: 1,
+    ports: 1,
+  });
+  add({
+    kind: 'profile',
+    group: 'profile',
+    workload: `sweep 10^5 targets -c ${options.sweepConcurrency}`,
+    strategy: 'raw (submit)',
+    n: 100_000,
+    concurrency: options.sweepConcurrency,
+    addresses: SWEEP_ADDRESSES,
+    ports: 2,
+  });
+  return jobs;
+}
