@@ -31,7 +31,10 @@ export interface RawTransport {
 export type SendErrorHandler = (error: Error, tag: number) => void;
 
 const RING_BYTES = 1 << 20;
-const MAX_BATCH = 1024;
+// At most this many packets per sendmmsg, then the event loop turns (the capture is read) before
+// the next batch: their replies must fit the capture ring, which libpcap sizes in whole
+// snaplen-sized frames (npm `cap` fixes snaplen at 65535, so 64 MiB hold 1024 frames).
+const MAX_BATCH = 256;
 const RETRY_DELAY_MS = 1;
 
 class FamilyQueue {
@@ -117,10 +120,7 @@ export class NativeRawTransport implements RawTransport {
     q.dsts.set(dst, q.count * q.addrLen);
     q.count++;
     q.cursor += length;
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(this.flushSoon);
-    }
+    this.scheduleFlush();
   }
 
   private readonly flushSoon = (): void => this.flush();
@@ -130,8 +130,17 @@ export class NativeRawTransport implements RawTransport {
     for (const q of this.queues.values()) this.flushQueue(q);
   }
 
+  /** Sends whatever is still queued (the last RSTs), then closes the sockets. */
   close(): void {
     if (this.closed) return;
+    for (const q of this.queues.values()) {
+      // Bounded: a full socket buffer (EAGAIN) leaves the rest unsent rather than spinning.
+      for (let i = 0; i < 64 && q.count > 0; i++) {
+        const before = q.count;
+        this.flushQueue(q);
+        if (q.count === before) break;
+      }
+    }
     this.closed = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     for (const q of this.queues.values()) native().close(q.fd);
@@ -154,13 +163,14 @@ export class NativeRawTransport implements RawTransport {
 
   private flushQueue(q: FamilyQueue): void {
     if (this.closed) return;
-    while (q.count > 0) {
+    if (q.count > 0) {
       const rc = native().sendBatch(q.fd, q.ring, q.offsets, q.lengths, q.dsts, q.addrLen, q.count);
       if (rc > 0) {
         this.counters.packetsSent += rc;
         this.counters.batches++;
         q.shift(rc);
-        continue;
+        if (q.count > 0) this.scheduleFlush();
+        return;
       }
       const code = rc < 0 ? systemError(rc, 'sendmmsg').code : 'EAGAIN';
       // Congestion, not failure: the socket buffer or the device queue is full. Try again in a
@@ -175,7 +185,14 @@ export class NativeRawTransport implements RawTransport {
       const tag = q.tags[0];
       q.shift(1);
       this.onError(systemError(rc, 'sendmmsg'), tag);
+      if (q.count > 0) this.scheduleFlush();
     }
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(this.flushSoon);
   }
 
   private scheduleRetry(): void {

@@ -23,7 +23,9 @@ export class CapturePool {
     private readonly filter: string,
     private readonly onFrame: FrameHandler,
     private readonly idleMs: number,
-    private readonly bufferSize = 32 * 1024 * 1024,
+    // libpcap cuts its ring into snaplen-sized frames and `cap` fixes snaplen at 65535: 64 MiB
+    // hold 1024 frames, four times the transport's largest batch of probes.
+    private readonly bufferSize = 64 * 1024 * 1024,
   ) {}
 
   /**

@@ -127,6 +127,8 @@ export class RawStrategy implements Strategy {
   };
   /** Probes waiting for a free source port, by destination (tuple key with local port 0). */
   private readonly waiting = new Map<number, WaitingProbe[]>();
+  /** In-flight probes per destination (tuple key with local port 0): all ports busy is O(1). */
+  private readonly busyByDestination = new Map<number, number>();
   private waitingCount = 0;
 
   constructor(private readonly options: RawStrategyOptions = {}) {
@@ -273,6 +275,9 @@ export class RawStrategy implements Strategy {
     if (!local || local.length !== remote.length) {
       throw new UnsupportedError(`no IPv${target.family} source address to reach ${target.ip}`);
     }
+    const destination = tupleKey(remote, 0, remote.length, target.port, 0);
+    const busy = this.busyByDestination.get(destination) ?? 0;
+    if (busy >= this.portRange[1] - this.portRange[0] + 1) return this.waitForPort(target, remote, route, options, callback);
     const captureId = this.captures!.acquire(this.options.interface ?? route.interface);
     const now = performance.now();
     const localPort = this.pickPort(remote, target.port);
@@ -286,6 +291,7 @@ export class RawStrategy implements Strategy {
     const t = this.table;
     const key = tupleKey(remote, 0, remote.length, target.port, localPort);
     const slot = t.allocate(key, callback);
+    this.busyByDestination.set(destination, busy + 1);
     t.family[slot] = target.family;
     t.localPort[slot] = localPort;
     t.remotePort[slot] = target.port;
@@ -327,6 +333,8 @@ export class RawStrategy implements Strategy {
     for (const slot of this.table.liveSlots()) this.finish(slot, this.closedOutcome(this.table.attempts[slot]), false);
     this.timer.stop();
     this.captures?.closeAll();
+    // RSTs of the last verdicts may still sit in the send queue: close() sends them first, or the
+    // servers would keep those handshakes half-open and retransmit their SYN-ACKs for a minute.
     this.transport?.close();
     this.transport = undefined;
     this.recent.clear();
@@ -406,7 +414,10 @@ export class RawStrategy implements Strategy {
     if (!t.isLive(slot, gen)) return;
     const now = performance.now();
     if (now >= t.deadline[slot]) {
-      this.finish(slot, { status: 'timeout', code: 'ETIMEDOUT', attempts: t.attempts[slot] }, false);
+      // Remembered: if its SYN-ACK was only late (or lost in our capture), the server holds a
+      // half-open connection on this 4-tuple; the late SYN-ACK gets one RST to clear it, so a
+      // later probe reusing the tuple is not answered from that stale state.
+      this.finish(slot, { status: 'timeout', code: 'ETIMEDOUT', attempts: t.attempts[slot] }, true);
       return;
     }
     if (t.retriesLeft[slot] > 0 && now >= t.lastSentPerf[slot] + t.rtoMs[slot]) {
@@ -424,17 +435,19 @@ export class RawStrategy implements Strategy {
     const key = t.key[slot];
     const isn = t.isn[slot];
     const captureId = t.captureId[slot];
-    const destination =
-      this.waiting.size > 0 ? tupleKey(t.remoteAddr, slot * 16, t.family[slot] === 4 ? 4 : 16, t.remotePort[slot], 0) : -1;
-    const callback = t.release(slot);
-    if (!callback) return;
+    if (t.callbacks[slot] === undefined) return;
+    const destination = tupleKey(t.remoteAddr, slot * 16, t.family[slot] === 4 ? 4 : 16, t.remotePort[slot], 0);
+    const busy = (this.busyByDestination.get(destination) ?? 1) - 1;
+    if (busy > 0) this.busyByDestination.set(destination, busy);
+    else this.busyByDestination.delete(destination);
+    const callback = t.release(slot)!;
     if (remember) this.recent.add(key, isn, performance.now());
     if (!notify) this.counters.aborted++;
     else this.counters[outcome.status === 'error' ? 'errors' : outcome.status]++;
     this.captures?.release(captureId);
     if (t.size === 0 && this.waiting.size === 0) this.timer.setKeepAlive(false);
     if (notify) callback(outcome);
-    if (destination >= 0) this.launchWaiting(destination);
+    if (this.waiting.size > 0) this.launchWaiting(destination);
   }
 
   /** Queues a probe until a source port frees up for its destination. */

@@ -358,13 +358,17 @@ test('a second SYN-ACK after the verdict gives no second verdict', async (t) => 
   t.is(r.transport.rsts.length, 2, 'one RST for the verdict, one for the first retransmission');
 });
 
-test('a reply after the timeout is ignored', async (t) => {
+test('a SYN-ACK after the timeout changes no verdict but gets one RST, clearing the half-open state on the server', async (t) => {
   const r = await rig(t, 4);
   const pending = probe(r, { timeoutMs: 30 });
   const syn = await nthSyn(r);
   t.is((await pending).status, 'timeout');
   r.captures.push(synAck(syn));
-  t.like(r.raw.stats(), { timeout: 1, open: 0, repliesIgnored: 1 });
+  r.captures.push(synAck(syn));
+  r.captures.push(rstAck(syn));
+  t.like(r.raw.stats(), { timeout: 1, open: 0, closed: 0, duplicateSynAcks: 2, rstSent: 1, repliesIgnored: 1 });
+  t.is(r.transport.rsts.length, 1);
+  t.is(r.transport.rsts[0].tcp.seq, (syn.tcp.seq + 1) >>> 0);
 });
 
 // --- malformed input -------------------------------------------------------------------------------
