@@ -33,8 +33,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]} (apt-get)"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null || die "apt-get update failed: is the Debian mirror reachable?"
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1 \
     || die "apt-get install ${missing[*]} failed."
+  for pkg in "${missing[@]}"; do
+    # A package dpkg calls installed whose file is gone (removed by hand): reinstall it.
+    if [ ! -e "${wanted[$pkg]}" ]; then
+      apt-get install -y -qq --reinstall "$pkg" >/dev/null 2>&1 || true
+      [ -e "${wanted[$pkg]}" ] || die "$pkg is installed but ${wanted[$pkg]} is missing."
+    fi
+  done
 fi
 
 # --- node_modules: npm ci when missing or older than the lock file -----------------------------
