@@ -181,6 +181,21 @@ class Bench {
     return { interface: this.tb.client.iface, source: this.tb.client.ipv4 };
   }
 
+  /** A closed-loop workload: `concurrency` checks in flight until `n` are done. */
+  private closedLoop(strategy: StrategyLabel, targets: TargetSpec, n: number, concurrency: number): DriverSpec {
+    return {
+      ...this.api(strategy),
+      mode: 'closed',
+      targets,
+      n,
+      concurrency,
+      timeoutMs: TIMEOUT_MS,
+      retries: RETRIES,
+      maxSeconds: this.maxSeconds,
+      warmup: Math.min(2000, Math.floor(n / 10)),
+    };
+  }
+
   private api(strategy: StrategyLabel): Pick<DriverSpec, 'strategy' | 'api' | 'raw'> {
     switch (strategy) {
       case 'raw (submit)':
@@ -235,17 +250,7 @@ class Bench {
             maxSeconds: this.maxSeconds,
           });
         }
-        return this.driver({
-          ...this.api(job.strategy),
-          mode: 'closed',
-          targets,
-          n: job.n,
-          concurrency: job.concurrency,
-          timeoutMs: TIMEOUT_MS,
-          retries: RETRIES,
-          maxSeconds: this.maxSeconds,
-          warmup: Math.min(2000, Math.floor(job.n / 10)),
-        });
+        return this.driver(this.closedLoop(job.strategy, targets, job.n, job.concurrency));
       });
       row.result = value;
       row.server = server;
@@ -342,17 +347,7 @@ class Bench {
         : { base: SWEEP_PREFIX.split('/')[0], addresses: job.addresses, port: this.nextPorts(job.ports), ports: job.ports };
     try {
       row.result = await this.driver(
-        {
-          ...this.api(job.strategy),
-          mode: 'closed',
-          targets,
-          n: job.n,
-          concurrency: job.concurrency,
-          timeoutMs: TIMEOUT_MS,
-          retries: RETRIES,
-          maxSeconds: this.maxSeconds,
-          warmup: Math.min(2000, Math.floor(job.n / 10)),
-        },
+        this.closedLoop(job.strategy, targets, job.n, job.concurrency),
         ['--cpu-prof', '--cpu-prof-dir', RESULTS, '--cpu-prof-name', name],
       );
       row.file = path.relative(process.cwd(), file);

@@ -10,11 +10,10 @@
 // with `signal.reason`, close() settles in-flight probes as 'error' / ERR_SHAKER_CLOSED.
 // `attempts` is always 1: node:net neither sets TCP_SYNCNT nor tells how many SYNs the kernel
 // retransmitted, so `retries` is ignored and the deadline alone bounds the wait.
-import { addAbortListener } from 'node:events';
 import net from 'node:net';
 import { InvalidArgumentError, StateError } from '../errors.js';
 import type { ProbeOptions, ProbeOutcome, ProbeTarget, Strategy } from '../types.js';
-import { ProbeCounters } from './counters.js';
+import { ProbeCounters, untilSettled } from './counters.js';
 import { classifyConnectErrno } from './errno.js';
 import { TimerHeap, type TimerEntry } from './timer-heap.js';
 
@@ -68,13 +67,7 @@ export class ConnectStrategy implements Strategy {
     probe.socket.on('error', (error: NodeJS.ErrnoException) => this.#onError(probe, error));
     probe.timer = this.#timers.add(options.deadline, () => this.#onDeadline(probe));
 
-    const abortListener =
-      signal === undefined ? undefined : addAbortListener(signal, () => this.#onAbort(probe, signal.reason));
-    try {
-      return await settled;
-    } finally {
-      abortListener?.[Symbol.dispose]();
-    }
+    return untilSettled(settled, signal, (reason) => this.#onAbort(probe, reason));
   }
 
   /** Settles every in-flight probe as 'error' / ERR_SHAKER_CLOSED; idempotent. */

@@ -1,5 +1,7 @@
-// The stats() counters the socket and connect strategies share: one per outcome status, plus
-// probes started and aborted. inFlight is the caller's to add, it knows its own table.
+// What the socket and connect strategies share: the stats() counters (one per outcome status,
+// plus probes started and aborted; inFlight is the caller's to add, it knows its own table) and
+// the wait for a probe that an AbortSignal may cut short.
+import { addAbortListener } from 'node:events';
 import type { CheckStatus, ProbeOutcome } from '../types.js';
 
 const statusCounter: Record<CheckStatus, keyof Omit<ProbeCounters, 'record' | 'snapshot'>> = {
@@ -28,5 +30,18 @@ export class ProbeCounters {
   snapshot(inFlight: number): Record<string, number> {
     const { probesStarted, open, closed, timeout, unreachable, errors, aborted } = this;
     return { probesStarted, open, closed, timeout, unreachable, errors, aborted, inFlight };
+  }
+}
+
+/**
+ * Waits for a probe to settle while `signal` may abort it; the abort listener is removed
+ * whichever way it ends (undici's pattern), so a long-lived signal collects no listeners.
+ */
+export async function untilSettled<T>(settled: Promise<T>, signal: AbortSignal | undefined, onAbort: (reason: unknown) => void): Promise<T> {
+  const listener = signal === undefined ? undefined : addAbortListener(signal, () => onAbort(signal.reason));
+  try {
+    return await settled;
+  } finally {
+    listener?.[Symbol.dispose]();
   }
 }

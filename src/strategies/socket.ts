@@ -14,13 +14,12 @@
 //   `attempts` is exact: 1 + tcpi_total_retrans from TCP_INFO, the SYNs the kernel really sent.
 // - An in-flight probe keeps the process alive through its libuv poll handle, like a pending
 //   net.Socket; the shared deadline timer is unref'd, so an idle strategy holds nothing.
-import { addAbortListener } from 'node:events';
 import util from 'node:util';
 import { InvalidArgumentError, StateError } from '../errors.js';
 import { native, systemError, type NativeAddon, type WritableWatch } from '../native.js';
 import type { Family, ProbeOptions, ProbeOutcome, ProbeTarget, Strategy } from '../types.js';
 import { classifyConnectErrno } from './errno.js';
-import { ProbeCounters } from './counters.js';
+import { ProbeCounters, untilSettled } from './counters.js';
 import { TimerHeap, type TimerEntry } from './timer-heap.js';
 import { parseAddress } from '../wire/address.js';
 
@@ -106,13 +105,7 @@ export class SocketStrategy implements Strategy {
     }
     probe.timer = this.#timers.add(options.deadline, () => this.#onDeadline(probe));
 
-    const abortListener =
-      signal === undefined ? undefined : addAbortListener(signal, () => this.#onAbort(probe, signal.reason));
-    try {
-      return await settled;
-    } finally {
-      abortListener?.[Symbol.dispose]();
-    }
+    return untilSettled(settled, signal, (reason) => this.#onAbort(probe, reason));
   }
 
   /** Settles every in-flight probe as 'error' / ERR_SHAKER_CLOSED; idempotent. */
