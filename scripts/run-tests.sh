@@ -9,6 +9,10 @@ npx --no-install ava "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 count() { grep -oE "^\s*[0-9]+ $1" "$log" | grep -oE '[0-9]+' | tail -1; }
 passed=$(count 'tests? passed')
+if [ -z "$passed" ]; then
+  # With failures ava prints no "passed" total: count its ticks, less the expected failures.
+  passed=$(( $(grep -cE '^\s+✔ ' "$log") - $(grep -cE '^\s+✔ \[expected fail\]' "$log") ))
+fi
 failed=$(count 'tests? failed')
 known=$(count 'known failures?')
 skipped=$(count 'tests? skipped')
