@@ -74,13 +74,23 @@ test('the server nftables table, rendered', (t) => {
   t.throws(() => renderServerTable([{ port: 0, action: 'filter', family: 4 }]), { instanceOf: InvalidArgumentError });
 });
 
+/**
+ * This process's testbed namespaces, sorted. Other test files run at the same time and make and
+ * delete namespaces of their own, so the whole list is not ours to compare.
+ */
+function ownNamespaces(): string[] {
+  return listNamespaces()
+    .filter((name) => ownerPid(name) === process.pid)
+    .sort();
+}
+
 test.serial('Testbed.create refuses to run without root, with UnsupportedError', async (t) => {
   const realGetuid = process.getuid;
   process.getuid = () => 1000;
   try {
-    const before = listNamespaces();
+    const before = ownNamespaces();
     await t.throwsAsync(Testbed.create(), { instanceOf: UnsupportedError, code: 'ERR_SHAKER_UNSUPPORTED', message: /needs root/ });
-    t.deepEqual(listNamespaces(), before);
+    t.deepEqual(ownNamespaces(), before);
   } finally {
     process.getuid = realGetuid;
   }
@@ -214,12 +224,12 @@ const behaves = test.macro({
 for (const c of behaviours) privilegedTest(behaves, c);
 
 privilegedTest('addresses outside the benchmarking ranges are refused before anything is created', async (t) => {
-  const before = listNamespaces();
+  const before = ownNamespaces();
   for (const localPrefixes of [['10.0.0.0/8'], ['198.18.0.0/14'], ['2001:db8::/64'], ['not-an-address']]) {
     await t.throwsAsync(Testbed.create({ localPrefixes }), { instanceOf: InvalidArgumentError, code: 'ERR_SHAKER_INVALID_ADDRESS' });
   }
   await t.throwsAsync(Testbed.create({ extraAddresses: { server: ['192.0.2.1/24'] } }), { instanceOf: InvalidArgumentError });
-  t.deepEqual(listNamespaces(), before);
+  t.deepEqual(ownNamespaces(), before);
 });
 
 privilegedTest('execNode runs a .ts script inside the client namespace; runInClient any command', async (t) => {
