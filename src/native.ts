@@ -80,14 +80,18 @@ const hints: Record<string, string> = {
   EMFILE: 'too many open files (raise `ulimit -n`)',
 };
 
+/** The errno name of a negated errno (-111 → 'ECONNREFUSED'); `E<n>` for one Node does not know. */
+export function errnoName(rc: number): string {
+  try {
+    return util.getSystemErrorName(rc);
+  } catch {
+    return `E${-rc}`;
+  }
+}
+
 /** Turns a negated errno from the addon into a SystemError with code, errno and syscall. */
 export function systemError(rc: number, syscall: string, detail?: string): SystemError {
-  let code: string;
-  try {
-    code = util.getSystemErrorName(rc);
-  } catch {
-    code = `E${-rc}`;
-  }
+  const code = errnoName(rc);
   const hint = hints[code];
   const parts = [`${syscall} failed: ${code}`];
   if (detail) parts.push(detail);

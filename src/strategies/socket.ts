@@ -14,9 +14,8 @@
 //   `attempts` is exact: 1 + tcpi_total_retrans from TCP_INFO, the SYNs the kernel really sent.
 // - An in-flight probe keeps the process alive through its libuv poll handle, like a pending
 //   net.Socket; the shared deadline timer is unref'd, so an idle strategy holds nothing.
-import util from 'node:util';
 import { InvalidArgumentError, StateError } from '../errors.js';
-import { native, systemError, type NativeAddon, type WritableWatch } from '../native.js';
+import { errnoName, native, systemError, type NativeAddon, type WritableWatch } from '../native.js';
 import type { Family, ProbeOptions, ProbeOutcome, ProbeTarget, Strategy } from '../types.js';
 import { classifyConnectErrno } from './errno.js';
 import { ProbeCounters, untilSettled } from './counters.js';
@@ -187,14 +186,6 @@ function failedConnect(errno: number, extra: { attempts: number; rttMs?: number 
   // A timeout has no reply to measure; RST and ICMP answers do.
   if (verdict.status === 'timeout') return { ...verdict, attempts: extra.attempts };
   return { ...verdict, ...extra };
-}
-
-function errnoName(rc: number): string {
-  try {
-    return util.getSystemErrorName(rc);
-  } catch {
-    return `E${-rc}`;
-  }
 }
 
 function errorCode(error: unknown): string {
