@@ -7,6 +7,8 @@
 
 #include <napi.h>
 
+#include "modules.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -85,50 +87,6 @@ Napi::Value Send(const Napi::CallbackInfo& info) {
   ssize_t n = sendto(fd, packet.Data(), packet.ByteLength(), MSG_DONTWAIT,
                      reinterpret_cast<sockaddr*>(&sa), salen);
   return Napi::Number::New(env, n < 0 ? -errno : static_cast<double>(n));
-}
-
-// sendBatch(fd, ring: Uint8Array, offsets: Uint32Array, lengths: Uint32Array,
-//           dsts: Uint8Array (count * addrLen), addrLen: 4 | 16, count): sent | -errno
-// One sendmmsg(2) for up to `count` packets that already sit in `ring`.
-// Returns how many went out; a partial count means the socket buffer filled
-// and TypeScript decides when to retry the rest.
-Napi::Value SendBatch(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 7 || !info[0].IsNumber() || !info[1].IsTypedArray() ||
-      !info[2].IsTypedArray() || !info[3].IsTypedArray() || !info[4].IsTypedArray() ||
-      !info[5].IsNumber() || !info[6].IsNumber()) {
-    return Fail(env, "sendBatch(fd, ring, offsets, lengths, dsts, addrLen, count)");
-  }
-  int fd = info[0].As<Napi::Number>().Int32Value();
-  auto ring = info[1].As<Napi::Uint8Array>();
-  auto offsets = info[2].As<Napi::Uint32Array>();
-  auto lengths = info[3].As<Napi::Uint32Array>();
-  auto dsts = info[4].As<Napi::Uint8Array>();
-  size_t addrLen = info[5].As<Napi::Number>().Uint32Value();
-  size_t count = info[6].As<Napi::Number>().Uint32Value();
-  if ((addrLen != 4 && addrLen != 16) || count > offsets.ElementLength() ||
-      count > lengths.ElementLength() || count * addrLen > dsts.ByteLength()) {
-    return Fail(env, "sendBatch: count exceeds the arrays");
-  }
-  for (size_t i = 0; i < count; i++) {
-    if (static_cast<size_t>(offsets[i]) + lengths[i] > ring.ByteLength()) {
-      return Fail(env, "sendBatch: packet outside the ring");
-    }
-  }
-  std::vector<mmsghdr> msgs(count);
-  std::vector<iovec> iovs(count);
-  std::vector<sockaddr_storage> addrs(count);
-  for (size_t i = 0; i < count; i++) {
-    iovs[i].iov_base = ring.Data() + offsets[i];
-    iovs[i].iov_len = lengths[i];
-    memset(&msgs[i], 0, sizeof(mmsghdr));
-    msgs[i].msg_hdr.msg_iov = &iovs[i];
-    msgs[i].msg_hdr.msg_iovlen = 1;
-    msgs[i].msg_hdr.msg_name = &addrs[i];
-    msgs[i].msg_hdr.msg_namelen = FillSockaddr(dsts.Data() + i * addrLen, addrLen, 0, &addrs[i]);
-  }
-  int n = sendmmsg(fd, msgs.data(), static_cast<unsigned>(count), MSG_DONTWAIT);
-  return Napi::Number::New(env, n < 0 ? -errno : n);
 }
 
 // close(fd): 0 | -errno
@@ -299,12 +257,13 @@ class WritableWatch : public Napi::ObjectWrap<WritableWatch> {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("openRaw", Napi::Function::New(env, OpenRaw));
   exports.Set("send", Napi::Function::New(env, Send));
-  exports.Set("sendBatch", Napi::Function::New(env, SendBatch));
   exports.Set("close", Napi::Function::New(env, Close));
   exports.Set("connectStart", Napi::Function::New(env, ConnectStart));
   exports.Set("socketError", Napi::Function::New(env, SocketError));
   exports.Set("tcpRetransmits", Napi::Function::New(env, TcpRetransmits));
   exports.Set("WritableWatch", WritableWatch::Init(env));
+  InitCapture(env, exports);
+  InitSender(env, exports);
   return exports;
 }
 

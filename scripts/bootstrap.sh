@@ -53,7 +53,10 @@ fi
 
 # --- native addon: rebuild when its sources are newer than the binary ---------------------------
 addon=build/Release/tcp_shaker_native.node
-if [ ! -f "$addon" ] || [ native/raw_socket.cc -nt "$addon" ] || [ binding.gyp -nt "$addon" ]; then
+addon_stale=false
+[ -f "$addon" ] || addon_stale=true
+for source in binding.gyp native/*; do [ "$source" -nt "$addon" ] && addon_stale=true; done
+if [ "$addon_stale" = true ]; then
   say "building the native addon"
   gyp_args=()
   # This machine's Node ships its headers under /usr/include/node; point node-gyp there so it

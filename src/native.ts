@@ -1,4 +1,4 @@
-// The only importer of the C++ addon (native/raw_socket.cc). Everything it returns is a number:
+// The only importer of the C++ addon (native/*.cc). Everything it returns is a number:
 // an fd or a byte count when >= 0, a negated errno when < 0. `systemError` turns the latter into
 // a Node-style system error in this one place.
 import { createRequire } from 'node:module';
@@ -11,18 +11,29 @@ export interface WritableWatch {
   stop(): void;
 }
 
-export interface NativeAddon {
-  openRaw(family: 4 | 6, sndbufBytes: number): number;
-  send(fd: number, packet: Uint8Array, dst: Uint8Array): number;
-  sendBatch(
-    fd: number,
+/** A raw socket's send queue, drained by a thread of the addon (native/sender.cc). */
+export interface NativeSender {
+  /**
+   * Copies the first `accepted` of `count` whole IP packets into the queue and returns `accepted`;
+   * each goes to the destination address in its own IP header.
+   */
+  enqueue(
     ring: Uint8Array,
     offsets: Uint32Array,
     lengths: Uint32Array,
-    dsts: Uint8Array,
-    addrLen: 4 | 16,
+    family: 4 | 6,
+    tags: Uint32Array,
+    generations: Uint32Array,
     count: number,
   ): number;
+  /** Sends what is queued for at most `drainMs`, stops the thread; returns packets left unsent. */
+  close(drainMs: number): number;
+  stats(): { packetsSent: number; batches: number; sendErrors: number; blockedWaits: number; queued: number };
+}
+
+export interface NativeAddon {
+  openRaw(family: 4 | 6, sndbufBytes: number): number;
+  send(fd: number, packet: Uint8Array, dst: Uint8Array): number;
   close(fd: number): number;
   /** synRetries >= 0 sets TCP_SYNCNT; -1 keeps the kernel's default. */
   connectStart(dst: Uint8Array, port: number, src: Uint8Array, synRetries?: number): number;
@@ -30,6 +41,8 @@ export interface NativeAddon {
   /** tcpi_total_retrans from TCP_INFO, or -errno. */
   tcpRetransmits(fd: number): number;
   WritableWatch: new (fd: number, callback: (status: number) => void) => WritableWatch;
+  /** `onFailures` gets [errno, tag, generation] triples (errno positive) for refused packets. */
+  Sender: new (fd: number, onFailures: (failures: Int32Array) => void) => NativeSender;
 }
 
 let cached: NativeAddon | undefined;

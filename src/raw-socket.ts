@@ -1,10 +1,11 @@
 // Sending prebuilt IP packets through the addon's raw sockets. Packets are written in place into
-// one preallocated ring per family and flushed with a single sendmmsg(2) in the event loop's
-// check phase (setImmediate), after every packet the capture had ready was processed: a burst
-// of replies and the SYNs of the checks they make room for cost one syscall, not one per packet. When the socket buffer
-// fills (a partial batch, EAGAIN or ENOBUFS), the rest stays queued and is retried shortly: the
-// retry policy lives here, not in C++.
-import { native, systemError } from './native.js';
+// one preallocated ring per family; at the end of the tick (setImmediate, after every packet the
+// capture had ready was processed) the ring is handed to the addon's sender thread in one call,
+// which copies it and sends it with sendmmsg(2) on the other core. On a veth pair or loopback
+// that syscall runs the target's whole network stack, so keeping it off the event loop's thread
+// is what lets the JavaScript keep up. When the sender's queue is full the rest stays here and is
+// offered again shortly: the retry policy lives here, not in C++.
+import { native, systemError, type NativeSender } from './native.js';
 import type { Family } from './types.js';
 
 /** Where a packet is built: `buf[offset...]`, at most `maxLength` bytes. */
@@ -18,44 +19,40 @@ export interface RawTransport {
   /** Room for one packet of at most `maxLength` bytes; valid until `commit` or the next `reserve`. */
   reserve(family: Family, maxLength: number): PacketSlot;
   /**
-   * Queues the packet just built in the reserved slot for `dst` (4 or 16 bytes). `tag` comes
-   * back with a send error for this packet, so the engine knows which probe failed.
+   * Queues the packet just built in the reserved slot (to the destination in its IP header). `tag` and
+   * `generation` come back with a send error for this packet, so the engine knows which probe
+   * failed (errors arrive asynchronously: the generation tells a reused slot from its old probe).
    */
-  commit(family: Family, length: number, dst: Uint8Array, tag: number): void;
-  /** Sends what is queued now (also happens by itself at the end of the tick). */
+  commit(family: Family, length: number, tag: number, generation: number): void;
+  /** Hands what is queued to the sender now (also happens by itself at the end of the tick). */
   flush(): void;
   close(): void;
-  stats(): { packetsSent: number; batches: number; sendErrors: number; deferred: number };
+  stats(): { packetsSent: number; batches: number; sendErrors: number; deferred: number } & Record<string, number>;
 }
 
-export type SendErrorHandler = (error: Error, tag: number) => void;
+export type SendErrorHandler = (error: Error, tag: number, generation: number) => void;
 
 const RING_BYTES = 1 << 20;
-// At most this many packets per sendmmsg, then the event loop turns (the capture is read) before
-// the next batch: their replies must fit the capture ring, which libpcap sizes in whole
-// snaplen-sized frames (npm `cap` fixes snaplen at 65535, so 64 MiB hold 1024 frames).
-const MAX_BATCH = 256;
+// Packets per hand-over to the sender thread; a tick that builds more hands over several batches.
+const MAX_BATCH = 4096;
 const RETRY_DELAY_MS = 1;
+// close() lets the sender thread send the last RSTs for at most this long.
+const CLOSE_DRAIN_MS = 250;
 
 class FamilyQueue {
   readonly ring = new Uint8Array(RING_BYTES);
   readonly offsets = new Uint32Array(MAX_BATCH);
   readonly lengths = new Uint32Array(MAX_BATCH);
   readonly tags = new Uint32Array(MAX_BATCH);
-  readonly dsts: Uint8Array;
+  readonly generations = new Uint32Array(MAX_BATCH);
   count = 0;
   cursor = 0;
 
   constructor(
     readonly family: Family,
     readonly fd: number,
-  ) {
-    this.dsts = new Uint8Array(MAX_BATCH * (family === 4 ? 4 : 16));
-  }
-
-  get addrLen(): 4 | 16 {
-    return this.family === 4 ? 4 : 16;
-  }
+    readonly sender: NativeSender,
+  ) {}
 
   hasRoom(maxLength: number): boolean {
     return this.count < MAX_BATCH && this.cursor + maxLength <= RING_BYTES;
@@ -74,8 +71,8 @@ class FamilyQueue {
       this.offsets[i - sent] = this.offsets[i] - start;
       this.lengths[i - sent] = this.lengths[i];
       this.tags[i - sent] = this.tags[i];
+      this.generations[i - sent] = this.generations[i];
     }
-    this.dsts.copyWithin(0, sent * this.addrLen, this.count * this.addrLen);
     this.count -= sent;
     this.cursor -= start;
   }
@@ -86,7 +83,10 @@ export class NativeRawTransport implements RawTransport {
   private flushScheduled = false;
   private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
-  private readonly counters = { packetsSent: 0, batches: 0, sendErrors: 0, deferred: 0 };
+  /** `deferred`: packets dropped because neither the ring nor the sender had room. */
+  private readonly counters = { deferred: 0, unsentAtClose: 0 };
+  /** Sender counters of queues already closed, so stats() survives close(). */
+  private readonly closedTotals = { packetsSent: 0, batches: 0, sendErrors: 0, blockedWaits: 0 };
 
   constructor(
     private readonly onError: SendErrorHandler,
@@ -103,8 +103,8 @@ export class NativeRawTransport implements RawTransport {
     if (!q.hasRoom(maxLength)) {
       this.flushQueue(q);
       if (!q.hasRoom(maxLength)) {
-        // The kernel did not take the backlog: the oldest queued packets are dropped, as a
-        // full NIC queue would. Counted; the engine's retransmissions cover the loss.
+        // Neither the ring nor the sender's queue has room: the oldest queued packets are
+        // dropped, as a full NIC queue would. Counted; the engine's retransmissions cover it.
         this.counters.deferred += q.count;
         q.shift(q.count);
       }
@@ -112,15 +112,19 @@ export class NativeRawTransport implements RawTransport {
     return { buf: q.ring, offset: q.cursor };
   }
 
-  commit(family: Family, length: number, dst: Uint8Array, tag: number): void {
+  commit(family: Family, length: number, tag: number, generation: number): void {
     const q = this.queue(family);
-    q.offsets[q.count] = q.cursor;
-    q.lengths[q.count] = length;
-    q.tags[q.count] = tag;
-    q.dsts.set(dst, q.count * q.addrLen);
-    q.count++;
+    const i = q.count;
+    q.offsets[i] = q.cursor;
+    q.lengths[i] = length;
+    q.tags[i] = tag;
+    q.generations[i] = generation;
+    q.count = i + 1;
     q.cursor += length;
-    this.scheduleFlush();
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flushSoon);
+    }
   }
 
   private readonly flushSoon = (): void => this.flush();
@@ -130,73 +134,76 @@ export class NativeRawTransport implements RawTransport {
     for (const q of this.queues.values()) this.flushQueue(q);
   }
 
-  /** Sends whatever is still queued (the last RSTs), then closes the sockets. */
+  /** Hands over what is still queued (the last RSTs), lets the sender send it, closes the sockets. */
   close(): void {
     if (this.closed) return;
-    for (const q of this.queues.values()) {
-      // Bounded: a full socket buffer (EAGAIN) leaves the rest unsent rather than spinning.
-      for (let i = 0; i < 64 && q.count > 0; i++) {
-        const before = q.count;
-        this.flushQueue(q);
-        if (q.count === before) break;
-      }
-    }
+    for (const q of this.queues.values()) this.flushQueue(q);
     this.closed = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
-    for (const q of this.queues.values()) native().close(q.fd);
+    for (const q of this.queues.values()) {
+      this.counters.unsentAtClose += q.count + q.sender.close(CLOSE_DRAIN_MS);
+      this.addToTotals(q.sender.stats());
+      native().close(q.fd);
+    }
     this.queues.clear();
   }
 
   stats() {
-    return { ...this.counters };
+    const totals = { ...this.closedTotals, queued: 0 };
+    for (const q of this.queues.values()) {
+      const s = q.sender.stats();
+      totals.packetsSent += s.packetsSent;
+      totals.batches += s.batches;
+      totals.sendErrors += s.sendErrors;
+      totals.blockedWaits += s.blockedWaits;
+      totals.queued += s.queued + q.count;
+    }
+    return { ...totals, ...this.counters };
+  }
+
+  private addToTotals(s: { packetsSent: number; batches: number; sendErrors: number; blockedWaits: number }): void {
+    this.closedTotals.packetsSent += s.packetsSent;
+    this.closedTotals.batches += s.batches;
+    this.closedTotals.sendErrors += s.sendErrors;
+    this.closedTotals.blockedWaits += s.blockedWaits;
   }
 
   private queue(family: Family): FamilyQueue {
     let q = this.queues.get(family);
     if (q) return q;
-    const fd = native().openRaw(family, this.sndbufBytes);
+    if (this.closed) throw new Error('the raw transport is closed');
+    const addon = native();
+    const fd = addon.openRaw(family, this.sndbufBytes);
     if (fd < 0) throw systemError(fd, 'socket', `raw IPv${family} socket`);
-    q = new FamilyQueue(family, fd);
+    let sender: NativeSender;
+    try {
+      sender = new addon.Sender(fd, this.onFailures);
+    } catch (error) {
+      addon.close(fd);
+      throw error;
+    }
+    q = new FamilyQueue(family, fd, sender);
     this.queues.set(family, q);
     return q;
   }
 
-  private flushQueue(q: FamilyQueue): void {
-    if (this.closed) return;
-    if (q.count > 0) {
-      const rc = native().sendBatch(q.fd, q.ring, q.offsets, q.lengths, q.dsts, q.addrLen, q.count);
-      if (rc > 0) {
-        this.counters.packetsSent += rc;
-        this.counters.batches++;
-        q.shift(rc);
-        if (q.count > 0) this.scheduleFlush();
-        return;
-      }
-      const code = rc < 0 ? systemError(rc, 'sendmmsg').code : 'EAGAIN';
-      // Congestion, not failure: the socket buffer or the device queue is full. Try again in a
-      // moment with the same packets.
-      if (code === 'EAGAIN' || code === 'EWOULDBLOCK' || code === 'ENOBUFS' || code === 'EINTR') {
-        this.scheduleRetry();
-        return;
-      }
-      // A per-packet failure (EPERM from a firewall, ENETUNREACH, EMSGSIZE...): sendmmsg stops at
-      // the first bad message, so report it and skip that one packet.
-      this.counters.sendErrors++;
-      const tag = q.tags[0];
-      q.shift(1);
-      this.onError(systemError(rc, 'sendmmsg'), tag);
-      if (q.count > 0) this.scheduleFlush();
+  /** The kernel refused these packets (EPERM from a firewall, ENETUNREACH...): tell their probes. */
+  private readonly onFailures = (failures: Int32Array): void => {
+    for (let i = 0; i + 2 < failures.length; i += 3) {
+      this.onError(systemError(-failures[i], 'sendmmsg'), failures[i + 1] >>> 0, failures[i + 2] >>> 0);
     }
-  }
+  };
 
-  private scheduleFlush(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    setImmediate(this.flushSoon);
+  private flushQueue(q: FamilyQueue): void {
+    if (this.closed || q.count === 0) return;
+    const accepted = q.sender.enqueue(q.ring, q.offsets, q.lengths, q.family, q.tags, q.generations, q.count);
+    q.shift(accepted);
+    // The sender's queue is full (the kernel is not keeping up): offer the rest again shortly.
+    if (q.count > 0) this.scheduleRetry();
   }
 
   private scheduleRetry(): void {
-    if (this.retryTimer) return;
+    if (this.retryTimer || this.closed) return;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       this.flush();

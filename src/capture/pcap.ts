@@ -1,31 +1,36 @@
-// Live capture through libpcap (npm `cap`), kept behind one small interface so the engine
-// never sees the library: open an interface with a BPF filter, get (frame, timestamp) calls,
-// close. `cap` runs libpcap in immediate mode, non-blocking under a libuv poll, and its close()
-// stops the poll and closes the handle at once. (npm `pcap` hands over capture timestamps but
-// only closes its handle when the next packet arrives: an idle engine would keep a packet
-// socket open and the process alive after close().) `cap` gives no timestamp, so frames are
-// stamped with the wall clock when they reach JavaScript; in immediate mode that is within
-// microseconds of the kernel's receive time at the rates a health checker runs.
+// Live capture through libpcap, behind one small interface so the engine never sees the
+// library: open an interface with a BPF filter, get (frame, timestamp) calls, close.
 //
-// Buffer ownership: `frame` is a view of one Buffer the library reuses for every packet. Parse
-// it synchronously inside the callback and keep numbers, never the view.
-import { createRequire } from 'node:module';
+// The addon's Capture (native/capture.cc) runs libpcap in immediate mode, non-blocking under a
+// libuv poll, and hands over packets in batches: one JavaScript call per readable event (or per
+// 1 MiB of records), not one per packet, which at 100k+ packets/s was the bottleneck. This file
+// walks each batch and calls the FrameHandler per frame. Timestamps are the kernel's receive
+// times (nanosecond precision where libpcap has it), so replies read late still time correctly.
+// Only received packets are delivered (PCAP_D_IN), the filter runs in the kernel, and close()
+// stops the poll at once: a closed capture keeps neither a packet socket nor the process alive.
+//
+// Buffer ownership: `frame` is a view into a batch buffer the addon rewrites for the next batch.
+// Parse it synchronously inside the callback and keep numbers, never the view.
 import { readFileSync } from 'node:fs';
-import { performance } from 'node:perf_hooks';
 import { UnsupportedError } from '../errors.js';
 import { LinkType } from './pcap-file.js';
+import { BatchReader, PcapStatus, isPcapFailure, nativeCaptureClass, type NativeCapture } from './native-capture.js';
 
 export { LinkType };
 
 export interface LiveCaptureOptions {
   iface: string;
   filter: string;
-  /** Kernel buffer size in bytes. */
+  /** Kernel ring size in bytes (default 8 MiB: about 14k frames at the default snap length). */
   bufferSize?: number;
-  /** Bytes kept per packet (the rest is cut); headers are all the engine needs. */
+  /** Bytes kept per packet (the rest is cut); headers are all the engine needs. Default 512. */
   snapLength?: number;
 }
 
+/**
+ * `frame` is valid only during the call; `timestampUs` is the kernel's capture time in
+ * microseconds since the Unix epoch (fractional where nanoseconds are available).
+ */
 export type FrameHandler = (frame: Uint8Array, timestampUs: number, linkType: number) => void;
 
 export interface LiveCapture {
@@ -35,54 +40,15 @@ export interface LiveCapture {
   stats(): { received: number; dropped: number; ifDropped: number };
 }
 
-interface CapInstance {
-  open(device: string, filter: string, bufSize: number, buffer: Buffer): string;
-  on(event: 'packet', cb: (nbytes: number, truncated: boolean) => void): void;
-  removeAllListeners(): void;
-  close(): void;
-  stats?(): { ps_recv: number; ps_drop: number; ps_ifdrop: number };
-}
+const DEFAULT_BUFFER_SIZE = 8 * 1024 * 1024;
 
-interface CapModule {
-  Cap: new () => CapInstance;
-}
-
-let capModule: CapModule | undefined;
-
-function loadCap(): CapModule {
-  if (capModule) return capModule;
-  try {
-    const require = createRequire(import.meta.url);
-    capModule = require('cap') as CapModule;
-    return capModule;
-  } catch (cause) {
-    throw new UnsupportedError('libpcap capture is unavailable: the `cap` package did not load (is libpcap installed, and were its install scripts allowed to build it?)', { cause });
-  }
-}
-
-function linkTypeNumber(name: string): number {
-  switch (name) {
-    case 'ETHERNET':
-      return LinkType.ETHERNET;
-    case 'LINKTYPE_LINUX_SLL':
-      return LinkType.LINUX_SLL;
-    case 'RAW':
-      return LinkType.RAW;
-    case 'NULL':
-      return LinkType.NULL;
-    default: {
-      // Types the library has no name for come as "Unknown linktype N" (e.g. SLL2 = 276).
-      const m = /(\d+)/.exec(name);
-      return m ? Number(m[1]) : -1;
-    }
-  }
-}
-
-// `cap` crashes the process (a libuv assertion, or a segfault) when an instance whose open()
-// failed is closed or garbage-collected: its destructor stops a poll handle that was never
-// started. Failed instances are therefore kept here for the life of the process. There is one
-// per failed open, i.e. per user error, so this stays small.
-const failedInstances: CapInstance[] = [];
+/**
+ * The largest reply the engine must read whole is an ICMPv6 error quoting our SYN: Linux SLL2
+ * header 20 + IPv6 40 + ICMPv6 8 + quoted IPv6 40 + quoted TCP up to 60 = 168 bytes, before
+ * any extension headers (outer or quoted). 512 leaves 344 bytes for those, which is generous,
+ * and keeps each ring frame small: libpcap cuts its ring into snap-length-sized frames.
+ */
+const DEFAULT_SNAP_LENGTH = 512;
 
 /** CAP_NET_RAW (bit 13) in the effective set: without it libpcap cannot open a socket. */
 function mayCapture(): boolean {
@@ -94,51 +60,53 @@ function mayCapture(): boolean {
   }
 }
 
+/** Opens a capture or throws UnsupportedError saying why, with libpcap's message. */
 export function openLiveCapture(options: LiveCaptureOptions, onFrame: FrameHandler): LiveCapture {
-  const { Cap } = loadCap();
+  const Capture = nativeCaptureClass();
   if (!mayCapture()) {
     throw new UnsupportedError(`cannot capture on ${options.iface}: this process lacks CAP_NET_RAW`);
   }
-  const cap = new Cap();
-  const buffer = Buffer.alloc(options.snapLength ?? 512);
-  let linkName: string;
-  try {
-    linkName = cap.open(options.iface, options.filter, options.bufferSize ?? 8 * 1024 * 1024, buffer);
-  } catch (cause) {
-    failedInstances.push(cap);
-    const text = cause instanceof Error ? cause.message : String(cause);
-    const hint = /permi|not permitted/i.test(text) ? ' (capturing needs CAP_NET_RAW)' : '';
-    throw new UnsupportedError(`cannot capture on ${options.iface}: ${text}${hint}`, { cause });
-  }
-  const linkType = linkTypeNumber(linkName);
   let open = true;
-  const wallOrigin = performance.timeOrigin * 1000;
-  cap.on('packet', (nbytes) => {
+  let native: NativeCapture | undefined;
+  let reader: BatchReader | undefined;
+  let linkType = -1;
+  const close = (): void => {
     if (!open) return;
-    const timestampUs = wallOrigin + performance.now() * 1000;
-    try {
-      onFrame(buffer.subarray(0, nbytes), timestampUs, linkType);
-    } catch {
-      // The handler must not throw (it runs inside libpcap's dispatch loop); a bug there costs
-      // one packet, not the engine.
-    }
-  });
-  return {
-    iface: options.iface,
-    linkType,
-    close() {
-      if (!open) return;
-      open = false;
-      cap.removeAllListeners();
-      cap.close();
-    },
-    stats() {
-      try {
-        const s = cap.stats?.();
-        return s ? { received: s.ps_recv, dropped: s.ps_drop, ifDropped: s.ps_ifdrop } : { received: 0, dropped: 0, ifDropped: 0 };
-      } catch {
-        return { received: 0, dropped: 0, ifDropped: 0 };
-      }
-    },
+    open = false;
+    native?.close();
   };
+  const deliver = (frame: Uint8Array, timestampUs: number): void => {
+    if (!open) return; // the handler closed the capture part-way through a batch
+    try {
+      onFrame(frame, timestampUs, linkType);
+    } catch {
+      // A handler bug costs one packet, not the capture.
+    }
+  };
+  const onBatch = (count: number, bytes: number, error?: string): void => {
+    if (error !== undefined) {
+      process.emitWarning(`capture on ${options.iface} stopped: ${error}`, { code: 'TCP_SHAKER_CAPTURE_LOST' });
+      close();
+      return;
+    }
+    reader?.forEach(count, bytes, deliver);
+  };
+  try {
+    native = new Capture(
+      options.iface,
+      options.filter,
+      options.bufferSize ?? DEFAULT_BUFFER_SIZE,
+      options.snapLength ?? DEFAULT_SNAP_LENGTH,
+      onBatch,
+    );
+  } catch (cause) {
+    if (!isPcapFailure(cause)) throw cause;
+    const permission = cause.status === PcapStatus.PERM_DENIED || /permi|not permitted/i.test(cause.message);
+    const hint = permission ? ' (capturing needs CAP_NET_RAW)' : '';
+    throw new UnsupportedError(`cannot capture on ${options.iface}: ${cause.message}${hint}`, { cause });
+  }
+  const opened = native;
+  reader = new BatchReader(opened.batch);
+  linkType = opened.linkType;
+  return { iface: options.iface, linkType, close, stats: () => opened.stats() };
 }

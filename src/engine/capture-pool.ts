@@ -23,8 +23,8 @@ export class CapturePool {
     private readonly filter: string,
     private readonly onFrame: FrameHandler,
     private readonly idleMs: number,
-    // libpcap cuts its ring into snaplen-sized frames and `cap` fixes snaplen at 65535: 64 MiB
-    // hold 1024 frames, four times the transport's largest batch of probes.
+    // libpcap cuts its ring into snaplen-sized frames: at the capture's 512-byte snap length
+    // (about 600 bytes a frame) 64 MiB hold some 110k replies before the kernel drops any.
     private readonly bufferSize = 64 * 1024 * 1024,
   ) {}
 

@@ -1,10 +1,11 @@
 // The raw engine's in-flight probes, stored column-wise in typed arrays indexed by slot number,
-// so a probe costs a few dozen bytes and no object beyond its completion callback. A Map from
-// the 4-tuple key (tuple-key.ts) to the slot gives O(1) lookup from a reply; the full tuple is
+// so a probe costs a few dozen bytes and no object beyond its completion callback. An index (number-index.ts)
+// from the 4-tuple key (tuple-key.ts) to the slot gives O(1) lookup from a reply; the full tuple is
 // compared on every hit because keys may collide.
 //
 // A slot's generation changes when it is freed: deadline-heap entries and send-error tags carry
 // (slot, generation), so nothing can act on a probe that already finished.
+import { NumberIndex } from './number-index.js';
 import type { Family, ProbeOutcome } from '../types.js';
 
 export type ProbeCallback = (outcome: ProbeOutcome) => void;
@@ -30,7 +31,7 @@ export class ProbeTable {
   /** Index into the engine's capture list, so the probe releases what it acquired. */
   captureId: Uint16Array;
   callbacks: Array<ProbeCallback | undefined>;
-  private readonly index = new Map<number, number>();
+  private readonly index = new NumberIndex();
   private free: Uint32Array;
   private freeCount: number;
   private live = 0;
@@ -93,20 +94,22 @@ export class ProbeTable {
     return this.callbacks[slot] !== undefined && this.gen[slot] === gen;
   }
 
-  /** The live slot for a reply's tuple, or -1. */
-  find(key: number, family: Family, remote: Uint8Array, remotePort: number, localPort: number): number {
+  /** The live slot for a reply's tuple, or -1. The remote address is `remote[remoteAt..]`. */
+  find(key: number, family: Family, remote: Uint8Array, remotePort: number, localPort: number, remoteAt = 0): number {
     const slot = this.index.get(key);
-    if (slot === undefined) return -1;
+    if (slot < 0) return -1;
     if (this.family[slot] !== family || this.remotePort[slot] !== remotePort || this.localPort[slot] !== localPort) return -1;
     const len = family === 4 ? 4 : 16;
     const base = slot * 16;
-    for (let i = 0; i < len; i++) if (this.remoteAddr[base + i] !== remote[i]) return -1;
+    for (let i = 0; i < len; i++) if (this.remoteAddr[base + i] !== remote[remoteAt + i]) return -1;
     return slot;
   }
 
   /** Every live slot (for close()). */
   liveSlots(): number[] {
-    return [...this.index.values()];
+    const slots: number[] = [];
+    for (let slot = 0; slot < this.capacity; slot++) if (this.callbacks[slot] !== undefined) slots.push(slot);
+    return slots;
   }
 
   private grow(): void {
@@ -153,7 +156,7 @@ export class RecentProbes {
   private readonly isn: Uint32Array;
   private readonly expires: Float64Array;
   private readonly rstSent: Uint8Array;
-  private readonly index = new Map<number, number>();
+  private readonly index: NumberIndex;
   private next = 0;
 
   constructor(
@@ -164,6 +167,7 @@ export class RecentProbes {
     this.isn = new Uint32Array(size);
     this.expires = new Float64Array(size);
     this.rstSent = new Uint8Array(size);
+    this.index = new NumberIndex(size);
   }
 
   add(key: number, isn: number, now: number): void {
@@ -179,7 +183,7 @@ export class RecentProbes {
 
   has(key: number, now: number): boolean {
     const i = this.index.get(key);
-    return i !== undefined && this.expires[i] > now;
+    return i >= 0 && this.expires[i] > now;
   }
 
   /**
@@ -188,7 +192,7 @@ export class RecentProbes {
    */
   claimExtraRst(key: number, ack: number, now: number): 'send' | 'already-sent' | 'unknown' {
     const i = this.index.get(key);
-    if (i === undefined || this.expires[i] <= now || ((this.isn[i] + 1) >>> 0) !== ack) return 'unknown';
+    if (i < 0 || this.expires[i] <= now || ((this.isn[i] + 1) >>> 0) !== ack) return 'unknown';
     if (this.rstSent[i] !== 0) return 'already-sent';
     this.rstSent[i] = 1;
     return 'send';

@@ -14,7 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { addAbortListener } from 'node:events';
 import { AbortError, InvalidArgumentError, StateError, UnsupportedError } from '../errors.js';
 import type { Family, ProbeOptions, ProbeOutcome, ProbeTarget, Strategy } from '../types.js';
-import { NativeRawTransport, type RawTransport } from '../raw-socket.js';
+import { NativeRawTransport, type PacketSlot, type RawTransport } from '../raw-socket.js';
 import { openLiveCapture, type FrameHandler } from '../capture/pcap.js';
 import { ipOffset } from '../capture/link-layer.js';
 import { CapturePool, type CaptureOpener } from '../engine/capture-pool.js';
@@ -25,12 +25,14 @@ import { DeadlineTimer } from '../engine/deadline-heap.js';
 import { ProbeTable, RecentProbes, type ProbeCallback } from '../engine/probe-table.js';
 import { RstLimiter } from '../engine/rst-limiter.js';
 import { tupleKey } from '../engine/tuple-key.js';
+import { NumberIndex } from '../engine/number-index.js';
 import { defaultProbePortRange, checkPortRange, type PortRange } from '../engine/port-range.js';
 import { RouteCache, type Route } from '../engine/route.js';
 import { decodeReply } from '../engine/reply.js';
+import { TcpReplyView } from '../engine/tcp-reply-view.js';
 import {
-  buildRst,
   buildSyn,
+  PacketTemplate,
   synLength,
   parseAddress,
   formatAddress,
@@ -40,7 +42,7 @@ import {
   type IcmpQuote,
   type TcpRepr,
 } from '../wire/index.js';
-import { synOptionEvidence } from './evidence.js';
+import { synAckEvidence, synOptionEvidence } from './evidence.js';
 
 export interface RawStrategyOptions {
   /** Source ports for probes; default: the block above the kernel's ephemeral range. */
@@ -85,8 +87,6 @@ interface WaitingProbe {
   cancelled: boolean;
 }
 
-const MAX_SYN_BYTES = 128;
-const MAX_RST_BYTES = 80;
 
 export class RawStrategy implements Strategy {
   readonly name = 'raw' as const;
@@ -95,8 +95,15 @@ export class RawStrategy implements Strategy {
   private readonly recent = new RecentProbes();
   private readonly rstLimiter = new RstLimiter();
   private readonly routes = new RouteCache();
+  private readonly parsedSources = new Map<string, Uint8Array>();
+  private lastTarget: { text: string; bytes: Uint8Array } = { text: '', bytes: new Uint8Array(0) };
+  private readonly replyView = new TcpReplyView();
+  private readonly verifyChecksums: boolean;
   private readonly timer: DeadlineTimer;
   private readonly isns = new IsnGenerator();
+  /** SYNs and RSTs stamped from templates (wire/packet-template.ts); no SYN template with extension headers. */
+  private readonly synTemplates: { [F in Family]: PacketTemplate | undefined };
+  private readonly rstTemplates = { 4: PacketTemplate.rst(4), 6: PacketTemplate.rst(6) } as const;
   private captures: CapturePool | undefined;
   /** `source` by family (index 4 and 6). */
   private readonly sourceOverride: { [F in Family]?: { text: string; bytes: Uint8Array } } = {};
@@ -128,7 +135,7 @@ export class RawStrategy implements Strategy {
   /** Probes waiting for a free source port, by destination (tuple key with local port 0). */
   private readonly waiting = new Map<number, WaitingProbe[]>();
   /** In-flight probes per destination (tuple key with local port 0): all ports busy is O(1). */
-  private readonly busyByDestination = new Map<number, number>();
+  private readonly busyByDestination = new NumberIndex();
   private waitingCount = 0;
 
   constructor(private readonly options: RawStrategyOptions = {}) {
@@ -143,6 +150,8 @@ export class RawStrategy implements Strategy {
       this.sourceOverride[family] = { text, bytes };
     }
     this.sendsRst = options.rstShim !== false;
+    this.verifyChecksums = options.verifyChecksums ?? false;
+    this.synTemplates = { 4: PacketTemplate.syn(4, options.syn), 6: PacketTemplate.syn(6, options.syn) };
   }
 
   /**
@@ -166,7 +175,7 @@ export class RawStrategy implements Strategy {
       this.options.captureIdleMs ?? 2000,
     );
     const transport =
-      this.options.transport ?? new NativeRawTransport((error, tag) => this.onSendError(error, tag));
+      this.options.transport ?? new NativeRawTransport((error, tag, generation) => this.onSendError(error, tag, generation));
     try {
       if (transport instanceof NativeRawTransport) transport.open(4);
       this.transport = transport;
@@ -233,7 +242,7 @@ export class RawStrategy implements Strategy {
     // Closed first: close() also drops the transport, and a closed engine must say so.
     if (this.closed) throw new StateError('the raw engine is closed', 'ERR_SHAKER_CLOSED');
     if (!this.started || !this.transport) throw new StateError('the raw engine is not started', 'ERR_SHAKER_NOT_STARTED');
-    const remote = parseAddress(target.ip);
+    const remote = this.targetBytes(target.ip);
     if (!remote || (remote.length === 4) !== (target.family === 4)) {
       throw new UnsupportedError(`not an IPv${target.family} address: ${target.ip}`);
     }
@@ -271,12 +280,12 @@ export class RawStrategy implements Strategy {
 
   /** Allocates the probe, sends its SYN and arms its timer. */
   private launch(target: ProbeTarget, remote: Uint8Array, route: Route, options: ProbeOptions, callback: ProbeCallback): () => void {
-    const local = this.sourceOverride[target.family]?.bytes ?? parseAddress(route.source);
+    const local = this.sourceOverride[target.family]?.bytes ?? this.sourceBytes(route.source);
     if (!local || local.length !== remote.length) {
       throw new UnsupportedError(`no IPv${target.family} source address to reach ${target.ip}`);
     }
     const destination = tupleKey(remote, 0, remote.length, target.port, 0);
-    const busy = this.busyByDestination.get(destination) ?? 0;
+    const busy = Math.max(0, this.busyByDestination.get(destination));
     if (busy >= this.portRange[1] - this.portRange[0] + 1) return this.waitForPort(target, remote, route, options, callback);
     const captureId = this.captures!.acquire(this.options.interface ?? route.interface);
     const now = performance.now();
@@ -305,7 +314,7 @@ export class RawStrategy implements Strategy {
     t.captureId[slot] = captureId;
     this.counters.probesStarted++;
     this.timer.setKeepAlive(true);
-    this.sendSyn(slot);
+    this.sendSyn(slot, now);
     this.scheduleNext(slot, now);
     const gen = t.gen[slot];
     return () => {
@@ -356,45 +365,58 @@ export class RawStrategy implements Strategy {
 
   // --- sending -------------------------------------------------------------------------------
 
-  private sendSyn(slot: number): void {
+  private sendSyn(slot: number, now: number): void {
     const t = this.table;
     const family = t.family[slot] as Family;
-    const len = family === 4 ? 4 : 16;
-    const base = slot * 16;
-    const spec: SynSpec = {
-      ...this.options.syn,
-      src: t.localAddr.subarray(base, base + len),
-      dst: t.remoteAddr.subarray(base, base + len),
-      srcPort: t.localPort[slot],
-      dstPort: t.remotePort[slot],
-      seq: t.isn[slot],
-    };
     const transport = this.transport!;
-    const room = this.options.syn?.options || this.options.syn?.extensionHeaders ? synLength(spec) : MAX_SYN_BYTES;
-    const at = transport.reserve(family, room);
-    const written = buildSyn(at.buf, at.offset, spec);
-    this.options.onPacket?.('sent', at.buf.subarray(at.offset, at.offset + written), (performance.timeOrigin + performance.now()) * 1000);
-    transport.commit(family, written, spec.dst, slot);
+    const template = this.synTemplates[family];
+    let written: number;
+    let at: PacketSlot;
+    if (template) {
+      at = transport.reserve(family, template.length);
+      // The TS option carries a millisecond clock, as Linux's does (RFC 7323 §5.4).
+      const tsVal = (performance.timeOrigin + now) >>> 0;
+      const base = slot * 16;
+      written = template.write(at.buf, at.offset, t.localAddr, base, t.remoteAddr, base, t.localPort[slot], t.remotePort[slot], t.isn[slot], tsVal);
+    } else {
+      const len = family === 4 ? 4 : 16;
+      const base = slot * 16;
+      const spec: SynSpec = {
+        ...this.options.syn,
+        src: t.localAddr.subarray(base, base + len),
+        dst: t.remoteAddr.subarray(base, base + len),
+        srcPort: t.localPort[slot],
+        dstPort: t.remotePort[slot],
+        seq: t.isn[slot],
+      };
+      at = transport.reserve(family, synLength(spec));
+      written = buildSyn(at.buf, at.offset, spec);
+    }
+    this.options.onPacket?.('sent', at.buf.subarray(at.offset, at.offset + written), (performance.timeOrigin + now) * 1000);
+    transport.commit(family, written, slot, t.gen[slot]);
     t.attempts[slot]++;
-    t.lastSentPerf[slot] = performance.now();
-    t.lastSentWallUs[slot] = (performance.timeOrigin + t.lastSentPerf[slot]) * 1000;
+    t.lastSentPerf[slot] = now;
+    t.lastSentWallUs[slot] = (performance.timeOrigin + now) * 1000;
     this.counters.synsSent++;
   }
 
-  private sendRst(family: Family, src: Uint8Array, dst: Uint8Array, srcPort: number, dstPort: number, seq: number): void {
+  /** A RST from `src[srcAt..]` to `dst[dstAt..]` (addresses read in place, e.g. from a captured frame). */
+  private sendRst(family: Family, src: Uint8Array, srcAt: number, dst: Uint8Array, dstAt: number, srcPort: number, dstPort: number, seq: number): void {
     const transport = this.transport;
     if (!transport) return;
-    const at = transport.reserve(family, MAX_RST_BYTES);
-    const written = buildRst(at.buf, at.offset, { src, dst, srcPort, dstPort, seq });
+    const template = this.rstTemplates[family];
+    const at = transport.reserve(family, template.length);
+    const written = template.write(at.buf, at.offset, src, srcAt, dst, dstAt, srcPort, dstPort, seq, 0);
     this.options.onPacket?.('sent', at.buf.subarray(at.offset, at.offset + written), (performance.timeOrigin + performance.now()) * 1000);
     // Tag 0xffffffff: a lost RST is not any probe's failure.
-    transport.commit(family, written, dst, 0xffffffff);
+    transport.commit(family, written, 0xffffffff, 0);
     this.counters.rstSent++;
   }
 
-  private onSendError(error: Error, tag: number): void {
+  private onSendError(error: Error, tag: number, generation: number): void {
     const t = this.table;
-    if (tag === 0xffffffff || tag >= t.capacity || t.callbacks[tag] === undefined) return;
+    // The error comes from the sender thread, later: the probe may be gone, its slot reused.
+    if (tag === 0xffffffff || tag >= t.capacity || !t.isLive(tag, generation)) return;
     const code = (error as { code?: string }).code ?? 'EIO';
     // The kernel refused the SYN itself: no route (ENETUNREACH), a local firewall (EPERM)...
     const unreachable = code === 'ENETUNREACH' || code === 'EHOSTUNREACH' || code === 'EACCES' || code === 'EPERM';
@@ -425,23 +447,23 @@ export class RawStrategy implements Strategy {
       // RFC 6298 §5.5: back off the timer by doubling on every retransmission.
       t.rtoMs[slot] *= 2;
       this.counters.retransmits++;
-      this.sendSyn(slot);
+      this.sendSyn(slot, now);
     }
     this.scheduleNext(slot, now);
   }
 
-  private finish(slot: number, outcome: ProbeOutcome, remember: boolean, notify = true): void {
+  private finish(slot: number, outcome: ProbeOutcome, remember: boolean, notify = true, now = performance.now()): void {
     const t = this.table;
     const key = t.key[slot];
     const isn = t.isn[slot];
     const captureId = t.captureId[slot];
     if (t.callbacks[slot] === undefined) return;
     const destination = tupleKey(t.remoteAddr, slot * 16, t.family[slot] === 4 ? 4 : 16, t.remotePort[slot], 0);
-    const busy = (this.busyByDestination.get(destination) ?? 1) - 1;
+    const busy = this.busyByDestination.get(destination) - 1;
     if (busy > 0) this.busyByDestination.set(destination, busy);
     else this.busyByDestination.delete(destination);
     const callback = t.release(slot)!;
-    if (remember) this.recent.add(key, isn, performance.now());
+    if (remember) this.recent.add(key, isn, now);
     if (!notify) this.counters.aborted++;
     else this.counters[outcome.status === 'error' ? 'errors' : outcome.status]++;
     this.captures?.release(captureId);
@@ -487,14 +509,20 @@ export class RawStrategy implements Strategy {
   // --- receiving ------------------------------------------------------------------------------
 
   private readonly onFrame: FrameHandler = (frame, timestampUs, linkType) => {
+    const view = this.replyView;
+    // The common case read in place, without allocating; everything else goes the general way.
+    if (!this.verifyChecksums && view.read(frame, linkType)) {
+      this.options.onPacket?.('received', frame.subarray(view.ipAt), timestampUs);
+      return this.onTcp(view, timestampUs);
+    }
     const offset = ipOffset(frame, linkType);
     if (offset < 0) return this.malformed();
     const bytes = frame.subarray(offset);
     this.options.onPacket?.('received', bytes, timestampUs);
-    const reply = decodeReply(bytes, this.options.verifyChecksums ?? false);
+    const reply = decodeReply(bytes, this.verifyChecksums);
     switch (reply.kind) {
       case 'tcp':
-        return this.onTcp(reply.family, reply.src, reply.dst, reply.ttl, reply.tcp, timestampUs);
+        return this.onTcp(view.fromRepr(reply.family, reply.src, reply.dst, reply.ttl, reply.tcp), timestampUs);
       case 'icmp':
         return this.onIcmp(reply.family, reply.responder, reply.type, reply.code, reply.errno, reply.quoted, reply.ttl, timestampUs);
       case 'ignored':
@@ -504,25 +532,26 @@ export class RawStrategy implements Strategy {
     }
   };
 
-  private onTcp(family: Family, src: Uint8Array, dst: Uint8Array, ttl: number, tcp: TcpRepr, timestampUs: number): void {
-    const key = tupleKey(src, 0, src.length, tcp.srcPort, tcp.dstPort);
+  private onTcp(reply: TcpReplyView, timestampUs: number): void {
+    const { bytes, srcAt, dstAt, addrLen, family, flags } = reply;
+    const key = tupleKey(bytes, srcAt, addrLen, reply.srcPort, reply.dstPort);
     const t = this.table;
-    const slot = t.find(key, family, src, tcp.srcPort, tcp.dstPort);
-    const syn = (tcp.flags & TcpFlags.SYN) !== 0;
-    const ack = (tcp.flags & TcpFlags.ACK) !== 0;
-    const rst = (tcp.flags & TcpFlags.RST) !== 0;
+    const slot = t.find(key, family, bytes, reply.srcPort, reply.dstPort, srcAt);
+    const syn = (flags & TcpFlags.SYN) !== 0;
+    const ack = (flags & TcpFlags.ACK) !== 0;
+    const rst = (flags & TcpFlags.RST) !== 0;
     const now = performance.now();
 
-    if (slot < 0 || !this.sameAddress(slot, dst, t.localAddr)) {
+    if (slot < 0 || !this.sameAddress(slot, bytes, dstAt, addrLen, t.localAddr)) {
       // A SYN-ACK for a probe that already finished (our RST was lost, or the server
       // retransmitted before it arrived): one more RST at most, never a second verdict.
       if (syn && ack && !rst && this.sendsRst) {
-        const claim = this.recent.claimExtraRst(key, tcp.ack, now);
+        const claim = this.recent.claimExtraRst(key, reply.ack, now);
         if (claim !== 'unknown') {
           this.counters.duplicateSynAcks++;
           if (claim === 'send') {
-            if (this.rstLimiter.allow(tupleKey(src, 0, src.length, 0, 0), now)) {
-              this.sendRst(family, dst, src, tcp.dstPort, tcp.srcPort, tcp.ack);
+            if (this.rstLimiter.allow(tupleKey(bytes, srcAt, addrLen, 0, 0), now)) {
+              this.sendRst(family, bytes, dstAt, bytes, srcAt, reply.dstPort, reply.srcPort, reply.ack);
             } else {
               this.counters.rstRateLimited++;
             }
@@ -535,29 +564,28 @@ export class RawStrategy implements Strategy {
 
     const expectedAck = (t.isn[slot] + 1) >>> 0;
     if (syn && ack && !rst) {
-      if (tcp.ack !== expectedAck) return this.ignored();
+      if (reply.ack !== expectedAck) return this.ignored();
       // RFC 793 §3.4: a reset for an unexpected SYN-ACK carries seq = the segment's ack.
-      if (this.sendsRst) this.sendRst(family, dst, src, tcp.dstPort, tcp.srcPort, tcp.ack);
+      if (this.sendsRst) this.sendRst(family, bytes, dstAt, bytes, srcAt, reply.dstPort, reply.srcPort, reply.ack);
       this.finish(
         slot,
         {
           status: 'open',
           rttMs: this.rtt(slot, timestampUs, now),
           attempts: t.attempts[slot],
-          evidence: {
-            flags: formatTcpFlags(tcp.flags),
-            ttl,
-            window: tcp.window,
-            ...synOptionEvidence(tcp.options),
-          },
+          evidence: reply.optionsInPlace
+            ? synAckEvidence(formatTcpFlags(flags), reply.ttl, reply.window, bytes, reply.optionsAt, reply.optionsEnd)
+            : { flags: formatTcpFlags(flags), ttl: reply.ttl, window: reply.window, ...synOptionEvidence(reply.options()) },
         },
         true,
+        true,
+        now,
       );
       return;
     }
     if (rst) {
       // RFC 793 §3.4 (SYN-SENT): a RST is acceptable only if it acknowledges our SYN.
-      if (!ack || tcp.ack !== expectedAck) return this.ignored();
+      if (!ack || reply.ack !== expectedAck) return this.ignored();
       this.finish(
         slot,
         {
@@ -565,9 +593,11 @@ export class RawStrategy implements Strategy {
           code: 'ECONNREFUSED',
           rttMs: this.rtt(slot, timestampUs, now),
           attempts: t.attempts[slot],
-          evidence: { flags: formatTcpFlags(tcp.flags), ttl, window: tcp.window },
+          evidence: { flags: formatTcpFlags(flags), ttl: reply.ttl, window: reply.window },
         },
         true,
+        true,
+        now,
       );
       return;
     }
@@ -589,7 +619,7 @@ export class RawStrategy implements Strategy {
     const t = this.table;
     const slot = t.find(key, family, quoted.dst, quoted.dstPort, quoted.srcPort);
     // The quoted header must be our SYN: our source address and our ISN.
-    if (slot < 0 || !this.sameAddress(slot, quoted.src, t.localAddr) || quoted.seq !== t.isn[slot]) return this.ignored();
+    if (slot < 0 || !this.sameAddress(slot, quoted.src, 0, quoted.src.length, t.localAddr) || quoted.seq !== t.isn[slot]) return this.ignored();
     this.finish(
       slot,
       {
@@ -613,9 +643,9 @@ export class RawStrategy implements Strategy {
     return Math.round(rtt * 1000) / 1000;
   }
 
-  private sameAddress(slot: number, addr: Uint8Array, column: Uint8Array): boolean {
+  private sameAddress(slot: number, addr: Uint8Array, addrAt: number, addrLen: number, column: Uint8Array): boolean {
     const base = slot * 16;
-    for (let i = 0; i < addr.length; i++) if (column[base + i] !== addr[i]) return false;
+    for (let i = 0; i < addrLen; i++) if (column[base + i] !== addr[addrAt + i]) return false;
     return true;
   }
 
@@ -644,6 +674,28 @@ export class RawStrategy implements Strategy {
       if (!this.table.has(tupleKey(remote, 0, remote.length, remotePort, port))) return port;
     }
     return -1;
+  }
+
+  /**
+   * parseAddress remembering the last target: checks come in runs to one target (a monitor, the
+   * Go tool's -n), and a sweep of distinct targets pays one comparison. The bytes are shared,
+   * never written.
+   */
+  private targetBytes(text: string): Uint8Array | undefined {
+    if (text === this.lastTarget.text) return this.lastTarget.bytes;
+    const bytes = parseAddress(text);
+    if (bytes) this.lastTarget = { text, bytes };
+    return bytes;
+  }
+
+  /** A route's source address as bytes; there are only a few sources, each parsed once. */
+  private sourceBytes(text: string): Uint8Array | undefined {
+    let bytes = this.parsedSources.get(text);
+    if (bytes === undefined) {
+      bytes = parseAddress(text);
+      if (bytes && this.parsedSources.size < 256) this.parsedSources.set(text, bytes);
+    }
+    return bytes;
   }
 
   /** The route when it needs no lookup: given in the options, or cached. */

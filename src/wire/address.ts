@@ -53,17 +53,27 @@ export function formatAddress(bytes: Uint8Array): string {
 }
 
 function parseIpv4Into(text: string, out: Uint8Array, at: number): boolean {
-  const parts = text.split('.');
-  if (parts.length !== 4) return false;
-  for (let i = 0; i < 4; i++) {
-    const p = parts[i];
-    // Decimal only, no leading zeros: "010" is octal to inet_aton and decimal to others.
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(p)) return false;
-    const n = Number(p);
-    if (n > 255) return false;
-    out[at + i] = n;
+  // A character scan, not split + regex: the raw engine parses every target it is given.
+  let part = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i <= text.length; i++) {
+    const c = i < text.length ? text.charCodeAt(i) : 0x2e; // a final '.' closes the last part
+    if (c === 0x2e) {
+      if (digits === 0 || part > 3) return false;
+      out[at + part++] = value;
+      value = 0;
+      digits = 0;
+    } else if (c >= 0x30 && c <= 0x39) {
+      // Decimal only, no leading zeros: "010" is octal to inet_aton and decimal to others.
+      if (digits === 1 && value === 0) return false;
+      value = value * 10 + (c - 0x30);
+      if (++digits > 3 || value > 255) return false;
+    } else {
+      return false;
+    }
   }
-  return true;
+  return part === 4;
 }
 
 /**

@@ -53,6 +53,8 @@ export {
   formatTcpOption,
   linuxSynOptions,
   parseTcp,
+  parseTcpOptionBytes,
+  tcpOptionBytesValid,
   seqAdd,
   seqDiff,
   seqLessThan,
@@ -107,3 +109,4 @@ export {
 } from './probe.js';
 
 export { describePacket } from './describe.js';
+export { PacketTemplate, type RstTemplateSpec, type SynTemplateSpec } from './packet-template.js';

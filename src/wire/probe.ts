@@ -133,13 +133,13 @@ function padded(n: number): number {
 }
 
 /** A 20-bit flow label from the flow, never 0 (0 means "no label", RFC 6437 §2). */
-function defaultFlowLabel(srcPort: number, dstPort: number, seq: number): number {
+export function defaultFlowLabel(srcPort: number, dstPort: number, seq: number): number {
   const h = Math.imul((srcPort << 16) ^ dstPort ^ seq, 0x9e3779b1) >>> 12;
   return h === 0 ? 1 : h;
 }
 
 /** IPv4 identification from the ISN (a multiplicative hash): as unpredictable as the ISN, and free. */
-function defaultIpId(seq: number): number {
+export function defaultIpId(seq: number): number {
   return Math.imul(seq, 0x9e3779b1) >>> 16;
 }
 

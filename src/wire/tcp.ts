@@ -404,8 +404,33 @@ export function writeTcp(
   return length;
 }
 
+/**
+ * The options in `b[start..end)` as a list, or undefined when they are malformed. For readers
+ * that located a TCP header themselves (the engine's reply fast path).
+ */
+export function parseTcpOptionBytes(b: Uint8Array, start: number, end: number): TcpOption[] | undefined {
+  const options: TcpOption[] = [];
+  return parseTcpOptions(b, start, end, options) === undefined ? options : undefined;
+}
+
+/** Whether the options in `b[start..end)` parse, without building them. */
+export function tcpOptionBytesValid(b: Uint8Array, start: number, end: number): boolean {
+  return parseTcpOptions(b, start, end, undefined) === undefined;
+}
+
+// Every result's evidence names its flags: 512 combinations, each spelled once.
+const flagTexts: string[] = [];
+
 /** tcpdump's flag letters, in tcpdump's order (print-tcp.c tcp_flag_values): "S", "S.", "R.", "none". */
 export function formatTcpFlags(flags: number): string {
+  const known = flagTexts[flags];
+  if (known !== undefined) return known;
+  const text = spellTcpFlags(flags);
+  if (flags >= 0 && flags < 512 && Number.isInteger(flags)) flagTexts[flags] = text;
+  return text;
+}
+
+function spellTcpFlags(flags: number): string {
   let s = '';
   if (flags & TcpFlags.FIN) s += 'F';
   if (flags & TcpFlags.SYN) s += 'S';

@@ -41,7 +41,7 @@ export class FakeTransport implements RawTransport {
     return { buf: this.scratch, offset: SLOT_OFFSET };
   }
 
-  commit(family: Family, length: number, dst: Uint8Array, tag: number): void {
+  commit(family: Family, length: number, tag: number, _generation = 0): void {
     if (this.closed) throw new Error('FakeTransport: commit() after close()');
     if (this.reservedFamily !== family) throw new Error(`FakeTransport: commit(${family}) without reserve(${family})`);
     if (length > this.reservedLength) throw new Error(`FakeTransport: committed ${length} bytes into a ${this.reservedLength}-byte reservation`);
@@ -53,7 +53,7 @@ export class FakeTransport implements RawTransport {
       this.unparsable.push({ bytes, reason: !ip.ok ? ip.detail : tcp && !tcp.ok ? tcp.detail : 'no TCP' });
       return;
     }
-    this.sent.push({ family, bytes, dst: dst.slice(), tag, ip: ip.value, tcp: tcp.value });
+    this.sent.push({ family, bytes, dst: ip.value.dst.slice(), tag, ip: ip.value, tcp: tcp.value });
   }
 
   flush(): void {

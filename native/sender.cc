@@ -1,0 +1,332 @@
+// A raw socket drained by a thread of its own.
+//
+// Why a thread: on a veth pair or loopback the kernel runs the receiver's whole network stack
+// inside the sender's sendmmsg(2) — the target's SYN-ACK is built, routed back and captured
+// before the call returns. That is most of the CPU a half-open check costs, and in the event
+// loop's thread it would stall the JavaScript that parses replies and builds the next SYNs.
+// Here JavaScript copies finished packets into this queue (a memcpy of ~60 bytes each) and goes
+// on; the thread sends them in batches on the other core.
+//
+// What stays in TypeScript (src/raw-socket.ts): building packets, when to flush, what a send
+// error means for a probe. This file only moves bytes and reports failures, each with the two
+// numbers the caller attached to the packet.
+
+#include "modules.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace {
+
+// Packets held at most (queued + being sent): past it, enqueue() takes fewer and TypeScript
+// keeps the rest, as a full socket buffer would make it.
+constexpr size_t kMaxQueued = 1 << 16;
+// Messages per sendmmsg(2); the kernel caps a call at UIO_MAXIOV (1024).
+constexpr size_t kBatch = 1024;
+// A full device queue (ENOBUFS) cannot be polled for; wait this long before trying again.
+constexpr int kBackoffMs = 1;
+// After a batch the thread looks for the next one this long before it sleeps: under load the
+// next hand-over comes within microseconds, and finding it awake spares the JavaScript thread a
+// futex wake-up per tick. At one check a second it costs this much CPU per second.
+constexpr auto kSpin = std::chrono::microseconds(50);
+
+struct Packet {
+  uint32_t offset;  // into Queue::bytes
+  uint32_t length;
+  uint32_t tag;
+  uint32_t generation;
+  sockaddr_storage dst;
+  socklen_t dstLen;
+};
+
+struct Queue {
+  std::vector<uint8_t> bytes;
+  std::vector<Packet> packets;
+  void clear() {
+    bytes.clear();
+    packets.clear();
+  }
+};
+
+struct SendFailure {
+  int error;
+  uint32_t tag;
+  uint32_t generation;
+};
+
+class Sender : public Napi::ObjectWrap<Sender> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "Sender",
+                       {InstanceMethod("enqueue", &Sender::Enqueue),
+                        InstanceMethod("close", &Sender::Close),
+                        InstanceMethod("stats", &Sender::Stats)});
+  }
+
+  // new Sender(fd, onFailures: (failures: Int32Array [errno, tag, generation]...) => void)
+  // The caller keeps owning fd and closes it after close().
+  explicit Sender(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Sender>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsFunction()) {
+      Napi::TypeError::New(env, "new Sender(fd, onFailures)").ThrowAsJavaScriptException();
+      return;
+    }
+    fd_ = info[0].As<Napi::Number>().Int32Value();
+    onFailures_ = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "tcp-shaker sender", 0, 1);
+    // Failures are rare and must not keep an idle process alive.
+    onFailures_.Unref(env);
+    napi_add_env_cleanup_hook(env, &Sender::OnEnvExit, this);
+    env_ = env;
+    thread_ = std::thread(&Sender::Run, this);
+  }
+
+  ~Sender() override { Stop(0); }
+
+ private:
+  static void OnEnvExit(void* self) { static_cast<Sender*>(self)->Stop(0); }
+
+  // enqueue(ring: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, family: 4 | 6,
+  //         tags: Uint32Array, generations: Uint32Array, count): accepted
+  // Copies the first `accepted` packets; the caller drops them from its ring. Each packet is a
+  // whole IP packet (the socket is IPPROTO_RAW) and goes to the destination in its own header.
+  Napi::Value Enqueue(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 7 || !info[0].IsTypedArray() || !info[1].IsTypedArray() || !info[2].IsTypedArray() ||
+        !info[3].IsNumber() || !info[4].IsTypedArray() || !info[5].IsTypedArray() || !info[6].IsNumber()) {
+      Napi::TypeError::New(env, "enqueue(ring, offsets, lengths, family, tags, generations, count)")
+          .ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    auto ring = info[0].As<Napi::Uint8Array>();
+    auto offsets = info[1].As<Napi::Uint32Array>();
+    auto lengths = info[2].As<Napi::Uint32Array>();
+    bool v4 = info[3].As<Napi::Number>().Int32Value() == 4;
+    auto tags = info[4].As<Napi::Uint32Array>();
+    auto generations = info[5].As<Napi::Uint32Array>();
+    size_t count = info[6].As<Napi::Number>().Uint32Value();
+    if (count > offsets.ElementLength() || count > lengths.ElementLength() || count > tags.ElementLength() ||
+        count > generations.ElementLength()) {
+      Napi::RangeError::New(env, "enqueue: count exceeds the arrays").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    // IPv4 destination at byte 16, IPv6 at 24 (RFC 791, RFC 8200): a packet must hold its header.
+    const size_t dstAt = v4 ? 16 : 24;
+    const size_t dstLen = v4 ? 4 : 16;
+    for (size_t i = 0; i < count; i++) {
+      if (static_cast<size_t>(offsets[i]) + lengths[i] > ring.ByteLength() || lengths[i] < dstAt + dstLen) {
+        Napi::RangeError::New(env, "enqueue: packet outside the ring or shorter than its IP header")
+            .ThrowAsJavaScriptException();
+        return env.Undefined();
+      }
+    }
+    size_t accepted = 0;
+    bool wake = false;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (stopping_) return Napi::Number::New(env, 0);
+      size_t room = kMaxQueued - std::min(kMaxQueued, incoming_.packets.size() + inFlight_);
+      accepted = std::min(room, count);
+      for (size_t i = 0; i < accepted; i++) {
+        Packet p;
+        p.offset = static_cast<uint32_t>(incoming_.bytes.size());
+        p.length = lengths[i];
+        p.tag = tags[i];
+        p.generation = generations[i];
+        p.dstLen = FillSockaddr(ring.Data() + offsets[i] + dstAt, dstLen, &p.dst);
+        incoming_.bytes.insert(incoming_.bytes.end(), ring.Data() + offsets[i], ring.Data() + offsets[i] + lengths[i]);
+        incoming_.packets.push_back(p);
+      }
+      pending_.store(incoming_.packets.size(), std::memory_order_release);
+      wake = idle_ && accepted > 0;
+    }
+    // Only a sleeping thread needs the futex call; a busy one finds the packets on its next swap.
+    if (wake) ready_.notify_one();
+    return Napi::Number::New(env, static_cast<double>(accepted));
+  }
+
+  // close(drainMs): sends what is queued for at most drainMs, then stops the thread. The caller
+  // closes the fd afterwards. Returns how many packets were left unsent.
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    int drainMs = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 0;
+    size_t left = Stop(drainMs);
+    return Napi::Number::New(info.Env(), static_cast<double>(left));
+  }
+
+  Napi::Value Stats(const Napi::CallbackInfo& info) {
+    Napi::Object out = Napi::Object::New(info.Env());
+    out.Set("packetsSent", static_cast<double>(sent_.load()));
+    out.Set("batches", static_cast<double>(batches_.load()));
+    out.Set("sendErrors", static_cast<double>(errors_.load()));
+    out.Set("blockedWaits", static_cast<double>(blocked_.load()));
+    std::lock_guard<std::mutex> lock(mutex_);
+    out.Set("queued", static_cast<double>(incoming_.packets.size() + inFlight_));
+    return out;
+  }
+
+  static socklen_t FillSockaddr(const uint8_t* addr, size_t len, sockaddr_storage* out) {
+    memset(out, 0, sizeof(*out));
+    if (len == 4) {
+      auto* sin = reinterpret_cast<sockaddr_in*>(out);
+      sin->sin_family = AF_INET;
+      memcpy(&sin->sin_addr, addr, 4);
+      return sizeof(sockaddr_in);
+    }
+    auto* sin6 = reinterpret_cast<sockaddr_in6*>(out);
+    sin6->sin6_family = AF_INET6;
+    memcpy(&sin6->sin6_addr, addr, 16);
+    return sizeof(sockaddr_in6);
+  }
+
+  size_t Stop(int drainMs) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (!thread_.joinable()) return 0;
+    if (drainMs > 0) {
+      drained_.wait_for(lock, std::chrono::milliseconds(drainMs),
+                        [this] { return incoming_.packets.empty() && inFlight_ == 0; });
+    }
+    stopping_ = true;
+    size_t left = incoming_.packets.size() + inFlight_;
+    lock.unlock();
+    ready_.notify_one();
+    thread_.join();
+    napi_remove_env_cleanup_hook(env_, &Sender::OnEnvExit, this);
+    onFailures_.Release();
+    return left;
+  }
+
+  void Run() {
+    Queue sending;
+    std::vector<mmsghdr> msgs(kBatch);
+    std::vector<iovec> iovs(kBatch);
+    std::vector<SendFailure> failures;
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        inFlight_ = 0;
+        if (incoming_.packets.empty()) {
+          drained_.notify_all();
+          lock.unlock();
+          SpinForWork();
+          lock.lock();
+        }
+        idle_ = true;
+        ready_.wait(lock, [this] { return stopping_ || !incoming_.packets.empty(); });
+        idle_ = false;
+        if (stopping_) return;
+        // Swap, not copy: the JavaScript thread fills the other queue while this one is sent.
+        std::swap(sending, incoming_);
+        incoming_.clear();
+        pending_.store(0, std::memory_order_relaxed);
+        inFlight_ = sending.packets.size();
+      }
+      SendAll(sending, msgs, iovs, failures);
+      sending.clear();
+      if (!failures.empty()) Report(failures);
+    }
+  }
+
+  // Busy-waits up to kSpin for enqueue() to add packets (or close() to stop us).
+  void SpinForWork() {
+    auto until = std::chrono::steady_clock::now() + kSpin;
+    while (pending_.load(std::memory_order_acquire) == 0 && !stopping_.load(std::memory_order_relaxed)) {
+      if (std::chrono::steady_clock::now() >= until) return;
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    }
+  }
+
+  void SendAll(Queue& q, std::vector<mmsghdr>& msgs, std::vector<iovec>& iovs, std::vector<SendFailure>& failures) {
+    size_t next = 0;
+    while (next < q.packets.size()) {
+      size_t n = std::min(kBatch, q.packets.size() - next);
+      for (size_t i = 0; i < n; i++) {
+        Packet& p = q.packets[next + i];
+        iovs[i].iov_base = q.bytes.data() + p.offset;
+        iovs[i].iov_len = p.length;
+        memset(&msgs[i], 0, sizeof(mmsghdr));
+        msgs[i].msg_hdr.msg_iov = &iovs[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+        msgs[i].msg_hdr.msg_name = &p.dst;
+        msgs[i].msg_hdr.msg_namelen = p.dstLen;
+      }
+      int rc = sendmmsg(fd_, msgs.data(), static_cast<unsigned>(n), MSG_DONTWAIT);
+      if (rc > 0) {
+        next += static_cast<size_t>(rc);
+        sent_ += static_cast<uint64_t>(rc);
+        batches_++;
+        continue;
+      }
+      int err = rc < 0 ? errno : EAGAIN;
+      if (err == EINTR) continue;
+      if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) {
+        // Congestion, not failure: wait for room, unless we are told to stop.
+        blocked_++;
+        if (stopping_) return;
+        pollfd pfd = {fd_, POLLOUT, 0};
+        poll(&pfd, 1, kBackoffMs);
+        continue;
+      }
+      // sendmmsg stops at the first message the kernel refuses (EPERM from a firewall,
+      // ENETUNREACH...): report that one and go on with the rest.
+      errors_++;
+      failures.push_back({err, q.packets[next].tag, q.packets[next].generation});
+      next++;
+    }
+  }
+
+  void Report(std::vector<SendFailure>& failures) {
+    auto* batch = new std::vector<SendFailure>(std::move(failures));
+    failures.clear();
+    napi_status status = onFailures_.NonBlockingCall(batch, [](Napi::Env env, Napi::Function callback,
+                                                                std::vector<SendFailure>* data) {
+      if (env != nullptr && callback != nullptr) {
+        Napi::Int32Array out = Napi::Int32Array::New(env, data->size() * 3);
+        for (size_t i = 0; i < data->size(); i++) {
+          out[i * 3] = (*data)[i].error;
+          out[i * 3 + 1] = static_cast<int32_t>((*data)[i].tag);
+          out[i * 3 + 2] = static_cast<int32_t>((*data)[i].generation);
+        }
+        callback.Call({out});
+      }
+      delete data;
+    });
+    if (status != napi_ok) delete batch;
+  }
+
+  int fd_ = -1;
+  napi_env env_ = nullptr;
+  Napi::ThreadSafeFunction onFailures_;
+  std::thread thread_;
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::condition_variable drained_;
+  Queue incoming_;
+  size_t inFlight_ = 0;
+  bool idle_ = false;
+  std::atomic<bool> stopping_{false};
+  // incoming_.packets.size(), readable without the lock (the spin loop reads it).
+  std::atomic<size_t> pending_{0};
+  std::atomic<uint64_t> sent_{0};
+  std::atomic<uint64_t> batches_{0};
+  std::atomic<uint64_t> errors_{0};
+  std::atomic<uint64_t> blocked_{0};
+};
+
+}  // namespace
+
+void InitSender(Napi::Env env, Napi::Object exports) {
+  exports.Set("Sender", Sender::Init(env));
+}

@@ -1,0 +1,87 @@
+import test from 'ava';
+import { PacketTemplate, type SynTemplateSpec } from '../../src/wire/packet-template.js';
+import { buildRst, buildSyn } from '../../src/wire/probe.js';
+import type { TcpOption } from '../../src/wire/tcp.js';
+import { parseIp, ipPayload } from '../../src/wire/ip.js';
+import { parseTcp } from '../../src/wire/tcp.js';
+
+// A seeded generator, so a failure names a reproducible case.
+function rng(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 0x100000000;
+  };
+}
+
+function bytes(random: () => number, n: number): Uint8Array {
+  return Uint8Array.from({ length: n }, () => Math.floor(random() * 256));
+}
+
+const u32 = (random: () => number) => Math.floor(random() * 0x100000000) >>> 0;
+const u16 = (random: () => number) => Math.floor(random() * 0x10000);
+
+const specs: [string, SynTemplateSpec][] = [
+  ['Linux defaults', {}],
+  ['ttl, window, tos, no DF', { ttl: 3, window: 1024, tos: 0x10, dontFragment: false }],
+  ['custom options without TS', { options: [{ kind: 'mss', mss: 536 } satisfies TcpOption] }],
+  ['fixed TS value', { tsVal: 0x01020304 }],
+];
+
+for (const family of [4, 6] as const) {
+  for (const [name, spec] of specs) {
+    test(`IPv${family} SYN template (${name}) writes what buildSyn writes`, (t) => {
+      const template = PacketTemplate.syn(family, spec)!;
+      const random = rng(family * 100 + name.length);
+      const viaTemplate = new Uint8Array(256).fill(0xa5);
+      const viaBuilder = new Uint8Array(256).fill(0xa5);
+      let last = new Uint8Array(0);
+      for (let i = 0; i < 500; i++) {
+        const len = family === 4 ? 4 : 16;
+        const src = bytes(random, len);
+        const dst = bytes(random, len);
+        const [srcPort, dstPort, seq, now] = [u16(random), u16(random), u32(random), u32(random)];
+        const offset = Math.floor(random() * 64);
+        const a = template.write(viaTemplate, offset, src, 0, dst, 0, srcPort, dstPort, seq, now);
+        const b = buildSyn(viaBuilder, offset, { ...spec, src, dst, srcPort, dstPort, seq, tsVal: spec.tsVal ?? (spec.options ? undefined : now) });
+        t.is(a, b);
+        t.is(a, template.length);
+        if (Buffer.compare(viaTemplate, viaBuilder) !== 0) {
+          t.fail(`case ${i}: template ${Buffer.from(viaTemplate.subarray(offset, offset + a)).toString('hex')} builder ${Buffer.from(viaBuilder.subarray(offset, offset + b)).toString('hex')}`);
+          return;
+        }
+        last = viaTemplate.slice(offset, offset + a);
+      }
+      // The last packet parses with both checksums verified.
+      const ip = parseIp(last);
+      t.true(ip.ok);
+      if (ip.ok) t.true(parseTcp(ipPayload(last, ip.value), ip.value, { verifyChecksum: true }).ok);
+    });
+  }
+
+  test(`IPv${family} RST template writes what buildRst writes, checksums verify`, (t) => {
+    const template = PacketTemplate.rst(family);
+    const random = rng(family);
+    const viaTemplate = new Uint8Array(128);
+    const viaBuilder = new Uint8Array(128);
+    for (let i = 0; i < 500; i++) {
+      const len = family === 4 ? 4 : 16;
+      const src = bytes(random, len);
+      const dst = bytes(random, len);
+      const [srcPort, dstPort, seq] = [u16(random), u16(random), u32(random)];
+      const a = template.write(viaTemplate, 0, src, 0, dst, 0, srcPort, dstPort, seq, 0);
+      const b = buildRst(viaBuilder, 0, { src, dst, srcPort, dstPort, seq });
+      t.is(a, b);
+      t.deepEqual(viaTemplate.subarray(0, a), viaBuilder.subarray(0, b));
+      const ip = parseIp(viaTemplate.subarray(0, a));
+      t.true(ip.ok);
+      if (ip.ok) t.true(parseTcp(ipPayload(viaTemplate.subarray(0, a), ip.value), ip.value, { verifyChecksum: true }).ok);
+    }
+  });
+}
+
+test('a SYN with IPv6 extension headers has no template: the engine uses buildSyn', (t) => {
+  t.is(PacketTemplate.syn(6, { extensionHeaders: [] } as SynTemplateSpec), undefined);
+});
