@@ -13,6 +13,8 @@ export interface ThroughputRow {
   throughputRatio?: number;
   cpuRatio?: number;
   server?: { accepted: number; halfOpenAfter: number; counters: Record<string, number> };
+  /** checks/s of every run when the workload was repeated (the row is the median one). */
+  runs?: number[];
   notes: string[];
 }
 
@@ -69,6 +71,7 @@ export function formatThroughput(rows: ThroughputRow[]): string {
       r ? pct(r.shareOpen) : undefined,
       r ? fixed(r.cpuSPer1000, 4) : undefined,
       fixed(row.cpuRatio, 2),
+      r?.threadCpuUsPerCheck ? `${r.threadCpuUsPerCheck.eventLoop.toFixed(1)}/${r.threadCpuUsPerCheck.sender.toFixed(1)}` : undefined,
       r ? mb(r.maxRssKb) : undefined,
       r ? fixed(r.rttP50Ms, 3) : undefined,
       r ? fixed(r.rttP99Ms, 3) : undefined,
@@ -78,9 +81,9 @@ export function formatThroughput(rows: ThroughputRow[]): string {
     last = row.workload;
   }
   return table(
-    ['workload', 'strategy', 'checks/s', 'x base', 'open %', 'CPU s/1k', 'x base', 'RSS MB', 'RTT p50', 'RTT p99', 'call p99', 'notes'],
+    ['workload', 'strategy', 'checks/s', 'x base', 'open %', 'CPU s/1k', 'x base', 'loop/send µs', 'RSS MB', 'RTT p50', 'RTT p99', 'call p99', 'notes'],
     body,
-    [false, false, true, true, true, true, true, true, true, true, true, false],
+    [false, false, true, true, true, true, true, true, true, true, true, true, false],
   );
 }
 

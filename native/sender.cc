@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -70,7 +71,8 @@ class Sender : public Napi::ObjectWrap<Sender> {
  public:
   static Napi::Function Init(Napi::Env env) {
     return DefineClass(env, "Sender",
-                       {InstanceMethod("enqueue", &Sender::Enqueue),
+                       {InstanceMethod("attach", &Sender::Attach),
+                        InstanceMethod("enqueue", &Sender::Enqueue),
                         InstanceMethod("close", &Sender::Close),
                         InstanceMethod("stats", &Sender::Stats)});
   }
@@ -90,6 +92,8 @@ class Sender : public Napi::ObjectWrap<Sender> {
     napi_add_env_cleanup_hook(env, &Sender::OnEnvExit, this);
     env_ = env;
     thread_ = std::thread(&Sender::Run, this);
+    // Named, so top -H and the benchmark's per-thread CPU (bench/workloads/driver.ts) find it.
+    pthread_setname_np(thread_.native_handle(), "tshk-sender");
   }
 
   ~Sender() override { Stop(0); }
@@ -97,35 +101,61 @@ class Sender : public Napi::ObjectWrap<Sender> {
  private:
   static void OnEnvExit(void* self) { static_cast<Sender*>(self)->Stop(0); }
 
-  // enqueue(ring: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, family: 4 | 6,
-  //         tags: Uint32Array, generations: Uint32Array, count): accepted
-  // Copies the first `accepted` packets; the caller drops them from its ring. Each packet is a
-  // whole IP packet (the socket is IPPROTO_RAW) and goes to the destination in its own header.
-  Napi::Value Enqueue(const Napi::CallbackInfo& info) {
+  // attach(ring: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, tags: Uint32Array,
+  //        generations: Uint32Array, family: 4 | 6)
+  // The caller's queue, given once: enqueue() then takes only a count, because at 100k checks a
+  // second re-reading five typed arrays from JavaScript on every hand-over is a cost of its own.
+  // The arrays stay referenced (never collected) until close().
+  Napi::Value Attach(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 7 || !info[0].IsTypedArray() || !info[1].IsTypedArray() || !info[2].IsTypedArray() ||
-        !info[3].IsNumber() || !info[4].IsTypedArray() || !info[5].IsTypedArray() || !info[6].IsNumber()) {
-      Napi::TypeError::New(env, "enqueue(ring, offsets, lengths, family, tags, generations, count)")
-          .ThrowAsJavaScriptException();
+    if (info.Length() < 6 || !info[0].IsTypedArray() || !info[1].IsTypedArray() || !info[2].IsTypedArray() ||
+        !info[3].IsTypedArray() || !info[4].IsTypedArray() || !info[5].IsNumber()) {
+      Napi::TypeError::New(env, "attach(ring, offsets, lengths, tags, generations, family)").ThrowAsJavaScriptException();
       return env.Undefined();
     }
     auto ring = info[0].As<Napi::Uint8Array>();
     auto offsets = info[1].As<Napi::Uint32Array>();
     auto lengths = info[2].As<Napi::Uint32Array>();
-    bool v4 = info[3].As<Napi::Number>().Int32Value() == 4;
-    auto tags = info[4].As<Napi::Uint32Array>();
-    auto generations = info[5].As<Napi::Uint32Array>();
-    size_t count = info[6].As<Napi::Number>().Uint32Value();
-    if (count > offsets.ElementLength() || count > lengths.ElementLength() || count > tags.ElementLength() ||
-        count > generations.ElementLength()) {
-      Napi::RangeError::New(env, "enqueue: count exceeds the arrays").ThrowAsJavaScriptException();
+    auto tags = info[3].As<Napi::Uint32Array>();
+    auto generations = info[4].As<Napi::Uint32Array>();
+    size_t capacity = offsets.ElementLength();
+    if (lengths.ElementLength() != capacity || tags.ElementLength() != capacity ||
+        generations.ElementLength() != capacity) {
+      Napi::RangeError::New(env, "attach: offsets, lengths, tags and generations differ in length")
+          .ThrowAsJavaScriptException();
       return env.Undefined();
     }
+    for (size_t i = 0; i < 5; i++) attached_[i] = Napi::Persistent(info[i].As<Napi::Object>());
+    ring_ = ring.Data();
+    ringBytes_ = ring.ByteLength();
+    offsets_ = offsets.Data();
+    lengths_ = lengths.Data();
+    tags_ = tags.Data();
+    generations_ = generations.Data();
+    capacity_ = capacity;
+    v4_ = info[5].As<Napi::Number>().Int32Value() == 4;
+    return env.Undefined();
+  }
+
+  // enqueue(count): copies the first `accepted` of the `count` packets described by the attached
+  // arrays and returns `accepted`; the caller drops them from its ring. Each packet is a whole IP
+  // packet (the socket is IPPROTO_RAW) and goes to the destination in its own header.
+  Napi::Value Enqueue(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (ring_ == nullptr || info.Length() < 1 || !info[0].IsNumber()) {
+      Napi::TypeError::New(env, "enqueue(count) after attach()").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    size_t count = info[0].As<Napi::Number>().Uint32Value();
     // IPv4 destination at byte 16, IPv6 at 24 (RFC 791, RFC 8200): a packet must hold its header.
-    const size_t dstAt = v4 ? 16 : 24;
-    const size_t dstLen = v4 ? 4 : 16;
+    const size_t dstAt = v4_ ? 16 : 24;
+    const size_t dstLen = v4_ ? 4 : 16;
+    if (count > capacity_) {
+      Napi::RangeError::New(env, "enqueue: count exceeds the attached arrays").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
     for (size_t i = 0; i < count; i++) {
-      if (static_cast<size_t>(offsets[i]) + lengths[i] > ring.ByteLength() || lengths[i] < dstAt + dstLen) {
+      if (static_cast<size_t>(offsets_[i]) + lengths_[i] > ringBytes_ || lengths_[i] < dstAt + dstLen) {
         Napi::RangeError::New(env, "enqueue: packet outside the ring or shorter than its IP header")
             .ThrowAsJavaScriptException();
         return env.Undefined();
@@ -141,11 +171,12 @@ class Sender : public Napi::ObjectWrap<Sender> {
       for (size_t i = 0; i < accepted; i++) {
         Packet p;
         p.offset = static_cast<uint32_t>(incoming_.bytes.size());
-        p.length = lengths[i];
-        p.tag = tags[i];
-        p.generation = generations[i];
-        p.dstLen = FillSockaddr(ring.Data() + offsets[i] + dstAt, dstLen, &p.dst);
-        incoming_.bytes.insert(incoming_.bytes.end(), ring.Data() + offsets[i], ring.Data() + offsets[i] + lengths[i]);
+        p.length = lengths_[i];
+        p.tag = tags_[i];
+        p.generation = generations_[i];
+        const uint8_t* packet = ring_ + offsets_[i];
+        p.dstLen = FillSockaddr(packet + dstAt, dstLen, &p.dst);
+        incoming_.bytes.insert(incoming_.bytes.end(), packet, packet + lengths_[i]);
         incoming_.packets.push_back(p);
       }
       pending_.store(incoming_.packets.size(), std::memory_order_release);
@@ -203,6 +234,7 @@ class Sender : public Napi::ObjectWrap<Sender> {
     thread_.join();
     napi_remove_env_cleanup_hook(env_, &Sender::OnEnvExit, this);
     onFailures_.Release();
+    ring_ = nullptr;
     return left;
   }
 
@@ -308,6 +340,16 @@ class Sender : public Napi::ObjectWrap<Sender> {
 
   int fd_ = -1;
   napi_env env_ = nullptr;
+  // The caller's queue (attach()): read on the JavaScript thread only, inside enqueue().
+  Napi::ObjectReference attached_[5];
+  const uint8_t* ring_ = nullptr;
+  size_t ringBytes_ = 0;
+  const uint32_t* offsets_ = nullptr;
+  const uint32_t* lengths_ = nullptr;
+  const uint32_t* tags_ = nullptr;
+  const uint32_t* generations_ = nullptr;
+  size_t capacity_ = 0;
+  bool v4_ = true;
   Napi::ThreadSafeFunction onFailures_;
   std::thread thread_;
   std::mutex mutex_;

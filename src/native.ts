@@ -13,19 +13,13 @@ export interface WritableWatch {
 
 /** A raw socket's send queue, drained by a thread of the addon (native/sender.cc). */
 export interface NativeSender {
+  /** Registers the caller's queue arrays once; enqueue() reads packets 0..count-1 from them. */
+  attach(ring: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, tags: Uint32Array, generations: Uint32Array, family: 4 | 6): void;
   /**
-   * Copies the first `accepted` of `count` whole IP packets into the queue and returns `accepted`;
-   * each goes to the destination address in its own IP header.
+   * Copies the first `accepted` of `count` attached packets (whole IP packets) into the queue
+   * and returns `accepted`; each goes to the destination address in its own IP header.
    */
-  enqueue(
-    ring: Uint8Array,
-    offsets: Uint32Array,
-    lengths: Uint32Array,
-    family: 4 | 6,
-    tags: Uint32Array,
-    generations: Uint32Array,
-    count: number,
-  ): number;
+  enqueue(count: number): number;
   /** Sends what is queued for at most `drainMs`, stops the thread; returns packets left unsent. */
   close(drainMs: number): number;
   stats(): { packetsSent: number; batches: number; sendErrors: number; blockedWaits: number; queued: number };

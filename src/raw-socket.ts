@@ -36,6 +36,11 @@ const RING_BYTES = 1 << 20;
 // Packets per hand-over to the sender thread; a tick that builds more hands over several batches.
 const MAX_BATCH = 4096;
 const RETRY_DELAY_MS = 1;
+// Packets after which commit() hands the ring over at once instead of at the end of the tick.
+// A burst of replies is processed in one tick; handing its SYNs and RSTs over only at the end
+// would make the two threads take turns on the same batch (the sender idle while JavaScript
+// works, then the other way round). Handing over every few dozen lets them overlap.
+const EAGER_HANDOVER = 32;
 // close() lets the sender thread send the last RSTs for at most this long.
 const CLOSE_DRAIN_MS = 250;
 
@@ -121,7 +126,9 @@ export class NativeRawTransport implements RawTransport {
     q.generations[i] = generation;
     q.count = i + 1;
     q.cursor += length;
-    if (!this.flushScheduled) {
+    // (Not while the sender is full: the retry timer offers the backlog again.)
+    if (q.count >= EAGER_HANDOVER && this.retryTimer === undefined) this.flushQueue(q);
+    else if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.flushSoon);
     }
@@ -175,14 +182,16 @@ export class NativeRawTransport implements RawTransport {
     const addon = native();
     const fd = addon.openRaw(family, this.sndbufBytes);
     if (fd < 0) throw systemError(fd, 'socket', `raw IPv${family} socket`);
-    let sender: NativeSender;
+    let sender: NativeSender | undefined;
     try {
       sender = new addon.Sender(fd, this.onFailures);
+      q = new FamilyQueue(family, fd, sender);
+      sender.attach(q.ring, q.offsets, q.lengths, q.tags, q.generations, family);
     } catch (error) {
+      sender?.close(0);
       addon.close(fd);
       throw error;
     }
-    q = new FamilyQueue(family, fd, sender);
     this.queues.set(family, q);
     return q;
   }
@@ -196,7 +205,7 @@ export class NativeRawTransport implements RawTransport {
 
   private flushQueue(q: FamilyQueue): void {
     if (this.closed || q.count === 0) return;
-    const accepted = q.sender.enqueue(q.ring, q.offsets, q.lengths, q.family, q.tags, q.generations, q.count);
+    const accepted = q.sender.enqueue(q.count);
     q.shift(accepted);
     // The sender's queue is full (the kernel is not keeping up): offer the rest again shortly.
     if (q.count > 0) this.scheduleRetry();

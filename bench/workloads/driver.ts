@@ -6,6 +6,7 @@
 // The caller side is kept as cheap as the API allows, so what is measured is the strategy:
 // targets are precomputed strings, completions go to one callback per concurrency slot (no
 // closure per check), and latencies land in preallocated Float64Arrays.
+import { readdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';
 import { Checker } from '../../src/checker.js';
@@ -63,6 +64,38 @@ class Targets {
 function percentile(sorted: Float64Array, q: number): number | null {
   if (sorted.length === 0) return null;
   return Math.round(sorted[Math.min(sorted.length - 1, Math.round(q * (sorted.length - 1)))] * 1000) / 1000;
+}
+
+/** Run time in ns of each thread of this process, by role, from the scheduler's own accounting. */
+function threadCpuNs(): { eventLoop: number; sender: number; other: number } {
+  const out = { eventLoop: 0, sender: 0, other: 0 };
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      const ns = Number(readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      const comm = readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim();
+      if (Number(tid) === process.pid) out.eventLoop += ns;
+      else if (comm === 'tshk-sender') out.sender += ns;
+      else out.other += ns;
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return out;
+}
+
+function threadCpuPerCheck(
+  before: ReturnType<typeof threadCpuNs>,
+  after: ReturnType<typeof threadCpuNs>,
+  completed: number,
+): DriverResult['threadCpuUsPerCheck'] {
+  if (completed === 0) return undefined;
+  const per = (a: number, b: number) => Math.round(((b - a) / 1000 / completed) * 100) / 100;
+  // A thread that ended inside the window takes its time with it: clamp at 0.
+  return {
+    eventLoop: Math.max(0, per(before.eventLoop, after.eventLoop)),
+    sender: Math.max(0, per(before.sender, after.sender)),
+    other: Math.max(0, per(before.other, after.other)),
+  };
 }
 
 /** CLOCK_MONOTONIC in µs, the clock V8's .cpuprofile timestamps use: marks the measured window. */
@@ -308,6 +341,7 @@ async function main(): Promise<DriverResult> {
     const paced = spec.mode === 'paced';
     if (spec.warmup > 0) await runLoop(issue, 0, spec.warmup, newTally(spec.warmup), paced);
     const tally = newTally(spec.n);
+    const threads0 = threadCpuNs();
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     const from = monotonicUs();
@@ -315,7 +349,8 @@ async function main(): Promise<DriverResult> {
     const to = monotonicUs();
     const elapsedS = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
-    return { ...summarise(tally, started, elapsedS, cpu, truncated, stats()), windowUs: [from, to] };
+    const threadCpuUsPerCheck = threadCpuPerCheck(threads0, threadCpuNs(), tally.completed);
+    return { ...summarise(tally, started, elapsedS, cpu, truncated, stats()), threadCpuUsPerCheck, windowUs: [from, to] };
   } finally {
     await close();
   }

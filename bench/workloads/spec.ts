@@ -77,6 +77,12 @@ export interface DriverResult {
   truncated: boolean;
   stats: Record<string, number>;
   memory?: MemoryReport;
+  /**
+   * CPU per completed check (µs, run time from /proc/self/task/<tid>/schedstat) by thread: the
+   * event loop, the addon's sender thread (its sendmmsg carries the target's kernel work on a
+   * veth), and everything else (GC helpers, libuv's pool).
+   */
+  threadCpuUsPerCheck?: { eventLoop: number; sender: number; other: number };
   /** The measured window on CLOCK_MONOTONIC (µs), to cut a CPU profile down to it. */
   windowUs?: [number, number];
 }

@@ -21,6 +21,8 @@ export class ProbeTable {
   remoteAddr: Uint8Array;
   localAddr: Uint8Array;
   key: Float64Array;
+  /** tupleKey of (remote address, remote port, local port 0): the destination, for per-destination counts. */
+  destinationKey: Float64Array;
   /** performance.now() of the last SYN sent, and wall-clock µs of the same moment (for capture timestamps). */
   lastSentPerf: Float64Array;
   lastSentWallUs: Float64Array;
@@ -46,6 +48,7 @@ export class ProbeTable {
     this.remoteAddr = new Uint8Array(initialCapacity * 16);
     this.localAddr = new Uint8Array(initialCapacity * 16);
     this.key = new Float64Array(initialCapacity);
+    this.destinationKey = new Float64Array(initialCapacity);
     this.lastSentPerf = new Float64Array(initialCapacity);
     this.lastSentWallUs = new Float64Array(initialCapacity);
     this.deadline = new Float64Array(initialCapacity);
@@ -128,6 +131,7 @@ export class ProbeTable {
     this.remoteAddr = widen(this.remoteAddr, 16);
     this.localAddr = widen(this.localAddr, 16);
     this.key = widen(this.key);
+    this.destinationKey = widen(this.destinationKey);
     this.lastSentPerf = widen(this.lastSentPerf);
     this.lastSentWallUs = widen(this.lastSentWallUs);
     this.deadline = widen(this.deadline);
@@ -167,7 +171,8 @@ export class RecentProbes {
     this.isn = new Uint32Array(size);
     this.expires = new Float64Array(size);
     this.rstSent = new Uint8Array(size);
-    this.index = new NumberIndex(size);
+    // Room for twice the ring, so a full ring keeps the table at most a quarter used between rebuilds.
+    this.index = new NumberIndex(size * 2);
   }
 
   add(key: number, isn: number, now: number): void {

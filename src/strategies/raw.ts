@@ -301,6 +301,7 @@ export class RawStrategy implements Strategy {
     const key = tupleKey(remote, 0, remote.length, target.port, localPort);
     const slot = t.allocate(key, callback);
     this.busyByDestination.set(destination, busy + 1);
+    t.destinationKey[slot] = destination;
     t.family[slot] = target.family;
     t.localPort[slot] = localPort;
     t.remotePort[slot] = target.port;
@@ -458,7 +459,7 @@ export class RawStrategy implements Strategy {
     const isn = t.isn[slot];
     const captureId = t.captureId[slot];
     if (t.callbacks[slot] === undefined) return;
-    const destination = tupleKey(t.remoteAddr, slot * 16, t.family[slot] === 4 ? 4 : 16, t.remotePort[slot], 0);
+    const destination = t.destinationKey[slot];
     const busy = this.busyByDestination.get(destination) - 1;
     if (busy > 0) this.busyByDestination.set(destination, busy);
     else this.busyByDestination.delete(destination);

@@ -30,6 +30,13 @@ export class PacketTemplate {
   private readonly tsValAt: number;
   /** Whether the IP id / flow label follow the SYN defaults (derived from seq) or stay 0. */
   private readonly derivedIds: boolean;
+  /**
+   * One's-complement sums of the parts that never change: the IPv4 header and the TCP segment
+   * plus its pseudo-header's protocol and length, with every per-packet field (and the
+   * checksums) zero. A packet's checksums add only its own fields' words to these.
+   */
+  private readonly ipBaseSum: number;
+  private readonly tcpBaseSum: number;
 
   private constructor(
     readonly family: 4 | 6,
@@ -52,6 +59,15 @@ export class PacketTemplate {
       }
     }
     this.tsValAt = at;
+    const zeroed = this.bytes.slice();
+    zeroed[this.ipLen + tcpField.CHECKSUM] = 0;
+    zeroed[this.ipLen + tcpField.CHECKSUM + 1] = 0;
+    if (family === 4) {
+      zeroed[ipv4Field.CHECKSUM] = 0;
+      zeroed[ipv4Field.CHECKSUM + 1] = 0;
+    }
+    this.ipBaseSum = family === 4 ? sum(zeroed, 0, 0, IPV4_HEADER_LEN) : 0;
+    this.tcpBaseSum = sum(zeroed, IpProtocol.TCP + (zeroed.length - this.ipLen), this.ipLen, zeroed.length);
   }
 
   /** The SYN of `spec`, for one family; undefined when it needs the general builder. */
@@ -111,27 +127,35 @@ export class PacketTemplate {
     const len = bytes.length;
     buf.set(bytes, offset);
     const tcp = offset + this.ipLen;
-    let pseudo: number;
+    // The addresses' words, summed while they are copied: both checksums need them.
+    let addressSum = 0;
     if (this.family === 4) {
       for (let i = 0; i < 4; i++) {
         buf[offset + ipv4Field.SRC_ADDR + i] = src[srcAt + i];
         buf[offset + ipv4Field.DST_ADDR + i] = dst[dstAt + i];
       }
+      addressSum = ((src[srcAt] << 8) | src[srcAt + 1]) + ((src[srcAt + 2] << 8) | src[srcAt + 3]);
+      addressSum += ((dst[dstAt] << 8) | dst[dstAt + 1]) + ((dst[dstAt + 2] << 8) | dst[dstAt + 3]);
+      let id = 0;
       if (this.derivedIds) {
-        const id = defaultIpId(seq);
+        id = defaultIpId(seq);
         buf[offset + ipv4Field.IDENT] = id >>> 8;
         buf[offset + ipv4Field.IDENT + 1] = id & 0xff;
       }
-      buf[offset + ipv4Field.CHECKSUM] = 0;
-      buf[offset + ipv4Field.CHECKSUM + 1] = 0;
-      const ipChecksum = finish(sum(buf, 0, offset, tcp));
+      const ipChecksum = finish(fold(this.ipBaseSum + addressSum + id));
       buf[offset + ipv4Field.CHECKSUM] = ipChecksum >>> 8;
       buf[offset + ipv4Field.CHECKSUM + 1] = ipChecksum & 0xff;
-      pseudo = sum(buf, 0, offset + ipv4Field.SRC_ADDR, offset + ipv4Field.SRC_ADDR + 8) + IpProtocol.TCP + (len - IPV4_HEADER_LEN);
     } else {
-      for (let i = 0; i < 16; i++) {
-        buf[offset + IPV6_SOURCE + i] = src[srcAt + i];
-        buf[offset + IPV6_DESTINATION + i] = dst[dstAt + i];
+      for (let i = 0; i < 16; i += 2) {
+        const s0 = src[srcAt + i];
+        const s1 = src[srcAt + i + 1];
+        const d0 = dst[dstAt + i];
+        const d1 = dst[dstAt + i + 1];
+        buf[offset + IPV6_SOURCE + i] = s0;
+        buf[offset + IPV6_SOURCE + i + 1] = s1;
+        buf[offset + IPV6_DESTINATION + i] = d0;
+        buf[offset + IPV6_DESTINATION + i + 1] = d1;
+        addressSum += ((s0 << 8) | s1) + ((d0 << 8) | d1);
       }
       if (this.derivedIds) {
         const label = defaultFlowLabel(srcPort, dstPort, seq);
@@ -139,7 +163,6 @@ export class PacketTemplate {
         buf[offset + 2] = (label >>> 8) & 0xff;
         buf[offset + 3] = label & 0xff;
       }
-      pseudo = sum(buf, 0, offset + IPV6_SOURCE, offset + IPV6_SOURCE + 32) + IpProtocol.TCP + (len - IPV6_HEADER_LEN);
     }
     buf[tcp] = srcPort >>> 8;
     buf[tcp + 1] = srcPort & 0xff;
@@ -149,16 +172,20 @@ export class PacketTemplate {
     buf[tcp + 5] = (seq >>> 16) & 0xff;
     buf[tcp + 6] = (seq >>> 8) & 0xff;
     buf[tcp + 7] = seq & 0xff;
+    let tcpSum = this.tcpBaseSum + addressSum + srcPort + dstPort + (seq >>> 16) + (seq & 0xffff);
     const ts = this.tsValAt;
     if (ts >= 0) {
       buf[offset + ts] = tsVal >>> 24;
       buf[offset + ts + 1] = (tsVal >>> 16) & 0xff;
       buf[offset + ts + 2] = (tsVal >>> 8) & 0xff;
       buf[offset + ts + 3] = tsVal & 0xff;
+      // A custom option list may put the value at an odd offset: its bytes then pair up the
+      // other way round in the 16-bit words the checksum adds.
+      tcpSum += (ts - this.ipLen) % 2 === 0
+        ? (tsVal >>> 16) + (tsVal & 0xffff)
+        : (tsVal >>> 24) + ((tsVal >>> 8) & 0xffff) + ((tsVal & 0xff) << 8);
     }
-    buf[tcp + tcpField.CHECKSUM] = 0;
-    buf[tcp + tcpField.CHECKSUM + 1] = 0;
-    const tcpChecksum = finish(sum(buf, fold(pseudo), tcp, offset + len));
+    const tcpChecksum = finish(fold(tcpSum));
     buf[tcp + tcpField.CHECKSUM] = tcpChecksum >>> 8;
     buf[tcp + tcpField.CHECKSUM + 1] = tcpChecksum & 0xff;
     return len;
