@@ -40,7 +40,7 @@ const RETRY_DELAY_MS = 1;
 // A burst of replies is processed in one tick; handing its SYNs and RSTs over only at the end
 // would make the two threads take turns on the same batch (the sender idle while JavaScript
 // works, then the other way round). Handing over every few dozen lets them overlap.
-const EAGER_HANDOVER = 32;
+const EAGER_HANDOVER = 16;
 // close() lets the sender thread send the last RSTs for at most this long.
 const CLOSE_DRAIN_MS = 250;
 

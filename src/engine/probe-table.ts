@@ -171,7 +171,7 @@ export class RecentProbes {
     this.isn = new Uint32Array(size);
     this.expires = new Float64Array(size);
     this.rstSent = new Uint8Array(size);
-    // Room for twice the ring, so a full ring keeps the table at most a quarter used between rebuilds.
+    // Room for twice the ring: a full ring keeps the table a quarter full, its probe runs short.
     this.index = new NumberIndex(size * 2);
   }
 
