@@ -42,6 +42,10 @@ constexpr int kBackoffMs = 1;
 // next hand-over comes within microseconds, and finding it awake spares the JavaScript thread a
 // futex wake-up per tick. At one check a second it costs this much CPU per second.
 constexpr auto kSpin = std::chrono::microseconds(50);
+// At most this many packets are sent on the JavaScript thread when the sender sleeps, and only
+// when the previous hand-over is at least kQuiet old (a rate below a few thousand a second).
+constexpr size_t kSendHereMax = 64;
+constexpr auto kQuiet = std::chrono::microseconds(250);
 
 struct Packet {
   uint32_t offset;  // into Queue::bytes
@@ -163,9 +167,24 @@ class Sender : public Napi::ObjectWrap<Sender> {
     }
     size_t accepted = 0;
     bool wake = false;
+    bool sendHere = false;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (stopping_) return Napi::Number::New(env, 0);
+      // A few packets for a sleeping thread: waking it costs more than sending them, and on a
+      // VM the wake-up can take a millisecond at the tail, which a health checker's latency
+      // would show. Under load the thread is busy or spinning and this never applies.
+      // "Few" means this hand-over came long after the previous one: at a steady trickle the
+      // thread would sleep between packets anyway, while sending here under load would pull the
+      // kernel work back onto the event loop's core.
+      auto now = std::chrono::steady_clock::now();
+      bool quiet = now - lastHandover_ >= kQuiet;
+      lastHandover_ = now;
+      sendHere = quiet && idle_ && incoming_.packets.empty() && inFlight_ == 0 && count <= kSendHereMax;
+    }
+    if (sendHere) return Napi::Number::New(env, static_cast<double>(SendHere(count, dstAt, dstLen)));
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
       size_t room = kMaxQueued - std::min(kMaxQueued, incoming_.packets.size() + inFlight_);
       accepted = std::min(room, count);
       for (size_t i = 0; i < accepted; i++) {
@@ -187,6 +206,41 @@ class Sender : public Napi::ObjectWrap<Sender> {
     return Napi::Number::New(env, static_cast<double>(accepted));
   }
 
+  // Sends `count` attached packets on the calling (JavaScript) thread; what the socket buffer
+  // does not take goes to the thread. Returns count: every packet is sent or queued.
+  size_t SendHere(size_t count, size_t dstAt, size_t dstLen) {
+    Queue& q = here_;
+    q.clear();
+    for (size_t i = 0; i < count; i++) {
+      Packet p;
+      p.offset = offsets_[i];
+      p.length = lengths_[i];
+      p.tag = tags_[i];
+      p.generation = generations_[i];
+      p.dstLen = FillSockaddr(ring_ + offsets_[i] + dstAt, dstLen, &p.dst);
+      q.packets.push_back(p);
+    }
+    // The packets stay in the caller's ring: it is not touched before this call returns.
+    size_t done = SendFrom(q, ring_, false, hereMsgs_, hereIovs_, hereFailures_);
+    if (!hereFailures_.empty()) Report(hereFailures_);
+    if (done < count) {
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        for (size_t i = done; i < count; i++) {
+          Packet p = q.packets[i];
+          p.offset = static_cast<uint32_t>(incoming_.bytes.size());
+          const uint8_t* packet = ring_ + offsets_[i];
+          incoming_.bytes.insert(incoming_.bytes.end(), packet, packet + lengths_[i]);
+          incoming_.packets.push_back(p);
+        }
+        pending_.store(incoming_.packets.size(), std::memory_order_release);
+      }
+      ready_.notify_one();
+    }
+    here_sent_ += done;
+    return count;
+  }
+
   // close(drainMs): sends what is queued for at most drainMs, then stops the thread. The caller
   // closes the fd afterwards. Returns how many packets were left unsent.
   Napi::Value Close(const Napi::CallbackInfo& info) {
@@ -201,6 +255,7 @@ class Sender : public Napi::ObjectWrap<Sender> {
     out.Set("batches", static_cast<double>(batches_.load()));
     out.Set("sendErrors", static_cast<double>(errors_.load()));
     out.Set("blockedWaits", static_cast<double>(blocked_.load()));
+    out.Set("sentInline", static_cast<double>(here_sent_.load()));
     std::lock_guard<std::mutex> lock(mutex_);
     out.Set("queued", static_cast<double>(incoming_.packets.size() + inFlight_));
     return out;
@@ -263,7 +318,7 @@ class Sender : public Napi::ObjectWrap<Sender> {
         pending_.store(0, std::memory_order_relaxed);
         inFlight_ = sending.packets.size();
       }
-      SendAll(sending, msgs, iovs, failures);
+      SendFrom(sending, sending.bytes.data(), true, msgs, iovs, failures);
       sending.clear();
       if (!failures.empty()) Report(failures);
     }
@@ -280,13 +335,17 @@ class Sender : public Napi::ObjectWrap<Sender> {
     }
   }
 
-  void SendAll(Queue& q, std::vector<mmsghdr>& msgs, std::vector<iovec>& iovs, std::vector<SendFailure>& failures) {
+  // Sends q's packets (their bytes at `bytes` + offset) from the first; returns how many went
+  // out or were refused. With mayWait, a full socket buffer is waited out (the sender thread);
+  // without, it ends the call early (the JavaScript thread must not block).
+  size_t SendFrom(Queue& q, const uint8_t* bytes, bool mayWait, std::vector<mmsghdr>& msgs, std::vector<iovec>& iovs,
+                  std::vector<SendFailure>& failures) {
     size_t next = 0;
     while (next < q.packets.size()) {
       size_t n = std::min(kBatch, q.packets.size() - next);
       for (size_t i = 0; i < n; i++) {
         Packet& p = q.packets[next + i];
-        iovs[i].iov_base = q.bytes.data() + p.offset;
+        iovs[i].iov_base = const_cast<uint8_t*>(bytes) + p.offset;
         iovs[i].iov_len = p.length;
         memset(&msgs[i], 0, sizeof(mmsghdr));
         msgs[i].msg_hdr.msg_iov = &iovs[i];
@@ -306,7 +365,7 @@ class Sender : public Napi::ObjectWrap<Sender> {
       if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) {
         // Congestion, not failure: wait for room, unless we are told to stop.
         blocked_++;
-        if (stopping_) return;
+        if (stopping_ || !mayWait) return next;
         pollfd pfd = {fd_, POLLOUT, 0};
         poll(&pfd, 1, kBackoffMs);
         continue;
@@ -317,6 +376,7 @@ class Sender : public Napi::ObjectWrap<Sender> {
       failures.push_back({err, q.packets[next].tag, q.packets[next].generation});
       next++;
     }
+    return next;
   }
 
   void Report(std::vector<SendFailure>& failures) {
@@ -350,6 +410,13 @@ class Sender : public Napi::ObjectWrap<Sender> {
   const uint32_t* generations_ = nullptr;
   size_t capacity_ = 0;
   bool v4_ = true;
+  // SendHere's scratch, JavaScript thread only.
+  Queue here_;
+  std::vector<mmsghdr> hereMsgs_ = std::vector<mmsghdr>(kSendHereMax);
+  std::vector<iovec> hereIovs_ = std::vector<iovec>(kSendHereMax);
+  std::vector<SendFailure> hereFailures_;
+  std::atomic<uint64_t> here_sent_{0};
+  std::chrono::steady_clock::time_point lastHandover_{};
   Napi::ThreadSafeFunction onFailures_;
   std::thread thread_;
   std::mutex mutex_;

@@ -22,7 +22,8 @@ export interface NativeSender {
   enqueue(count: number): number;
   /** Sends what is queued for at most `drainMs`, stops the thread; returns packets left unsent. */
   close(drainMs: number): number;
-  stats(): { packetsSent: number; batches: number; sendErrors: number; blockedWaits: number; queued: number };
+  /** sentInline: packets sent on the calling thread because the sender thread was asleep. */
+  stats(): { packetsSent: number; batches: number; sendErrors: number; blockedWaits: number; queued: number; sentInline: number };
 }
 
 export interface NativeAddon {

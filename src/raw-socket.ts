@@ -91,7 +91,7 @@ export class NativeRawTransport implements RawTransport {
   /** `deferred`: packets dropped because neither the ring nor the sender had room. */
   private readonly counters = { deferred: 0, unsentAtClose: 0 };
   /** Sender counters of queues already closed, so stats() survives close(). */
-  private readonly closedTotals = { packetsSent: 0, batches: 0, sendErrors: 0, blockedWaits: 0 };
+  private readonly closedTotals = { packetsSent: 0, batches: 0, sendErrors: 0, blockedWaits: 0, sentInline: 0 };
 
   constructor(
     private readonly onError: SendErrorHandler,
@@ -163,16 +163,18 @@ export class NativeRawTransport implements RawTransport {
       totals.batches += s.batches;
       totals.sendErrors += s.sendErrors;
       totals.blockedWaits += s.blockedWaits;
+      totals.sentInline += s.sentInline;
       totals.queued += s.queued + q.count;
     }
     return { ...totals, ...this.counters };
   }
 
-  private addToTotals(s: { packetsSent: number; batches: number; sendErrors: number; blockedWaits: number }): void {
+  private addToTotals(s: { packetsSent: number; batches: number; sendErrors: number; blockedWaits: number; sentInline: number }): void {
     this.closedTotals.packetsSent += s.packetsSent;
     this.closedTotals.batches += s.batches;
     this.closedTotals.sendErrors += s.sendErrors;
     this.closedTotals.blockedWaits += s.blockedWaits;
+    this.closedTotals.sentInline += s.sentInline;
   }
 
   private queue(family: Family): FamilyQueue {
