@@ -86,11 +86,6 @@ export class NumberIndex {
     this.used = 0;
   }
 
-  /** Calls `fn` for every entry (in no particular order). */
-  forEach(fn: (value: number, key: number) => void): void {
-    for (let i = 0; i < this.values.length; i++) if (this.values[i] >= 0) fn(this.values[i], this.keys[i]);
-  }
-
   private grow(): void {
     const oldKeys = this.keys;
     const oldValues = this.values;

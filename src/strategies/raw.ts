@@ -40,7 +40,6 @@ import {
   formatTcpFlags,
   type SynSpec,
   type IcmpQuote,
-  type TcpRepr,
 } from '../wire/index.js';
 import { synAckEvidence, synOptionEvidence } from './evidence.js';
 
