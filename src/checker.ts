@@ -207,7 +207,11 @@ export class Checker implements AsyncDisposable {
 
     let addresses: Array<{ ip: string; family: Family }>;
     try {
-      addresses = await this.resolve(target, family, deadline, signal);
+      // An address literal needs no lookup, and at 100k checks a second no await for one either.
+      addresses =
+        target.literal !== 0
+          ? [{ ip: normalizeIp(target.host), family: target.literal }]
+          : await this.resolve(target, family, deadline, signal);
     } catch (error) {
       if (signal?.aborted) throw signal.reason ?? new AbortError();
       if (error instanceof TimeoutError) {
@@ -237,6 +241,7 @@ export class Checker implements AsyncDisposable {
       }
       return best!;
     }
+    if (addresses.length === 1) return probeOne(addresses[0]);
     const results = await Promise.all(addresses.map(probeOne));
     return results.reduce((best, r) => (RANK[r.status] < RANK[best.status] ? r : best));
   }
