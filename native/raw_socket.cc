@@ -8,6 +8,7 @@
 #include <napi.h>
 
 #include "modules.h"
+#include "sockaddr.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -23,23 +24,6 @@
 #include <vector>
 
 namespace {
-
-// sockaddr for a 4- or 16-byte address; port in host order.
-socklen_t FillSockaddr(const uint8_t* addr, size_t len, uint16_t port, sockaddr_storage* out) {
-  memset(out, 0, sizeof(*out));
-  if (len == 4) {
-    auto* sin = reinterpret_cast<sockaddr_in*>(out);
-    sin->sin_family = AF_INET;
-    sin->sin_port = htons(port);
-    memcpy(&sin->sin_addr, addr, 4);
-    return sizeof(sockaddr_in);
-  }
-  auto* sin6 = reinterpret_cast<sockaddr_in6*>(out);
-  sin6->sin6_family = AF_INET6;
-  sin6->sin6_port = htons(port);
-  memcpy(&sin6->sin6_addr, addr, 16);
-  return sizeof(sockaddr_in6);
-}
 
 Napi::Value Fail(Napi::Env env, const char* message) {
   Napi::TypeError::New(env, message).ThrowAsJavaScriptException();

@@ -12,6 +12,7 @@
 // numbers the caller attached to the packet.
 
 #include "modules.h"
+#include "sockaddr.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -187,17 +188,7 @@ class Sender : public Napi::ObjectWrap<Sender> {
       std::lock_guard<std::mutex> lock(mutex_);
       size_t room = kMaxQueued - std::min(kMaxQueued, incoming_.packets.size() + inFlight_);
       accepted = std::min(room, count);
-      for (size_t i = 0; i < accepted; i++) {
-        Packet p;
-        p.offset = static_cast<uint32_t>(incoming_.bytes.size());
-        p.length = lengths_[i];
-        p.tag = tags_[i];
-        p.generation = generations_[i];
-        const uint8_t* packet = ring_ + offsets_[i];
-        p.dstLen = FillSockaddr(packet + dstAt, dstLen, &p.dst);
-        incoming_.bytes.insert(incoming_.bytes.end(), packet, packet + lengths_[i]);
-        incoming_.packets.push_back(p);
-      }
+      for (size_t i = 0; i < accepted; i++) QueueLocked(Describe(i, dstAt, dstLen));
       pending_.store(incoming_.packets.size(), std::memory_order_release);
       wake = idle_ && accepted > 0;
     }
@@ -206,33 +197,38 @@ class Sender : public Napi::ObjectWrap<Sender> {
     return Napi::Number::New(env, static_cast<double>(accepted));
   }
 
+  // Attached packet i, still in the caller's ring (offset into ring_).
+  Packet Describe(size_t i, size_t dstAt, size_t dstLen) const {
+    Packet p;
+    p.offset = offsets_[i];
+    p.length = lengths_[i];
+    p.tag = tags_[i];
+    p.generation = generations_[i];
+    p.dstLen = FillSockaddr(ring_ + offsets_[i] + dstAt, dstLen, 0, &p.dst);
+    return p;
+  }
+
+  // Copies a described packet's bytes into incoming_ (the caller holds mutex_).
+  void QueueLocked(Packet p) {
+    const uint8_t* packet = ring_ + p.offset;
+    p.offset = static_cast<uint32_t>(incoming_.bytes.size());
+    incoming_.bytes.insert(incoming_.bytes.end(), packet, packet + p.length);
+    incoming_.packets.push_back(p);
+  }
+
   // Sends `count` attached packets on the calling (JavaScript) thread; what the socket buffer
   // does not take goes to the thread. Returns count: every packet is sent or queued.
   size_t SendHere(size_t count, size_t dstAt, size_t dstLen) {
     Queue& q = here_;
     q.clear();
-    for (size_t i = 0; i < count; i++) {
-      Packet p;
-      p.offset = offsets_[i];
-      p.length = lengths_[i];
-      p.tag = tags_[i];
-      p.generation = generations_[i];
-      p.dstLen = FillSockaddr(ring_ + offsets_[i] + dstAt, dstLen, &p.dst);
-      q.packets.push_back(p);
-    }
+    for (size_t i = 0; i < count; i++) q.packets.push_back(Describe(i, dstAt, dstLen));
     // The packets stay in the caller's ring: it is not touched before this call returns.
     size_t done = SendFrom(q, ring_, false, hereMsgs_, hereIovs_, hereFailures_);
     if (!hereFailures_.empty()) Report(hereFailures_);
     if (done < count) {
       {
         std::lock_guard<std::mutex> lock(mutex_);
-        for (size_t i = done; i < count; i++) {
-          Packet p = q.packets[i];
-          p.offset = static_cast<uint32_t>(incoming_.bytes.size());
-          const uint8_t* packet = ring_ + offsets_[i];
-          incoming_.bytes.insert(incoming_.bytes.end(), packet, packet + lengths_[i]);
-          incoming_.packets.push_back(p);
-        }
+        for (size_t i = done; i < count; i++) QueueLocked(q.packets[i]);
         pending_.store(incoming_.packets.size(), std::memory_order_release);
       }
       ready_.notify_one();
@@ -259,20 +255,6 @@ class Sender : public Napi::ObjectWrap<Sender> {
     std::lock_guard<std::mutex> lock(mutex_);
     out.Set("queued", static_cast<double>(incoming_.packets.size() + inFlight_));
     return out;
-  }
-
-  static socklen_t FillSockaddr(const uint8_t* addr, size_t len, sockaddr_storage* out) {
-    memset(out, 0, sizeof(*out));
-    if (len == 4) {
-      auto* sin = reinterpret_cast<sockaddr_in*>(out);
-      sin->sin_family = AF_INET;
-      memcpy(&sin->sin_addr, addr, 4);
-      return sizeof(sockaddr_in);
-    }
-    auto* sin6 = reinterpret_cast<sockaddr_in6*>(out);
-    sin6->sin6_family = AF_INET6;
-    memcpy(&sin6->sin6_addr, addr, 16);
-    return sizeof(sockaddr_in6);
   }
 
   size_t Stop(int drainMs) {

@@ -83,6 +83,17 @@ class FamilyQueue {
   }
 }
 
+type SenderCounts = Omit<ReturnType<NativeSender['stats']>, 'queued'>;
+
+/** Adds one sender's running counts to `into` (the queue length is a level, not a count). */
+function addSenderCounts(into: SenderCounts, s: SenderCounts): void {
+  into.packetsSent += s.packetsSent;
+  into.batches += s.batches;
+  into.sendErrors += s.sendErrors;
+  into.blockedWaits += s.blockedWaits;
+  into.sentInline += s.sentInline;
+}
+
 export class NativeRawTransport implements RawTransport {
   private readonly queues = new Map<Family, FamilyQueue>();
   private flushScheduled = false;
@@ -91,7 +102,7 @@ export class NativeRawTransport implements RawTransport {
   /** `deferred`: packets dropped because neither the ring nor the sender had room. */
   private readonly counters = { deferred: 0, unsentAtClose: 0 };
   /** Sender counters of queues already closed, so stats() survives close(). */
-  private readonly closedTotals = { packetsSent: 0, batches: 0, sendErrors: 0, blockedWaits: 0, sentInline: 0 };
+  private readonly closedTotals: SenderCounts = { packetsSent: 0, batches: 0, sendErrors: 0, blockedWaits: 0, sentInline: 0 };
 
   constructor(
     private readonly onError: SendErrorHandler,
@@ -149,32 +160,21 @@ export class NativeRawTransport implements RawTransport {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     for (const q of this.queues.values()) {
       this.counters.unsentAtClose += q.count + q.sender.close(CLOSE_DRAIN_MS);
-      this.addToTotals(q.sender.stats());
+      addSenderCounts(this.closedTotals, q.sender.stats());
       native().close(q.fd);
     }
     this.queues.clear();
   }
 
   stats() {
-    const totals = { ...this.closedTotals, queued: 0 };
+    const totals = { ...this.closedTotals };
+    let queued = 0;
     for (const q of this.queues.values()) {
       const s = q.sender.stats();
-      totals.packetsSent += s.packetsSent;
-      totals.batches += s.batches;
-      totals.sendErrors += s.sendErrors;
-      totals.blockedWaits += s.blockedWaits;
-      totals.sentInline += s.sentInline;
-      totals.queued += s.queued + q.count;
+      addSenderCounts(totals, s);
+      queued += s.queued + q.count;
     }
-    return { ...totals, ...this.counters };
-  }
-
-  private addToTotals(s: { packetsSent: number; batches: number; sendErrors: number; blockedWaits: number; sentInline: number }): void {
-    this.closedTotals.packetsSent += s.packetsSent;
-    this.closedTotals.batches += s.batches;
-    this.closedTotals.sendErrors += s.sendErrors;
-    this.closedTotals.blockedWaits += s.blockedWaits;
-    this.closedTotals.sentInline += s.sentInline;
+    return { ...totals, queued, ...this.counters };
   }
 
   private queue(family: Family): FamilyQueue {

@@ -6,7 +6,7 @@
 // the general parsers (engine/reply.ts), which decide what it is. So this view never has to be
 // right about a malformed packet: it only has to refuse it.
 import { LinkType } from '../capture/pcap-file.js';
-import { EtherType, IpProtocol, TcpFlags, parseTcpOptionBytes, tcpOptionBytesValid, type TcpOption, type TcpRepr } from '../wire/index.js';
+import { EtherType, IpProtocol, TcpFlags, tcpOptionBytesValid, type TcpOption, type TcpRepr } from '../wire/index.js';
 import type { Family } from '../types.js';
 
 const ETHERNET_HEADER = 14;
@@ -109,19 +109,12 @@ export class TcpReplyView {
     return true;
   }
 
-  /** Set by fromRepr: the general parser's options, already a list. */
-  private parsedOptions: readonly TcpOption[] | undefined;
+  /**
+   * Set by fromRepr: the general parser's options, already a list. Undefined after read(): the
+   * options are then only the bytes at optionsAt..optionsEnd, known to parse.
+   */
+  parsedOptions: readonly TcpOption[] | undefined;
   private readonly scratch = new Uint8Array(32);
-
-  /** The options as a list; allocates, so only for a verdict. */
-  options(): readonly TcpOption[] {
-    return this.parsedOptions ?? parseTcpOptionBytes(this.bytes, this.optionsAt, this.optionsEnd) ?? [];
-  }
-
-  /** Whether options() would have to build the list (the view was filled by read()). */
-  get optionsInPlace(): boolean {
-    return this.parsedOptions === undefined;
-  }
 
   /** Fills the view from the general parser's result (addresses copied into a scratch buffer). */
   fromRepr(family: Family, src: Uint8Array, dst: Uint8Array, ttl: number, tcp: TcpRepr): this {

@@ -573,9 +573,9 @@ export class RawStrategy implements Strategy {
           status: 'open',
           rttMs: this.rtt(slot, timestampUs, now),
           attempts: t.attempts[slot],
-          evidence: reply.optionsInPlace
-            ? synAckEvidence(formatTcpFlags(flags), reply.ttl, reply.window, bytes, reply.optionsAt, reply.optionsEnd)
-            : { flags: formatTcpFlags(flags), ttl: reply.ttl, window: reply.window, ...synOptionEvidence(reply.options()) },
+          evidence: reply.parsedOptions
+            ? { flags: formatTcpFlags(flags), ttl: reply.ttl, window: reply.window, ...synOptionEvidence(reply.parsedOptions) }
+            : synAckEvidence(formatTcpFlags(flags), reply.ttl, reply.window, bytes, reply.optionsAt, reply.optionsEnd),
         },
         true,
         true,

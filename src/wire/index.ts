@@ -53,7 +53,6 @@ export {
   formatTcpOption,
   linuxSynOptions,
   parseTcp,
-  parseTcpOptionBytes,
   tcpOptionBytesValid,
   seqAdd,
   seqDiff,

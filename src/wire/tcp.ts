@@ -405,15 +405,9 @@ export function writeTcp(
 }
 
 /**
- * The options in `b[start..end)` as a list, or undefined when they are malformed. For readers
- * that located a TCP header themselves (the engine's reply fast path).
+ * Whether the options in `b[start..end)` parse, without building them. For readers that located
+ * a TCP header themselves (the engine's reply fast path).
  */
-export function parseTcpOptionBytes(b: Uint8Array, start: number, end: number): TcpOption[] | undefined {
-  const options: TcpOption[] = [];
-  return parseTcpOptions(b, start, end, options) === undefined ? options : undefined;
-}
-
-/** Whether the options in `b[start..end)` parse, without building them. */
 export function tcpOptionBytesValid(b: Uint8Array, start: number, end: number): boolean {
   return parseTcpOptions(b, start, end, undefined) === undefined;
 }
