@@ -3,7 +3,7 @@
 // Why batches: a JavaScript call per packet costs more than everything else the engine does
 // with a reply, and at 100k+ packets/s it is the bottleneck. Here each readable event drains
 // libpcap's ring into one preallocated buffer of records and JavaScript is called once per
-// full (or final) buffer. No packet parsing happens here: src/capture/native-capture.ts reads
+// full (or final) buffer. No packet parsing happens here: src/native/capture.ts reads
 // the records, src/capture/pcap.ts turns failures into typed errors.
 //
 // Record layout, native byte order; every record starts 8-byte aligned so the f64 is aligned:

@@ -7,7 +7,7 @@
 // Here JavaScript copies finished packets into this queue (a memcpy of ~60 bytes each) and goes
 // on; the thread sends them in batches on the other core.
 //
-// What stays in TypeScript (src/raw-socket.ts): building packets, when to flush, what a send
+// What stays in TypeScript (src/native/sender.ts): building packets, when to flush, what a send
 // error means for a probe. This file only moves bytes and reports failures, each with the two
 // numbers the caller attached to the packet.
 

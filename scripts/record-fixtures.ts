@@ -16,7 +16,7 @@ import { LinkType, PcapWriter, recordInput } from '../src/capture/pcap-file.js';
 import type { PcapRecord } from '../src/capture/pcap-file.js';
 import { Testbed, describeFrame, summarizeFrame } from '../src/testbed/index.js';
 import type { Capture, FrameSummary } from '../src/testbed/index.js';
-import type { Family } from '../src/types.js';
+import type { Family } from '../src/core/types.js';
 
 const SERVER_PORT = 80;
 /** The server answers TCP to this port with ICMP admin-prohibited (an nftables reject rule). */

@@ -13,11 +13,11 @@ import {
   ShakerError,
   StateError,
   TimeoutError,
-} from './errors.js';
-import { parseTarget, type Target } from './target.js';
-import type { CheckStatus, Family, ProbeEvidence, ProbeOutcome, Strategy, StrategyName } from './types.js';
+} from './core/errors.js';
+import { parseTarget, type Target } from './core/target.js';
+import type { CheckStatus, Family, ProbeEvidence, ProbeOutcome, Strategy, StrategyName } from './core/types.js';
 import { chooseStrategy, type StrategyChoice, type StrategyRequest } from './strategies/choose.js';
-import type { RawStrategyOptions } from './strategies/raw.js';
+import type { RawStrategyOptions } from './engine/raw-strategy.js';
 
 /** How a host name's addresses are used. */
 export type FamilyPreference = 4 | 6 | 'both' | 'prefer4' | 'prefer6';

@@ -13,7 +13,7 @@ import { ipPacket } from './capture/link-layer.js';
 import { chooseStrategy } from './strategies/choose.js';
 import { Checker } from './checker.js';
 import { formatTcpFlags, parseIp, parseTcp } from './wire/index.js';
-import type { StrategyName } from './types.js';
+import type { StrategyName } from './core/types.js';
 
 const run = promisify(execFile);
 

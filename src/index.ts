@@ -3,12 +3,12 @@
 export { Checker, defaultChecker } from './checker.js';
 export type { CheckerOptions, CheckOptions, CheckResult, FamilyPreference } from './checker.js';
 export type { StrategyChoice, StrategyRequest } from './strategies/choose.js';
-export type { RawStrategyOptions } from './strategies/raw.js';
-export type { CheckStatus, ProbeEvidence, StrategyName, Family } from './types.js';
-export { parseTarget } from './target.js';
+export type { RawStrategyOptions } from './engine/raw-strategy.js';
+export type { CheckStatus, ProbeEvidence, StrategyName, Family } from './core/types.js';
+export { parseTarget } from './core/target.js';
 export { doctor, formatDoctor, selfTest } from './doctor.js';
 export type { DoctorReport, DoctorFinding, DoctorLevel } from './doctor.js';
-export type { Target } from './target.js';
+export type { Target } from './core/target.js';
 export {
   ShakerError,
   TimeoutError,
@@ -19,7 +19,7 @@ export {
   UnsupportedError,
   AbortError,
   SystemError,
-} from './errors.js';
+} from './core/errors.js';
 export { Monitor, MonitorMetrics, serveMetrics, ReplyTally, loadMonitorConfig, parseMonitorConfig, ConfigError } from './monitor/index.js';
 export type {
   MonitorOptions,

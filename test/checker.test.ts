@@ -12,8 +12,8 @@ import {
   ShakerError,
   StateError,
   TimeoutError,
-} from '../src/errors.js';
-import type { ProbeOptions, ProbeOutcome, ProbeTarget, Strategy } from '../src/types.js';
+} from '../src/core/errors.js';
+import type { ProbeOptions, ProbeOutcome, ProbeTarget, Strategy } from '../src/core/types.js';
 
 type Respond = (target: ProbeTarget, options: ProbeOptions) => ProbeOutcome | Promise<ProbeOutcome>;
 

@@ -10,10 +10,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';
 import { Checker } from '../../src/checker.js';
-import { RawStrategy } from '../../src/strategies/raw.js';
+import { RawStrategy } from '../../src/engine/raw-strategy.js';
 import { SocketStrategy } from '../../src/strategies/socket.js';
 import { ConnectStrategy } from '../../src/strategies/connect.js';
-import type { ProbeOutcome, ProbeTarget, Strategy } from '../../src/types.js';
+import type { ProbeOutcome, ProbeTarget, Strategy } from '../../src/core/types.js';
 import type { DriverLine, DriverResult, DriverSpec, MemoryReport, TargetSpec } from './spec.js';
 
 const spec = JSON.parse(process.argv[2] ?? '{}') as DriverSpec;

@@ -13,7 +13,7 @@
 // TypeScript parser (src/wire/ipv6.ts) walks the chain and decides. A clause like "neither TCP
 // nor ICMPv6" would be simpler but would also pass every UDP datagram on a busy host.
 import { isIP } from 'node:net';
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '../core/errors.js';
 import { parseAddress } from '../wire/address.js';
 import { IpProtocol } from '../wire/protocol.js';
 

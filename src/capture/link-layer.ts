@@ -1,6 +1,6 @@
 // Where the IP header starts in a captured frame, for every link type the engine can capture
 // on (Ethernet on a NIC or veth, Linux cooked v1/v2 on `any`, bare IP on tunnels).
-import { LinkType } from './pcap-file.js';
+import { LinkType } from '../wire/link-type.js';
 import { parseEthernet, parseSll, parseSll2 } from '../wire/index.js';
 
 /** Offset of the IP header in `frame`, or -1 when the link header is malformed or unknown. */

@@ -13,24 +13,10 @@
 //   parsing stops there, the records before it are returned, and `damage` says where and why.
 //   A capture killed mid-write (tcpdump SIGKILLed) ends this way.
 import fs from 'node:fs';
-import { ShakerError } from '../errors.js';
+import { ShakerError } from '../core/errors.js';
+import { LinkType } from '../wire/link-type.js';
 
-/** LINKTYPE_* values (https://www.tcpdump.org/linktypes.html) this project writes or reads. */
-export const LinkType = {
-  /** BSD loopback: a 4-byte host-order address family, then the packet. */
-  NULL: 0,
-  ETHERNET: 1,
-  /** Bare IPv4 or IPv6 packet, no link header: what a raw-socket engine sends and receives. */
-  RAW: 101,
-  /** Linux "cooked" v1 header (16 bytes), what `tcpdump -i any -y LINUX_SLL` writes. */
-  LINUX_SLL: 113,
-  IPV4: 228,
-  IPV6: 229,
-  /** Linux "cooked" v2 header (20 bytes), tcpdump's default for `-i any` since libpcap 1.10. */
-  LINUX_SLL2: 276,
-} as const;
-
-export type KnownLinkType = (typeof LinkType)[keyof typeof LinkType];
+export { LinkType };
 
 export const PCAP_GLOBAL_HEADER_LEN = 24;
 export const PCAP_RECORD_HEADER_LEN = 16;

@@ -12,9 +12,9 @@
 // Buffer ownership: `frame` is a view into a batch buffer the addon rewrites for the next batch.
 // Parse it synchronously inside the callback and keep numbers, never the view.
 import { readFileSync } from 'node:fs';
-import { UnsupportedError } from '../errors.js';
-import { LinkType } from './pcap-file.js';
-import { BatchReader, PcapStatus, isPcapFailure, nativeCaptureClass, type NativeCapture } from './native-capture.js';
+import { UnsupportedError } from '../core/errors.js';
+import { LinkType } from '../wire/link-type.js';
+import { BatchReader, PcapStatus, isPcapFailure, nativeCaptureClass, type NativeCapture } from '../native/capture.js';
 
 export { LinkType };
 

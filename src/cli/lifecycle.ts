@@ -1,6 +1,6 @@
 // Process concerns shared by both modes: stop signals and starting the checker with errors a
 // user can act on. The library installs no signal handlers; the command line does, here.
-import { ShakerError } from '../errors.js';
+import { ShakerError } from '../core/errors.js';
 import type { Checker } from '../checker.js';
 import type { CliOptions } from './args.js';
 import { needsRaw } from './prepare.js';

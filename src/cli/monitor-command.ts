@@ -7,7 +7,7 @@
 // command-line flags, a config target's own settings.
 import { performance } from 'node:perf_hooks';
 import { Checker } from '../checker.js';
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '../core/errors.js';
 import { ConfigError, loadMonitorConfig, type MonitorConfig } from '../monitor/config.js';
 import { MonitorMetrics, serveMetrics, type MetricsServer } from '../monitor/metrics.js';
 import { Monitor } from '../monitor/monitor.js';

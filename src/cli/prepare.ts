@@ -5,7 +5,7 @@ import dns from 'node:dns';
 import fs from 'node:fs';
 import net from 'node:net';
 import type { CheckerOptions } from '../checker.js';
-import type { RawStrategyOptions } from '../strategies/raw.js';
+import type { RawStrategyOptions } from '../engine/raw-strategy.js';
 import type { CliOptions } from './args.js';
 import { readTargetFile } from './target-file.js';
 import { specFamily, type TargetSpec } from './target-spec.js';

@@ -14,7 +14,7 @@
 // every address (RFC 3021). IPv6 has no broadcast, so IPv6 blocks keep every address.
 import net from 'node:net';
 import { formatAddress, parseAddress } from '../wire/index.js';
-import { parseTarget } from '../target.js';
+import { parseTarget } from '../core/target.js';
 import { parsePortList } from './port-list.js';
 import { UsageError } from './usage-error.js';
 

@@ -3,7 +3,7 @@
 // monitor mode. This file owns what the library leaves alone: dispatch, exit codes, and turning
 // every error into one line (stacks only with TCP_SHAKER_DEBUG=1).
 import { createRequire } from 'node:module';
-import { ShakerError } from '../errors.js';
+import { ShakerError } from '../core/errors.js';
 import { doctor, formatDoctor } from '../doctor.js';
 import { parseCli, UsageError, USAGE, type CliOptions } from './args.js';
 import { runChecks } from './check-command.js';

@@ -6,7 +6,7 @@
 // A slot's generation changes when it is freed: deadline-heap entries and send-error tags carry
 // (slot, generation), so nothing can act on a probe that already finished.
 import { NumberIndex } from './number-index.js';
-import type { Family, ProbeOutcome } from '../types.js';
+import type { Family, ProbeOutcome } from '../core/types.js';
 
 export type ProbeCallback = (outcome: ProbeOutcome) => void;
 

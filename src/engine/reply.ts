@@ -9,7 +9,7 @@ import {
   type IcmpQuote,
   type TcpRepr,
 } from '../wire/index.js';
-import type { Family } from '../types.js';
+import type { Family } from '../core/types.js';
 import {
   ICMPV4_DEST_UNREACHABLE,
   ICMPV4_TIME_EXCEEDED,
@@ -17,7 +17,7 @@ import {
   ICMPV6_TIME_EXCEEDED,
   icmpv4UnreachableErrno,
   icmpv6UnreachableErrno,
-} from './icmp-errno.js';
+} from '../core/errno.js';
 
 export type Reply =
   | { kind: 'tcp'; family: Family; src: Uint8Array; dst: Uint8Array; ttl: number; tcp: TcpRepr }

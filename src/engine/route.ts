@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import os from 'node:os';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import type { Family } from '../types.js';
+import type { Family } from '../core/types.js';
 
 export interface Route {
   source: string;

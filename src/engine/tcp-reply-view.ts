@@ -5,9 +5,9 @@
 // truncated or odd packets, checksum verification) makes read() return false and the engine uses
 // the general parsers (engine/reply.ts), which decide what it is. So this view never has to be
 // right about a malformed packet: it only has to refuse it.
-import { LinkType } from '../capture/pcap-file.js';
+import { LinkType } from '../wire/link-type.js';
 import { EtherType, IpProtocol, TcpFlags, tcpOptionBytesValid, type TcpOption, type TcpRepr } from '../wire/index.js';
-import type { Family } from '../types.js';
+import type { Family } from '../core/types.js';
 
 const ETHERNET_HEADER = 14;
 const IPV4_MIN_HEADER = 20;

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { accessSync, constants as fsConstants } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ShakerError, SystemError, UnsupportedError } from '../errors.js';
+import { ShakerError, SystemError, UnsupportedError } from '../core/errors.js';
 
 /** argv prefix that runs nft, e.g. ['nft'] or ['ip', 'netns', 'exec', 'lab', 'nft']. */
 export type NftCommand = readonly string[];

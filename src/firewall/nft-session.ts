@@ -12,7 +12,7 @@
 // no kernel access and always prints one known line on stdout: the end of the reply. (`list
 // tables` alone cannot end a reply: with no tables it prints nothing.)
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { SystemError, UnsupportedError } from '../errors.js';
+import { SystemError, UnsupportedError } from '../core/errors.js';
 import { nftEnv, nftErrorLine, nftFailure, nftSpawnError, parseTableList, type NftCommand, type NftTableRef } from './nft-command.js';
 
 const STATE = 'list tables';

@@ -9,7 +9,7 @@
 // router or container host a masqueraded connection remapped into the range would lose its
 // replies while the shim is up.
 import os from 'node:os';
-import { InvalidArgumentError, SystemError, UnsupportedError } from '../errors.js';
+import { InvalidArgumentError, SystemError, UnsupportedError } from '../core/errors.js';
 import {
   DEFAULT_NFT_TIMEOUT_MS,
   defaultNftCommand,

@@ -5,9 +5,10 @@
 // shim drops those replies in the prerouting hook. libpcap taps packets at the device layer,
 // before netfilter, so the engine still sees every reply the kernel never does.
 import { randomBytes } from 'node:crypto';
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '../core/errors.js';
+import { parsePortRange, type PortRange } from '../core/port-range.js';
 
-export type PortRange = readonly [low: number, high: number];
+export type { PortRange };
 
 export interface ShimRulesetOptions {
   /** nft table name; see shimTableName(). Letters, digits and `_` only. */
@@ -43,15 +44,7 @@ export function shimTablePid(name: string): number | undefined {
 
 /** Throws InvalidArgumentError unless `range` is [low, high] with 1 <= low <= high <= 65535. */
 export function checkShimPortRange(range: unknown): PortRange {
-  if (
-    !Array.isArray(range) ||
-    range.length !== 2 ||
-    !range.every((port) => Number.isInteger(port) && port >= 1 && port <= 65535) ||
-    range[0] > range[1]
-  ) {
-    throw new InvalidArgumentError(`portRange must be [low, high] with 1 <= low <= high <= 65535, got ${JSON.stringify(range)}`);
-  }
-  return [range[0], range[1]];
+  return parsePortRange(range, 'portRange');
 }
 
 /** Throws InvalidArgumentError unless `name` is safe to splice into an nft script. */

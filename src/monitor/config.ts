@@ -16,7 +16,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
-import { ShakerError } from '../errors.js';
+import { ShakerError } from '../core/errors.js';
 import { checkCount, checkSettings, show, type HealthCheckSettings } from './settings.js';
 
 export interface MonitorTargetConfig extends HealthCheckSettings {

@@ -14,8 +14,8 @@
 import { EventEmitter, setMaxListeners } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { Checker, CheckResult } from '../checker.js';
-import { AbortError, InvalidArgumentError, StateError } from '../errors.js';
-import { DeadlineTimer } from '../engine/deadline-heap.js';
+import { AbortError, InvalidArgumentError, StateError } from '../core/errors.js';
+import { DeadlineTimer } from '../core/deadline-heap.js';
 import { applyResult, INITIAL_HEALTH, intervalKind, type HealthState, type HealthStatus, type IntervalKind } from './health.js';
 import { summarizeRound, type RoundStats } from './round.js';
 import { resolveTargets, type MonitorDefaults, type MonitorTarget, type ResolvedTarget } from './targets.js';

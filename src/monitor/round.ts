@@ -5,7 +5,7 @@
 // of probes that did not (closed, timeout, unreachable or error all count as lost), and the
 // latency figures are over the open probes only, so a fast RST never hides a dead service.
 import type { CheckResult } from '../checker.js';
-import type { CheckStatus } from '../types.js';
+import type { CheckStatus } from '../core/types.js';
 
 /** Upper bounds (ms) of the round histogram's buckets; one more bucket holds everything above. */
 export const ROUND_HISTOGRAM_MS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000] as const;

@@ -1,7 +1,7 @@
 // Per-target health-check settings, their defaults and their validation. The names and meaning
 // are HAProxy's server options (inter, fastinter, downinter, rise, fall), so a HAProxy user
 // reads a config without a manual; durations are milliseconds, or text with a unit.
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '../core/errors.js';
 
 export interface HealthCheckSettings {
   /** Between two rounds while the state is settled UP (default 2000 ms). */

@@ -1,8 +1,8 @@
 // Monitor targets: what to probe (a "host:port" text, with HAProxy's `port` override applied),
 // under which label, with which settings.
 import net from 'node:net';
-import { InvalidArgumentError } from '../errors.js';
-import { parseTarget } from '../target.js';
+import { InvalidArgumentError } from '../core/errors.js';
+import { parseTarget } from '../core/target.js';
 import { checkCount, checkSettings, resolveSettings, type HealthCheckSettings, type ResolvedSettings } from './settings.js';
 
 export interface MonitorTarget extends HealthCheckSettings {

@@ -2,9 +2,9 @@
 // it did: raw (true half-open, needs CAP_NET_RAW, CAP_NET_ADMIN for nftables, and libpcap),
 // else socket (kernel half-open through SO_LINGER 0, needs nothing), else connect (a full
 // handshake the server application sees; works anywhere Node does).
-import type { Strategy, StrategyName } from '../types.js';
-import { ShakerError } from '../errors.js';
-import { RawStrategy, type RawStrategyOptions } from './raw.js';
+import type { Strategy, StrategyName } from '../core/types.js';
+import { ShakerError } from '../core/errors.js';
+import { RawStrategy, type RawStrategyOptions } from '../engine/raw-strategy.js';
 import { SocketStrategy } from './socket.js';
 import { ConnectStrategy } from './connect.js';
 

@@ -11,10 +11,10 @@
 // `attempts` is always 1: node:net neither sets TCP_SYNCNT nor tells how many SYNs the kernel
 // retransmitted, so `retries` is ignored and the deadline alone bounds the wait.
 import net from 'node:net';
-import { InvalidArgumentError, StateError } from '../errors.js';
-import type { ProbeOptions, ProbeOutcome, ProbeTarget, Strategy } from '../types.js';
+import { InvalidArgumentError, StateError } from '../core/errors.js';
+import type { ProbeOptions, ProbeOutcome, ProbeTarget, Strategy } from '../core/types.js';
 import { ProbeCounters, untilSettled } from './counters.js';
-import { classifyConnectErrno } from './errno.js';
+import { classifyConnectErrno } from '../core/errno.js';
 import { TimerHeap, type TimerEntry } from './timer-heap.js';
 
 interface InFlightConnect {

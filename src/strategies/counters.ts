@@ -2,7 +2,7 @@
 // plus probes started and aborted; inFlight is the caller's to add, it knows its own table) and
 // the wait for a probe that an AbortSignal may cut short.
 import { addAbortListener } from 'node:events';
-import type { CheckStatus, ProbeOutcome } from '../types.js';
+import type { CheckStatus, ProbeOutcome } from '../core/types.js';
 
 const statusCounter: Record<CheckStatus, keyof Omit<ProbeCounters, 'record' | 'snapshot'>> = {
   open: 'open',

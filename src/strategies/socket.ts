@@ -14,22 +14,17 @@
 //   `attempts` is exact: 1 + tcpi_total_retrans from TCP_INFO, the SYNs the kernel really sent.
 // - An in-flight probe keeps the process alive through its libuv poll handle, like a pending
 //   net.Socket; the shared deadline timer is unref'd, so an idle strategy holds nothing.
-import { InvalidArgumentError, StateError } from '../errors.js';
-import { errnoName, native, systemError, type NativeAddon, type WritableWatch } from '../native.js';
-import type { Family, ProbeOptions, ProbeOutcome, ProbeTarget, Strategy } from '../types.js';
-import { classifyConnectErrno } from './errno.js';
+import { InvalidArgumentError, StateError } from '../core/errors.js';
+import { errnoName, native, systemError } from '../native/addon.js';
+import type { ConnectCalls, WritableWatch } from '../native/connect.js';
+import type { Family, ProbeOptions, ProbeOutcome, ProbeTarget, Strategy } from '../core/types.js';
+import { classifyConnectErrno } from '../core/errno.js';
 import { ProbeCounters, untilSettled } from './counters.js';
 import { TimerHeap, type TimerEntry } from './timer-heap.js';
 import { parseAddress } from '../wire/address.js';
 
-/**
- * The addon calls this strategy makes. connectStart's fourth argument (TCP_SYNCNT) and
- * tcpRetransmits are newer than NativeAddon in src/native.ts, which should absorb them.
- */
-export type SocketAddon = Pick<NativeAddon, 'socketError' | 'close' | 'WritableWatch'> & {
-  connectStart(dst: Uint8Array, port: number, src: Uint8Array, synRetries?: number): number;
-  tcpRetransmits?(fd: number): number;
-};
+/** The addon calls this strategy makes (a fake in tests). */
+export type SocketAddon = ConnectCalls & { close(fd: number): number };
 
 // TCP_SYNCNT accepts 1..MAX_TCP_SYNCNT (127, include/net/tcp.h); 0 is EINVAL, so `retries: 0`
 // is sent as 1. The kernel reads it as a time budget more than a count: it gives up once the
@@ -164,7 +159,7 @@ export class SocketStrategy implements Strategy {
     if (probe.timer !== undefined) this.#timers.cancel(probe.timer);
     probe.timer = undefined;
     const addon = this.#addon as SocketAddon;
-    const retransmits = addon.tcpRetransmits?.(probe.fd) ?? 0;
+    const retransmits = addon.tcpRetransmits(probe.fd);
     addon.close(probe.fd);
     return 1 + Math.max(0, retransmits);
   }

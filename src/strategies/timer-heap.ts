@@ -1,7 +1,6 @@
 // One timer for every in-flight probe's deadline. A min-heap orders the deadlines (absolute,
 // performance.now() clock) and a single unref'd setTimeout is armed for the earliest; adding or
 // cancelling is O(log n), and ten thousand pending checks cost one timer, not ten thousand.
-// (The lead's src/engine/deadline-queue.ts may absorb this; the surface is deliberately small.)
 
 /** Clock and timer primitives; tests pass a fake so nothing depends on real time. */
 export interface TimerClock {

@@ -2,8 +2,8 @@
 // exactly this use: 198.18.0.0/15 (RFC 2544) and 2001:2::/48 (RFC 5180), so nothing the
 // testbed sends could ever mean something on a real network.
 import net from 'node:net';
-import { InvalidArgumentError } from '../errors.js';
-import type { Family } from '../types.js';
+import { InvalidArgumentError } from '../core/errors.js';
+import type { Family } from '../core/types.js';
 
 const allowed = new net.BlockList();
 allowed.addSubnet('198.18.0.0', 15, 'ipv4');

@@ -1,7 +1,7 @@
 // tcpdump inside a testbed namespace, writing a pcap file that `stop()` parses with our reader.
 import type { ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ShakerError } from '../errors.js';
+import { ShakerError } from '../core/errors.js';
 import { readPcapFile } from '../capture/pcap-file.js';
 import type { PcapFile, PcapRecord } from '../capture/pcap-file.js';
 

@@ -1,6 +1,6 @@
 // Errors of the testbed. Missing privileges or tools are the library-wide UnsupportedError
 // (src/errors.ts); a host command that ran and failed is a TestbedCommandError carrying its output.
-import { ShakerError } from '../errors.js';
+import { ShakerError } from '../core/errors.js';
 import type { CommandResult } from './run.js';
 
 export class TestbedCommandError extends ShakerError {

@@ -2,8 +2,8 @@
 // SYN and answered SYN-ACK" without the packet engine. It reads only the fields it reports and
 // is deliberately independent of src/wire (it checks that code's captures, it must not share
 // its bugs). Truncated or unknown frames give a summary with fewer fields, never an exception.
-import { LinkType } from '../capture/pcap-file.js';
-import type { Family } from '../types.js';
+import { LinkType } from '../wire/link-type.js';
+import type { Family } from '../core/types.js';
 
 export interface FrameSummary {
   family?: Family;

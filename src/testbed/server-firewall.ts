@@ -1,7 +1,7 @@
 // nftables rules that give server ports a behaviour other than open/closed. They live in a
 // table inside the SERVER namespace, so they vanish with it and never touch the host.
-import { InvalidArgumentError } from '../errors.js';
-import type { Family } from '../types.js';
+import { InvalidArgumentError } from '../core/errors.js';
+import type { Family } from '../core/types.js';
 
 export const SERVER_TABLE = 'tshk_testbed';
 

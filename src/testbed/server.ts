@@ -1,7 +1,7 @@
 // Parent-side handle of the counting server (counting-server.ts) running in the server namespace.
 import type { ChildProcess } from 'node:child_process';
 import readline from 'node:readline';
-import { ShakerError } from '../errors.js';
+import { ShakerError } from '../core/errors.js';
 import type { CountingServerEvent } from './counting-server.js';
 
 export interface AcceptedConnection {

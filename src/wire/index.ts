@@ -88,7 +88,7 @@ export {
   sllField,
 } from './sll.js';
 
-export type { IcmpErrorSpec, RstSpec, SynSpec, TcpPacketSpec } from './probe.js';
+export type { IcmpErrorSpec, RstSpec, SynSpec, TcpPacketSpec } from './segment.js';
 export {
   LINUX_MSS_V4,
   LINUX_MSS_V6,
@@ -105,7 +105,8 @@ export {
   rstLength,
   synLength,
   tcpPacketLength,
-} from './probe.js';
+} from './segment.js';
 
+export { LinkType } from './link-type.js';
 export { describePacket } from './describe.js';
 export { PacketTemplate, type RstTemplateSpec, type SynTemplateSpec } from './packet-template.js';

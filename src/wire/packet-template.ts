@@ -10,7 +10,7 @@
 import { finish, fold, sum } from './checksum.js';
 import { ipv4Field, IPV4_HEADER_LEN } from './ipv4.js';
 import { IPV6_HEADER_LEN } from './ipv6.js';
-import { buildRst, buildSyn, defaultFlowLabel, defaultIpId, type RstSpec, type SynSpec } from './probe.js';
+import { buildRst, buildSyn, defaultFlowLabel, defaultIpId, type RstSpec, type SynSpec } from './segment.js';
 import { IpProtocol } from './protocol.js';
 import { tcpField } from './tcp.js';
 

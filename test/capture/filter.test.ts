@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildCaptureFilter, MAX_FILTER_TARGETS, type CaptureFilterOptions } from '../../src/capture/filter.js';
-import { InvalidArgumentError } from '../../src/errors.js';
+import { InvalidArgumentError } from '../../src/core/errors.js';
 import { parseAddress } from '../../src/wire/address.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

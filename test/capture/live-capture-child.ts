@@ -85,7 +85,7 @@ const modes: Record<string, (args: string[]) => Promise<void>> = {
     await new Promise(() => {}); // run until terminated
   },
 
-  /** Failed opens and closed captures, then garbage collection (cap crashed here). */
+  /** Failed opens and closed captures, then garbage collection (npm `cap`, the capture used before the addon had its own, crashed here). */
   async 'collect'() {
     const gc = (globalThis as { gc?: () => void }).gc;
     if (!gc) throw new Error('run with --expose-gc');

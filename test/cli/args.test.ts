@@ -2,7 +2,7 @@
 // Pure: nothing is read, resolved or sent, so every case is a row in a table.
 import test from 'ava';
 import { parseCli, parseListenAddress, UsageError, USAGE, type CliOptions } from '../../src/cli/args.js';
-import { ShakerError } from '../../src/errors.js';
+import { ShakerError } from '../../src/core/errors.js';
 
 type Expected = Partial<Omit<CliOptions, 'targets' | 'monitor'>> & {
   /** Target texts, in order. */

@@ -1,7 +1,7 @@
 // What the command line prints per check, per state change and per round.
 import test from 'ava';
 import type { CheckResult } from '../../src/checker.js';
-import { ConnectError } from '../../src/errors.js';
+import { ConnectError } from '../../src/core/errors.js';
 import type { MonitorChange, MonitorRound } from '../../src/monitor/monitor.js';
 import { summarizeRound } from '../../src/monitor/round.js';
 import { changeJson, changeLine, resultJson, resultLine, roundJson, roundLine } from '../../src/cli/output.js';

@@ -3,7 +3,7 @@
 import test from 'ava';
 import type { CheckResult } from '../../src/checker.js';
 import { formatMs, Summary } from '../../src/cli/summary.js';
-import type { CheckStatus } from '../../src/types.js';
+import type { CheckStatus } from '../../src/core/types.js';
 
 function result(status: CheckStatus, rttMs?: number): CheckResult {
   const r: CheckResult = { target: '198.18.0.2:80', ip: '198.18.0.2', port: 80, status, strategy: 'raw', attempts: 1 };

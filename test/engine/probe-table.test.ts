@@ -5,7 +5,7 @@
 import test from 'ava';
 import { ProbeTable, RecentProbes, type ProbeCallback } from '../../src/engine/probe-table.js';
 import { tupleKey } from '../../src/engine/tuple-key.js';
-import type { Family, ProbeOutcome } from '../../src/types.js';
+import type { Family, ProbeOutcome } from '../../src/core/types.js';
 import { ip } from '../wire/util.js';
 
 interface Tuple {

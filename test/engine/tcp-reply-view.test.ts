@@ -11,7 +11,7 @@ import { readPcapFileSync } from '../../src/capture/pcap-file.js';
 import { ipOffset } from '../../src/capture/link-layer.js';
 import { decodeReply } from '../../src/engine/reply.js';
 import { TcpReplyView } from '../../src/engine/tcp-reply-view.js';
-import { synAckEvidence, synOptionEvidence } from '../../src/strategies/evidence.js';
+import { synAckEvidence, synOptionEvidence } from '../../src/engine/evidence.js';
 import { formatTcpFlags } from '../../src/wire/index.js';
 import { prng } from '../wire/util.js';
 

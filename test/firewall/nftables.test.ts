@@ -9,7 +9,7 @@ import os from 'node:os';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { InvalidArgumentError, SystemError, UnsupportedError } from '../../src/errors.js';
+import { InvalidArgumentError, SystemError, UnsupportedError } from '../../src/core/errors.js';
 import { findNft, nftFailure, parseTableList } from '../../src/firewall/nft-command.js';
 import { NftSession } from '../../src/firewall/nft-session.js';
 import {

@@ -6,7 +6,7 @@
 // capture delivers nothing. The handler is NOT wrapped in try/catch here (the real one swallows
 // exceptions): a throw from the engine fails the test instead of hiding.
 import type { FrameHandler, LiveCapture, LiveCaptureOptions } from '../../src/capture/pcap.js';
-import { LinkType } from '../../src/capture/pcap-file.js';
+import { LinkType } from '../../src/wire/link-type.js';
 
 export class FakeCapture implements LiveCapture {
   readonly iface: string;

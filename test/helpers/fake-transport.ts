@@ -4,8 +4,8 @@
 // reserve() hands out room at a non-zero offset in a buffer refilled with 0xa5 each time
 // (smoltcp's test_emit trick): an engine that ignores `offset` or leaves bytes unwritten
 // produces packets that fail to parse.
-import type { RawTransport, PacketSlot } from '../../src/raw-socket.js';
-import type { Family } from '../../src/types.js';
+import type { RawTransport, PacketSlot } from '../../src/native/sender.js';
+import type { Family } from '../../src/core/types.js';
 import { parseIp, parseTcp, TcpFlags, type IpDatagram, type TcpRepr } from '../../src/wire/index.js';
 
 export interface SentPacket {

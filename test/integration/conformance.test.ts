@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ExecutionContext } from 'ava';
 import { privilegedTest, withTestbed } from '../helpers/testbed.js';
-import type { StrategyName } from '../../src/types.js';
+import type { StrategyName } from '../../src/core/types.js';
 import { DRIVER, parseDriverOutput, runDriver, tcpSegments, type Segment } from './harness.js';
 
 const OPEN = 80;

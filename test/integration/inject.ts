@@ -3,7 +3,7 @@
 // argv[2]: JSON array of packets:
 //   { kind: 'tcp', src, dst, srcPort, dstPort, seq, ack, flags }   (flags as a number)
 //   { kind: 'icmp-about-syn', src, dst, type, code, synSrc, synDst, synSrcPort, synDstPort, synSeq }
-import { native } from '../../src/native.js';
+import { native } from '../../src/native/addon.js';
 import { buildIcmpError, buildSyn, buildTcpPacket, parseAddress } from '../../src/wire/index.js';
 
 type Packet =

@@ -6,7 +6,7 @@ import path from 'node:path';
 import test from 'ava';
 import { ConfigError, loadMonitorConfig, parseMonitorConfig, type MonitorConfig } from '../../src/monitor/config.js';
 import { parseDuration, resolveSettings } from '../../src/monitor/settings.js';
-import { InvalidArgumentError } from '../../src/errors.js';
+import { InvalidArgumentError } from '../../src/core/errors.js';
 
 const YAML_DOC = `
 # health checks for the lab

@@ -3,7 +3,7 @@
 // bound and input validation. Intervals are a few milliseconds; nothing asserts on timing.
 import test from 'ava';
 import { Monitor, type MonitorChange, type MonitorRound, type MonitorCheck, type MonitorOptions } from '../../src/monitor/monitor.js';
-import { InvalidArgumentError, StateError } from '../../src/errors.js';
+import { InvalidArgumentError, StateError } from '../../src/core/errors.js';
 import { Checker } from '../../src/checker.js';
 import { fromStrings, scriptedChecker, ScriptedStrategy } from './scripted-strategy.js';
 

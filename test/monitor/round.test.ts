@@ -2,7 +2,7 @@
 import test from 'ava';
 import type { CheckResult } from '../../src/checker.js';
 import { ROUND_HISTOGRAM_MS, summarizeRound } from '../../src/monitor/round.js';
-import type { CheckStatus } from '../../src/types.js';
+import type { CheckStatus } from '../../src/core/types.js';
 
 function r(status: CheckStatus, rttMs?: number): CheckResult {
   const result: CheckResult = { target: '198.18.0.2:80', ip: '198.18.0.2', port: 80, status, strategy: 'raw', attempts: 1 };

@@ -1,7 +1,7 @@
 // A Strategy that answers from a script instead of the network, for running a real Checker (via
 // its strategyFactory test seam) under the Monitor without root.
 import { Checker } from '../../src/checker.js';
-import type { ProbeOptions, ProbeOutcome, ProbeTarget, Strategy } from '../../src/types.js';
+import type { ProbeOptions, ProbeOutcome, ProbeTarget, Strategy } from '../../src/core/types.js';
 
 /** What one probe does: answer at once, or hang until aborted. */
 export type Answer = 'open' | 'closed' | 'timeout' | 'hang';

@@ -1,7 +1,7 @@
 import test from 'ava';
 import net from 'node:net';
 import { ConnectStrategy } from '../../src/strategies/connect.js';
-import type { Family } from '../../src/types.js';
+import type { Family } from '../../src/core/types.js';
 import { sharedCases } from './on-testbed.js';
 
 const soon = () => ({ deadline: performance.now() + 5_000, retries: 2 });

@@ -6,7 +6,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { ConnectStrategy } from '../../src/strategies/connect.js';
 import { SocketStrategy } from '../../src/strategies/socket.js';
-import type { Family, ProbeOutcome, Strategy } from '../../src/types.js';
+import type { Family, ProbeOutcome, Strategy } from '../../src/core/types.js';
 
 export interface Scenario {
   strategy: 'socket' | 'connect';

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import type { ExecutionContext } from 'ava';
 import { privilegedTest, withTestbed } from '../helpers/testbed.js';
 import type { Testbed } from '../../src/testbed/index.js';
-import type { Family } from '../../src/types.js';
+import type { Family } from '../../src/core/types.js';
 import type { Report, Scenario } from './driver.js';
 
 export const OPEN = 80;

@@ -2,7 +2,7 @@ import test from 'ava';
 import net from 'node:net';
 import os from 'node:os';
 import { SocketStrategy, ipBytes, synRetriesFor, type SocketAddon } from '../../src/strategies/socket.js';
-import type { CheckStatus, Family } from '../../src/types.js';
+import type { CheckStatus, Family } from '../../src/core/types.js';
 import { privilegedTest } from '../helpers/testbed.js';
 import { FILTERED, OPEN, families, sharedCases, strategyBed } from './on-testbed.js';
 

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { describePacket } from '../../src/wire/describe.js';
 import { emitIpv4 } from '../../src/wire/ipv4.js';
-import { buildIcmpError, buildSyn } from '../../src/wire/probe.js';
+import { buildIcmpError, buildSyn } from '../../src/wire/segment.js';
 import { hex, ip, linux } from './util.js';
 
 const describes = test.macro({

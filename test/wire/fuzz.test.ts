@@ -13,7 +13,7 @@ import { parseIcmpv6 } from '../../src/wire/icmpv6.js';
 import { ipPayload, parseIp } from '../../src/wire/ip.js';
 import { Ipv4Packet, parseIpv4 } from '../../src/wire/ipv4.js';
 import { Ipv6Packet, parseIpv6 } from '../../src/wire/ipv6.js';
-import { buildIcmpError, buildRst, buildSyn, buildTcpPacket } from '../../src/wire/probe.js';
+import { buildIcmpError, buildRst, buildSyn, buildTcpPacket } from '../../src/wire/segment.js';
 import type { MalformedReason, Parsed } from '../../src/wire/result.js';
 import { parseSll, parseSll2 } from '../../src/wire/sll.js';
 import type { TcpOption } from '../../src/wire/tcp.js';

@@ -1,7 +1,7 @@
 import test from 'ava';
 import type { IcmpRepr } from '../../src/wire/icmp.js';
 import { Icmpv4Type, Icmpv4Unreachable, describeIcmpv4, emitIcmpv4, parseIcmpv4 } from '../../src/wire/icmpv4.js';
-import { buildIcmpError, buildSyn } from '../../src/wire/probe.js';
+import { buildIcmpError, buildSyn } from '../../src/wire/segment.js';
 import type { MalformedReason } from '../../src/wire/result.js';
 import { filled, hex, ip, linux, toHex } from './util.js';
 

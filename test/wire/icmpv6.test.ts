@@ -1,7 +1,7 @@
 import test from 'ava';
 import type { IcmpRepr } from '../../src/wire/icmp.js';
 import { Icmpv6Type, Icmpv6Unreachable, describeIcmpv6, emitIcmpv6, parseIcmpv6 } from '../../src/wire/icmpv6.js';
-import { buildIcmpError, buildSyn } from '../../src/wire/probe.js';
+import { buildIcmpError, buildSyn } from '../../src/wire/segment.js';
 import type { MalformedReason } from '../../src/wire/result.js';
 import { filled, ip, linux, toHex } from './util.js';
 

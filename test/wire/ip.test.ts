@@ -2,7 +2,7 @@ import test from 'ava';
 import type { IpDatagram } from '../../src/wire/ip.js';
 import { ipPayload, parseIp } from '../../src/wire/ip.js';
 import { Ipv4Packet } from '../../src/wire/ipv4.js';
-import { buildSyn } from '../../src/wire/probe.js';
+import { buildSyn } from '../../src/wire/segment.js';
 import type { MalformedReason } from '../../src/wire/result.js';
 import { parseTcp } from '../../src/wire/tcp.js';
 import { hex, ip, linux } from './util.js';

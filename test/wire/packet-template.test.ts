@@ -1,6 +1,6 @@
 import test from 'ava';
 import { PacketTemplate, type SynTemplateSpec } from '../../src/wire/packet-template.js';
-import { buildRst, buildSyn } from '../../src/wire/probe.js';
+import { buildRst, buildSyn } from '../../src/wire/segment.js';
 import type { TcpOption } from '../../src/wire/tcp.js';
 import { parseIp, ipPayload } from '../../src/wire/ip.js';
 import { parseTcp } from '../../src/wire/tcp.js';

@@ -1,6 +1,6 @@
 // The part of a SYN-ACK's options that goes into a result's evidence.
 import { summarizeTcpOptions, TcpOptionKind, type TcpOption } from '../wire/index.js';
-import type { ProbeEvidence } from '../types.js';
+import type { ProbeEvidence } from '../core/types.js';
 
 type OptionEvidence = Pick<ProbeEvidence, 'mss' | 'windowScale' | 'sackPermitted' | 'timestamps'>;
 

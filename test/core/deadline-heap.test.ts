@@ -3,7 +3,7 @@
 // behaviour of what fires with real short delays, never for how long anything took.
 import test from 'ava';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DeadlineHeap, DeadlineTimer } from '../../src/engine/deadline-heap.js';
+import { DeadlineHeap, DeadlineTimer } from '../../src/core/deadline-heap.js';
 import { prng } from '../wire/util.js';
 
 interface Entry {

@@ -2,7 +2,7 @@
 // (net.ipv4.ip_local_port_range) so no kernel socket ever shares a 4-tuple with a probe, and
 // because the kernel-RST shim drops every inbound TCP segment to them.
 import { readFileSync } from 'node:fs';
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from './errors.js';
 
 export type PortRange = readonly [low: number, high: number];
 
@@ -39,21 +39,31 @@ export function defaultProbePortRange(ephemeral: PortRange = kernelEphemeralRang
   return best;
 }
 
-/** Validates a user-given range; warns (returns a message) when it overlaps the ephemeral range. */
-export function checkPortRange(range: unknown, ephemeral: PortRange = kernelEphemeralRange()): PortRange {
+/**
+ * The one shape check of a port range: throws InvalidArgumentError, naming the option, unless
+ * `range` is [low, high] with 1 <= low <= high <= 65535.
+ */
+export function parsePortRange(range: unknown, optionName: string): PortRange {
   if (
     !Array.isArray(range) ||
     range.length !== 2 ||
     !range.every((p) => Number.isInteger(p) && p >= 1 && p <= 65535) ||
     range[0] > range[1]
   ) {
-    throw new InvalidArgumentError(`sourcePorts must be [low, high] with 1 <= low <= high <= 65535, got ${JSON.stringify(range)}`);
+    throw new InvalidArgumentError(`${optionName} must be [low, high] with 1 <= low <= high <= 65535, got ${JSON.stringify(range)}`);
   }
-  if (range[0] <= ephemeral[1] && range[1] >= ephemeral[0]) {
+  return [range[0], range[1]];
+}
+
+/** Validates a user-given source port range: well formed, and clear of the ephemeral range. */
+export function checkPortRange(range: unknown, ephemeral: PortRange = kernelEphemeralRange()): PortRange {
+  parsePortRange(range, 'sourcePorts');
+  const r = range as PortRange;
+  if (r[0] <= ephemeral[1] && r[1] >= ephemeral[0]) {
     throw new InvalidArgumentError(
-      `sourcePorts ${range[0]}-${range[1]} overlap the kernel's ephemeral range ${ephemeral[0]}-${ephemeral[1]} ` +
+      `sourcePorts ${r[0]}-${r[1]} overlap the kernel's ephemeral range ${ephemeral[0]}-${ephemeral[1]} ` +
         '(net.ipv4.ip_local_port_range): kernel sockets could collide with probes',
     );
   }
-  return [range[0], range[1]];
+  return [r[0], r[1]];
 }

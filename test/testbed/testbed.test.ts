@@ -8,13 +8,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
-import { InvalidArgumentError, UnsupportedError } from '../src/errors.js';
-import { Testbed, listNamespaces, ownerPid, parseTestbedCidr, summarizeFrame, sweepStaleTestbeds } from '../src/testbed/index.js';
-import { renderServerTable } from '../src/testbed/server-firewall.js';
-import { processAlive } from '../src/testbed/names.js';
-import type { KernelClientReport } from '../src/testbed/index.js';
-import type { Family } from '../src/types.js';
-import { privilegedTest, withTestbed } from './helpers/testbed.js';
+import { InvalidArgumentError, UnsupportedError } from '../../src/core/errors.js';
+import { Testbed, listNamespaces, ownerPid, parseTestbedCidr, summarizeFrame, sweepStaleTestbeds } from '../../src/testbed/index.js';
+import { renderServerTable } from '../../src/testbed/server-firewall.js';
+import { processAlive } from '../../src/testbed/names.js';
+import type { KernelClientReport } from '../../src/testbed/index.js';
+import type { Family } from '../../src/core/types.js';
+import { privilegedTest, withTestbed } from '../helpers/testbed.js';
 
 // --- pure parts, no privileges needed ----------------------------------------------------------
 
@@ -98,7 +98,7 @@ test.serial('Testbed.create refuses to run without root, with UnsupportedError',
 
 // --- privileged: real namespaces -----------------------------------------------------------------
 
-const helper = (name: string): string => fileURLToPath(new URL(`./helpers/${name}`, import.meta.url));
+const helper = (name: string): string => fileURLToPath(new URL(`../helpers/${name}`, import.meta.url));
 
 function assertGone(t: { false(value: boolean, message?: string): void }, names: string[]): void {
   const present = listNamespaces();

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { classifyConnectErrno, type ErrnoVerdict } from '../../src/strategies/errno.js';
+import { classifyConnectErrno, type ErrnoVerdict } from '../../src/core/errno.js';
 
 const classifies = test.macro({
   exec(t, code: string, status: ErrnoVerdict['status']) {

@@ -4,12 +4,12 @@
 // from which packets; no case asserts how long anything took.
 import test, { type ExecutionContext } from 'ava';
 import { setImmediate as tick, setTimeout as sleep } from 'node:timers/promises';
-import { LinkType } from '../../src/capture/pcap-file.js';
+import { LinkType } from '../../src/wire/link-type.js';
 import { buildCaptureFilter } from '../../src/capture/filter.js';
-import { defaultProbePortRange } from '../../src/engine/port-range.js';
-import { InvalidArgumentError, StateError, UnsupportedError } from '../../src/errors.js';
-import { RawStrategy, type RawStrategyOptions } from '../../src/strategies/raw.js';
-import type { Family, ProbeOutcome } from '../../src/types.js';
+import { defaultProbePortRange } from '../../src/core/port-range.js';
+import { InvalidArgumentError, StateError, UnsupportedError } from '../../src/core/errors.js';
+import { RawStrategy, type RawStrategyOptions } from '../../src/engine/raw-strategy.js';
+import type { Family, ProbeOutcome } from '../../src/core/types.js';
 import {
   buildIcmpError,
   buildTcpPacket,

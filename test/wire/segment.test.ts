@@ -13,8 +13,8 @@ import {
   rstLength,
   synLength,
   tcpPacketLength,
-} from '../../src/wire/probe.js';
-import type { SynSpec } from '../../src/wire/probe.js';
+} from '../../src/wire/segment.js';
+import type { SynSpec } from '../../src/wire/segment.js';
 import type { TcpRepr } from '../../src/wire/tcp.js';
 import { TcpFlags, parseTcp } from '../../src/wire/tcp.js';
 import { filled, hex, ip, linux, toHex } from './util.js';

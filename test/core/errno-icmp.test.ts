@@ -9,7 +9,7 @@ import {
   ICMPV6_TIME_EXCEEDED,
   icmpv4UnreachableErrno,
   icmpv6UnreachableErrno,
-} from '../../src/engine/icmp-errno.js';
+} from '../../src/core/errno.js';
 
 const maps = test.macro({
   exec(t, fn: (code: number) => string, code: number, errno: string, _meaning: string) {

@@ -5,8 +5,8 @@
 // that syscall runs the target's whole network stack, so keeping it off the event loop's thread
 // is what lets the JavaScript keep up. When the sender's queue is full the rest stays here and is
 // offered again shortly: the retry policy lives here, not in C++.
-import { native, systemError, type NativeSender } from './native.js';
-import type { Family } from './types.js';
+import { native, systemError } from './addon.js';
+import type { Family } from '../core/types.js';
 
 /** Where a packet is built: `buf[offset...]`, at most `maxLength` bytes. */
 export interface PacketSlot {
@@ -31,6 +31,24 @@ export interface RawTransport {
 }
 
 export type SendErrorHandler = (error: Error, tag: number, generation: number) => void;
+
+/** A raw socket's send queue, drained by a thread of the addon (native/sender.cc). */
+export interface NativeSender {
+  /** Registers the caller's queue arrays once; enqueue() reads packets 0..count-1 from them. */
+  attach(ring: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, tags: Uint32Array, generations: Uint32Array, family: 4 | 6): void;
+  /**
+   * Copies the first `accepted` of `count` attached packets (whole IP packets) into the queue
+   * and returns `accepted`; each goes to the destination address in its own IP header.
+   */
+  enqueue(count: number): number;
+  /** Sends what is queued for at most `drainMs`, stops the thread; returns packets left unsent. */
+  close(drainMs: number): number;
+  /** sentInline: packets sent on the calling thread because the sender thread was asleep. */
+  stats(): { packetsSent: number; batches: number; sendErrors: number; blockedWaits: number; queued: number; sentInline: number };
+}
+
+/** `onFailures` gets [errno, tag, generation] triples (errno positive) for refused packets. */
+export type NativeSenderClass = new (fd: number, onFailures: (failures: Int32Array) => void) => NativeSender;
 
 const RING_BYTES = 1 << 20;
 // Packets per hand-over to the sender thread; a tick that builds more hands over several batches.

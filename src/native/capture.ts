@@ -1,8 +1,8 @@
 // The addon's libpcap capture (native/capture.cc) as TypeScript sees it: the class, and the
 // reader for the batch of records it fills. The record layout is defined in capture.cc's header
 // comment; this file is its only reader.
-import { native } from '../native.js';
-import { UnsupportedError } from '../errors.js';
+import { native } from './addon.js';
+import { UnsupportedError } from '../core/errors.js';
 
 /**
  * Called once per batch, not per packet: `count` records fill `batch.subarray(0, bytes)`.
@@ -64,7 +64,8 @@ export function isPcapFailure(error: unknown): error is PcapFailure {
 }
 
 export function nativeCaptureClass(): NativeCaptureClass {
-  const addon = native() as unknown as { Capture?: NativeCaptureClass };
+  const addon = native();
+  // A stale build/ from before capture.cc existed loads, but has no Capture.
   if (typeof addon.Capture !== 'function') {
     throw new UnsupportedError('the native addon was built without libpcap capture: rebuild it (`npm run build`)');
   }

@@ -2,7 +2,7 @@
 // the ShakerError base, and instanceof across a second copy of the module, which is what a
 // project with two installed copies of tcp-shaker gets.
 import test from 'ava';
-import * as errors from '../src/errors.js';
+import * as errors from '../../src/core/errors.js';
 import {
   AbortError,
   ConnectError,
@@ -13,7 +13,7 @@ import {
   SystemError,
   TimeoutError,
   UnsupportedError,
-} from '../src/errors.js';
+} from '../../src/core/errors.js';
 
 type ErrorsModule = typeof errors;
 
@@ -115,7 +115,7 @@ test('the brand is not enumerable and does not show up in JSON or keys', (t) => 
 /** The same source loaded again under another URL: a separate module instance with its own classes. */
 async function secondCopy(): Promise<ErrorsModule> {
   // A non-literal specifier: TypeScript does not try to resolve the query string.
-  const url = new URL('../src/errors.ts?copy', import.meta.url).href;
+  const url = new URL('../../src/core/errors.ts?copy', import.meta.url).href;
   return (await import(url)) as ErrorsModule;
 }
 

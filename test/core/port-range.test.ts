@@ -4,8 +4,8 @@ import test from 'ava';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { InvalidArgumentError } from '../../src/errors.js';
-import { checkPortRange, defaultProbePortRange, kernelEphemeralRange, type PortRange } from '../../src/engine/port-range.js';
+import { InvalidArgumentError } from '../../src/core/errors.js';
+import { checkPortRange, defaultProbePortRange, kernelEphemeralRange, type PortRange } from '../../src/core/port-range.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'port-range-'));
 test.after.always(() => rmSync(dir, { recursive: true, force: true }));

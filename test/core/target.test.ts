@@ -2,8 +2,8 @@
 // everything else is an InvalidArgumentError with code ERR_SHAKER_INVALID_ADDRESS whose message
 // quotes the input, found before anything is resolved or sent.
 import test from 'ava';
-import { InvalidArgumentError, ShakerError } from '../src/errors.js';
-import { parsePort, parseTarget, type Target } from '../src/target.js';
+import { InvalidArgumentError, ShakerError } from '../../src/core/errors.js';
+import { parsePort, parseTarget, type Target } from '../../src/core/target.js';
 
 const parses = test.macro({
   exec(t, input: string, expected: Omit<Target, 'text'> & { text?: string }) {

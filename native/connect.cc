@@ -1,87 +1,28 @@
-// The whole native surface of tcp-shaker: open a socket, send bytes, wait for a
-// connect to settle, close. No checksums, byte order, packet layout, retry or
-// option parsing lives here: TypeScript owns all of that (src/raw-socket.ts,
-// src/socket-probe.ts). Syscall failures come back as -errno so TypeScript
-// turns them into Node-style system errors in one place; C++ throws only a
-// TypeError when the caller breaks the contract TypeScript already enforces.
+// The unprivileged half-open check (the `socket` strategy; src/native/connect.ts is its
+// TypeScript face): a kernel TCP socket set up so that the kernel sends the SYN, and close()
+// answers the SYN-ACK with a RST instead of completing the handshake. No privilege is needed.
+//
+// Why C++: TCP_QUICKACK, SO_LINGER and TCP_SYNCNT on a socket that Node's net module never
+// exposes as an fd, SO_ERROR and TCP_INFO reads, and a libuv poll on that fd.
+// What stays in TypeScript: deadlines, retries, what each errno means (src/core/errno.ts), and
+// when to close. Syscall failures come back as -errno.
 
 #include <napi.h>
 
+#include "args.h"
 #include "modules.h"
 #include "sockaddr.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <netinet/ip.h>
 #include <netinet/tcp.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
 
-#include <vector>
-
 namespace {
 
-Napi::Value Fail(Napi::Env env, const char* message) {
-  Napi::TypeError::New(env, message).ThrowAsJavaScriptException();
-  return env.Undefined();
-}
-
-bool IsAddress(const Napi::Value& v) {
-  if (!v.IsTypedArray()) return false;
-  auto a = v.As<Napi::Uint8Array>();
-  return a.ByteLength() == 4 || a.ByteLength() == 16;
-}
-
-// openRaw(family: 4 | 6, sndbufBytes: number): fd | -errno
-// IPPROTO_RAW implies IP_HDRINCL (raw(7)) and, on Linux, the IPv6 equivalent:
-// the buffers we send carry the full IP header built in TypeScript.
-Napi::Value OpenRaw(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) {
-    return Fail(env, "openRaw(family, sndbufBytes)");
-  }
-  int family = info[0].As<Napi::Number>().Int32Value() == 6 ? AF_INET6 : AF_INET;
-  int fd = socket(family, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_RAW);
-  if (fd < 0) return Napi::Number::New(env, -errno);
-  int sndbuf = info[1].As<Napi::Number>().Int32Value();
-  if (sndbuf > 0) {
-    // Best effort: SO_SNDBUFFORCE needs CAP_NET_ADMIN, SO_SNDBUF is capped by wmem_max.
-    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) != 0) {
-      setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
-    }
-  }
-  return Napi::Number::New(env, fd);
-}
-
-// send(fd, packet: Uint8Array, dst: Uint8Array(4|16)): bytes sent | -errno
-Napi::Value Send(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsTypedArray() || !IsAddress(info[2])) {
-    return Fail(env, "send(fd, packet, dst)");
-  }
-  int fd = info[0].As<Napi::Number>().Int32Value();
-  auto packet = info[1].As<Napi::Uint8Array>();
-  auto dst = info[2].As<Napi::Uint8Array>();
-  sockaddr_storage sa;
-  socklen_t salen = FillSockaddr(dst.Data(), dst.ByteLength(), 0, &sa);
-  ssize_t n = sendto(fd, packet.Data(), packet.ByteLength(), MSG_DONTWAIT,
-                     reinterpret_cast<sockaddr*>(&sa), salen);
-  return Napi::Number::New(env, n < 0 ? -errno : static_cast<double>(n));
-}
-
-// close(fd): 0 | -errno
-Napi::Value Close(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsNumber()) return Fail(env, "close(fd)");
-  int rc = close(info[0].As<Napi::Number>().Int32Value());
-  return Napi::Number::New(env, rc < 0 ? -errno : 0);
-}
-
-// ---------------------------------------------------------------------------
 // The unprivileged half-open trick (what Go's tcp-shaker does on Linux):
 // TCP_QUICKACK off puts the socket in delayed-ACK ("pingpong") mode, so the
 // kernel does not ACK the SYN-ACK at once; SO_LINGER {1, 0} makes close()
@@ -238,19 +179,11 @@ class WritableWatch : public Napi::ObjectWrap<WritableWatch> {
   Napi::FunctionReference callback_;
 };
 
-Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  exports.Set("openRaw", Napi::Function::New(env, OpenRaw));
-  exports.Set("send", Napi::Function::New(env, Send));
-  exports.Set("close", Napi::Function::New(env, Close));
+}  // namespace
+
+void InitConnect(Napi::Env env, Napi::Object exports) {
   exports.Set("connectStart", Napi::Function::New(env, ConnectStart));
   exports.Set("socketError", Napi::Function::New(env, SocketError));
   exports.Set("tcpRetransmits", Napi::Function::New(env, TcpRetransmits));
   exports.Set("WritableWatch", WritableWatch::Init(env));
-  InitCapture(env, exports);
-  InitSender(env, exports);
-  return exports;
 }
-
-}  // namespace
-
-NODE_API_MODULE(tcp_shaker_native, Init)

@@ -12,24 +12,25 @@
 // timeouts for all of them. Replies that match nothing are counted and dropped.
 import { performance } from 'node:perf_hooks';
 import { addAbortListener } from 'node:events';
-import { AbortError, InvalidArgumentError, StateError, UnsupportedError } from '../errors.js';
-import type { Family, ProbeOptions, ProbeOutcome, ProbeTarget, Strategy } from '../types.js';
-import { NativeRawTransport, type PacketSlot, type RawTransport } from '../raw-socket.js';
+import { AbortError, InvalidArgumentError, StateError, UnsupportedError } from '../core/errors.js';
+import type { Family, ProbeOptions, ProbeOutcome, ProbeTarget, Strategy } from '../core/types.js';
+import { NativeRawTransport, type PacketSlot, type RawTransport } from '../native/sender.js';
 import { openLiveCapture, type FrameHandler } from '../capture/pcap.js';
 import { ipOffset } from '../capture/link-layer.js';
-import { CapturePool, type CaptureOpener } from '../engine/capture-pool.js';
-import { IsnGenerator } from '../engine/isn.js';
+import { CapturePool, type CaptureOpener } from './capture-pool.js';
+import { IsnGenerator } from './isn.js';
 import { buildCaptureFilter } from '../capture/filter.js';
 import { NftShim, sweepStaleTables } from '../firewall/nftables.js';
-import { DeadlineTimer } from '../engine/deadline-heap.js';
-import { ProbeTable, RecentProbes, type ProbeCallback } from '../engine/probe-table.js';
-import { RstLimiter } from '../engine/rst-limiter.js';
-import { tupleKey } from '../engine/tuple-key.js';
-import { NumberIndex } from '../engine/number-index.js';
-import { defaultProbePortRange, checkPortRange, type PortRange } from '../engine/port-range.js';
-import { RouteCache, type Route } from '../engine/route.js';
-import { decodeReply } from '../engine/reply.js';
-import { TcpReplyView } from '../engine/tcp-reply-view.js';
+import { DeadlineTimer } from '../core/deadline-heap.js';
+import { ProbeTable, RecentProbes, type ProbeCallback } from './probe-table.js';
+import { RstLimiter } from './rst-limiter.js';
+import { tupleKey } from './tuple-key.js';
+import { NumberIndex } from './number-index.js';
+import { defaultProbePortRange, checkPortRange, type PortRange } from '../core/port-range.js';
+import { classifyConnectErrno } from '../core/errno.js';
+import { RouteCache, type Route } from './route.js';
+import { decodeReply } from './reply.js';
+import { TcpReplyView } from './tcp-reply-view.js';
 import {
   buildSyn,
   PacketTemplate,
@@ -417,10 +418,10 @@ export class RawStrategy implements Strategy {
     const t = this.table;
     // The error comes from the sender thread, later: the probe may be gone, its slot reused.
     if (tag === 0xffffffff || tag >= t.capacity || !t.isLive(tag, generation)) return;
-    const code = (error as { code?: string }).code ?? 'EIO';
-    // The kernel refused the SYN itself: no route (ENETUNREACH), a local firewall (EPERM)...
-    const unreachable = code === 'ENETUNREACH' || code === 'EHOSTUNREACH' || code === 'EACCES' || code === 'EPERM';
-    this.finish(tag, { status: unreachable ? 'unreachable' : 'error', code, attempts: t.attempts[tag], error }, false);
+    // The kernel refused the SYN itself: no route (ENETUNREACH), a local firewall (EPERM)... The
+    // errno means what it would mean from connect(), so the one table decides.
+    const { status, code } = classifyConnectErrno((error as { code?: string }).code ?? 'EIO');
+    this.finish(tag, { status, code, attempts: t.attempts[tag], error }, false);
   }
 
   // --- timers ---------------------------------------------------------------------------------

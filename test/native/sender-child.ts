@@ -3,7 +3,7 @@
 //   deliver PORT      one SYN after a quiet spell, then a burst of BURST SYNs, to the server
 //   refused           SYNs to an unreachable prefix of the client's own routing table, alone and in a burst
 import { setTimeout as sleep } from 'node:timers/promises';
-import { NativeRawTransport } from '../../src/raw-socket.js';
+import { NativeRawTransport } from '../../src/native/sender.js';
 import { buildSyn, parseAddress } from '../../src/wire/index.js';
 
 const [mode, arg] = process.argv.slice(2);
