@@ -88,7 +88,7 @@ export {
   sllField,
 } from './sll.js';
 
-export type { IcmpErrorSpec, RstSpec, SynSpec, TcpPacketSpec } from './segment.js';
+export type { IcmpErrorSpec, IpHeaderFields, RstSpec, SegmentEndpoints, SynSpec, TcpPacketSpec } from './segment.js';
 export {
   LINUX_MSS_V4,
   LINUX_MSS_V6,

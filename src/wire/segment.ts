@@ -38,59 +38,59 @@ function frozen(options: TcpOption[]): readonly TcpOption[] {
   return Object.freeze(options);
 }
 
-export interface SynSpec {
-  /** 4 bytes each (IPv4) or 16 each (IPv6). */
+/** Who a segment goes between: addresses of 4 bytes each (IPv4) or 16 each (IPv6), and ports. */
+export interface SegmentEndpoints {
   src: Uint8Array;
   dst: Uint8Array;
   srcPort: number;
   dstPort: number;
-  seq: number;
-  /** Default 0 (a SYN carries no ACK; some scanners set garbage here, Linux does not). */
-  ack?: number;
-  /** Default 64240 (IPv4) / 64800 (IPv6). */
-  window?: number;
+}
+
+/** The IP header fields a builder lets the caller set; each defaults to what Linux would send. */
+export interface IpHeaderFields {
   /** IPv4 TTL or IPv6 hop limit, default 64. */
   ttl?: number;
-  /** IPv4 identification; default derived from `seq`, so it varies like Linux's random inet_id. */
+  /** IPv4 identification (default: see each builder). */
   ipId?: number;
   /** IPv4 TOS / IPv6 traffic class, default 0. */
   tos?: number;
   /** IPv6 flow label; default derived from the ports and `seq` (Linux sets one per flow, RFC 6437). */
   flowLabel?: number;
-  /** Default: Linux's list for the family. An empty list sends a bare 20-byte header. */
-  options?: readonly TcpOption[];
+  /** IPv4 DF bit, default true (Linux does path MTU discovery, RFC 1191). */
+  dontFragment?: boolean;
   /** IPv6 only; emitted in order, before the TCP header. */
   extensionHeaders?: readonly Ipv6ExtensionHeader[];
+}
+
+/**
+ * The SYN that asks "is this port open?". `ipId` defaults to a value derived from `seq`, so it
+ * varies like Linux's random inet_id.
+ */
+export interface SynSpec extends SegmentEndpoints, IpHeaderFields {
+  seq: number;
+  /** Default 0 (a SYN carries no ACK; some scanners set garbage here, Linux does not). */
+  ack?: number;
+  /** Default 64240 (IPv4) / 64800 (IPv6). */
+  window?: number;
+  /** Default: Linux's list for the family. An empty list sends a bare 20-byte header. */
+  options?: readonly TcpOption[];
   /** Value for the timestamps option (whichever list is used); default: the option's own, or ms clock for the default list. */
   tsVal?: number;
   /** Default SYN only. Add ECE|CWR for an ECN-setup SYN (RFC 3168 §6.1.1). */
   flags?: number;
-  /** IPv4 DF bit, default true (Linux does path MTU discovery, RFC 1191). */
-  dontFragment?: boolean;
 }
 
-export interface RstSpec {
-  src: Uint8Array;
-  dst: Uint8Array;
-  srcPort: number;
-  dstPort: number;
+/**
+ * The bare RST that withdraws a SYN after its SYN-ACK. `ipId` defaults to 0, as Linux's reply
+ * socket sends (no connected socket, so no inet_id); DF is always set.
+ */
+export interface RstSpec extends SegmentEndpoints, Omit<IpHeaderFields, 'dontFragment'> {
   /** The SYN-ACK's ack number: RFC 9293 §3.5.2 "<SEQ=SEG.ACK><CTL=RST>". */
   seq: number;
-  /** Default 64. */
-  ttl?: number;
-  /** Default 0, as Linux's reply socket sends (no connected socket, so no inet_id). */
-  ipId?: number;
-  tos?: number;
-  flowLabel?: number;
-  extensionHeaders?: readonly Ipv6ExtensionHeader[];
 }
 
-/** Every field of a TCP/IP packet, for buildTcpPacket. */
-export interface TcpPacketSpec {
-  src: Uint8Array;
-  dst: Uint8Array;
-  srcPort: number;
-  dstPort: number;
+/** Every field of a TCP/IP packet, for buildTcpPacket (test peers, deliberately odd packets). */
+export interface TcpPacketSpec extends SegmentEndpoints, IpHeaderFields {
   seq: number;
   ack?: number;
   flags: number;
@@ -99,12 +99,6 @@ export interface TcpPacketSpec {
   options?: readonly TcpOption[];
   /** Overrides the value of a timestamps option in `options`. */
   tsVal?: number;
-  ttl?: number;
-  ipId?: number;
-  tos?: number;
-  flowLabel?: number;
-  dontFragment?: boolean;
-  extensionHeaders?: readonly Ipv6ExtensionHeader[];
   payload?: Uint8Array;
 }
 
@@ -144,20 +138,13 @@ export function defaultIpId(seq: number): number {
 }
 
 /** The fields writeTcpPacket reads from whichever spec it is given (SynSpec, RstSpec, TcpPacketSpec). */
-interface PacketFields {
-  src: Uint8Array;
-  dst: Uint8Array;
-  srcPort: number;
-  dstPort: number;
-  seq: number;
-  ack?: number;
-  urgent?: number;
-  ttl?: number;
-  tos?: number;
-  dontFragment?: boolean;
-  extensionHeaders?: readonly Ipv6ExtensionHeader[];
-  payload?: Uint8Array;
-}
+type PacketFields = SegmentEndpoints &
+  Pick<IpHeaderFields, 'ttl' | 'tos' | 'dontFragment' | 'extensionHeaders'> & {
+    seq: number;
+    ack?: number;
+    urgent?: number;
+    payload?: Uint8Array;
+  };
 
 /**
  * Writes IP header + TCP segment straight from the caller's spec; the values whose defaults

@@ -202,16 +202,27 @@ function parseTcpOptions(b: Uint8Array, start: number, end: number, collect: Tcp
   return undefined;
 }
 
+
+/**
+ * The one length check of a TCP header (smoltcp's check_len), shared by TcpPacket.checked and
+ * parseTcp: the header's length in bytes, or why the bytes cannot hold the header they announce.
+ */
+export function checkTcpLength(segment: Uint8Array): number | Malformed {
+  if (segment.length < TCP_HEADER_LEN) return malformed('truncated', `TCP header needs 20 bytes, have ${segment.length}`);
+  const headerLen = (segment[tcpField.FLAGS] >>> 4) * 4;
+  if (headerLen < TCP_HEADER_LEN) return malformed('bad-header-length', `TCP data offset ${headerLen / 4} is below the minimum 5`);
+  if (headerLen > segment.length) return malformed('truncated', `TCP data offset says ${headerLen} header bytes, have ${segment.length}`);
+  return headerLen;
+}
+
 /**
  * Parses the TCP segment `segment` (exactly the IP payload: header, options, data). `ip` gives the
  * addresses for the pseudo-header checksum; 4-byte addresses mean IPv4, 16-byte IPv6. Never throws.
  */
 export function parseTcp(segment: Uint8Array, ip: { src: Uint8Array; dst: Uint8Array }, opts?: TcpParseOptions): Parsed<TcpRepr> {
-  if (segment.length < TCP_HEADER_LEN) return malformed('truncated', `TCP header needs 20 bytes, have ${segment.length}`);
+  const headerLen = checkTcpLength(segment);
+  if (typeof headerLen !== 'number') return headerLen;
   const word = u16(segment, tcpField.FLAGS);
-  const headerLen = (word >>> 12) * 4;
-  if (headerLen < TCP_HEADER_LEN) return malformed('bad-header-length', `TCP data offset ${headerLen / 4} is below the minimum 5`);
-  if (headerLen > segment.length) return malformed('truncated', `TCP data offset says ${headerLen} header bytes, have ${segment.length}`);
   const options: TcpOption[] = [];
   if (opts?.parseOptions ?? true) {
     const bad = parseTcpOptions(segment, TCP_HEADER_LEN, headerLen, options);
@@ -533,11 +544,8 @@ export class TcpPacket {
   }
 
   static checked(bytes: Uint8Array): Parsed<TcpPacket> {
-    if (bytes.length < TCP_HEADER_LEN) return malformed('truncated', `TCP header needs 20 bytes, have ${bytes.length}`);
-    const headerLen = (bytes[tcpField.FLAGS] >>> 4) * 4;
-    if (headerLen < TCP_HEADER_LEN) return malformed('bad-header-length', `TCP data offset ${headerLen / 4} is below the minimum 5`);
-    if (headerLen > bytes.length) return malformed('truncated', `TCP data offset says ${headerLen} header bytes, have ${bytes.length}`);
-    return ok(new TcpPacket(bytes));
+    const headerLen = checkTcpLength(bytes);
+    return typeof headerLen === 'number' ? ok(new TcpPacket(bytes)) : headerLen;
   }
 
   get srcPort(): number {
