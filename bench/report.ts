@@ -4,7 +4,7 @@ import type { ProfileSummary } from './profile-summary.js';
 import { formatProfileSummary } from './profile-summary.js';
 
 export interface ThroughputRow {
-  group: 'one-target' | 'sweep';
+  group: 'one-target' | 'sweep' | 'unprivileged';
   workload: string;
   strategy: string;
   result?: DriverResult;
@@ -82,6 +82,42 @@ export function formatThroughput(rows: ThroughputRow[]): string {
   }
   return table(
     ['workload', 'strategy', 'checks/s', 'x base', 'open %', 'CPU s/1k', 'x base', 'loop/send µs', 'RSS MB', 'RTT p50', 'RTT p99', 'call p99', 'notes'],
+    body,
+    [false, false, true, true, true, true, true, true, true, true, true, true, false],
+  );
+}
+
+/**
+ * Issue #16's table: checks/s against the C trick, what the server application accepted, and
+ * how long an established socket waited for its linger-0 close (p50/p99/max, ms) against the
+ * kernel's 200 ms delayed-ACK window (TCP_DELACK_MAX): past it the ACK goes out and the
+ * application is handed a connection.
+ */
+export function formatUnprivileged(rows: ThroughputRow[]): string {
+  const body: Cell[][] = [];
+  let last = '';
+  for (const row of rows) {
+    const r = row.result;
+    const s = r?.stats ?? {};
+    body.push([
+      row.workload === last ? '' : row.workload,
+      row.strategy,
+      r ? int(r.checksPerSec) : 'FAILED',
+      fixed(row.throughputRatio, 3),
+      r ? pct(r.shareOpen) : undefined,
+      row.server ? int(row.server.accepted) : undefined,
+      fixed(s.closeLatencyP50Ms, 3),
+      fixed(s.closeLatencyP99Ms, 3),
+      fixed(s.closeLatencyMaxMs, 3),
+      r ? fixed(r.cpuSPer1000, 4) : undefined,
+      r?.threadCpuUsPerCheck ? `${r.threadCpuUsPerCheck.eventLoop.toFixed(1)}/${r.threadCpuUsPerCheck.sender.toFixed(1)}` : undefined,
+      s.governorHolds === undefined ? undefined : int(s.governorHolds),
+      row.runs ? row.runs.map((n) => `${(n / 1000).toFixed(1)}k`).join(' ') : undefined,
+    ]);
+    last = row.workload;
+  }
+  return table(
+    ['workload', 'strategy', 'checks/s', 'x base', 'open %', 'accepted', 'close p50', 'close p99', 'close max', 'CPU s/1k', 'loop/addon µs', 'held', 'runs'],
     body,
     [false, false, true, true, true, true, true, true, true, true, true, true, false],
   );

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ERROR_ROUTES, Testbed } from '../src/testbed/index.js';
 import { findNft } from '../src/firewall/nft-command.js';
-import { buildBaseline, runBaseline, BASELINE_MAX_WINDOW } from './workloads/baseline.js';
+import { buildBaseline, runBaseline, runConnectTrick, BASELINE_MAX_WINDOW, NOBODY } from './workloads/baseline.js';
 import { buildPlan, GROUP_NAMES, STRATEGY_NAMES, type GroupName, type Job, type StrategyLabel, type StrategyName } from './workloads/plan.js';
 import { BenchServer, counterDelta, halfOpenOnServer, tcpCounters } from './workloads/server-side.js';
 import type { DriverLine, DriverResult, DriverSpec, TargetSpec } from './workloads/spec.js';
@@ -24,6 +24,7 @@ import {
   formatMemory,
   formatProfiles,
   formatThroughput,
+  formatUnprivileged,
   type LatencyRow,
   type MemoryRow,
   type ProfileRow,
@@ -143,6 +144,7 @@ class Bench {
     private readonly server: BenchServer,
     private readonly args: Args,
     private readonly baselineBinary: string | undefined,
+    private readonly trickBinary: string | undefined,
     private readonly profileName: (workload: string) => string,
   ) {}
 
@@ -168,7 +170,7 @@ class Bench {
   }
 
   async driver(spec: DriverSpec, nodeArgs: string[] = []): Promise<DriverResult> {
-    const argv = [process.execPath, ...nodeArgs, '--import', import.meta.resolve('tsx/esm'), DRIVER, JSON.stringify(spec)];
+    const argv = [...(spec.unprivileged ? NOBODY : []), process.execPath, ...nodeArgs, '--import', import.meta.resolve('tsx/esm'), DRIVER, JSON.stringify(spec)];
     const timeoutMs = (spec.maxSeconds + spec.timeoutMs / 1000 + 90) * 1000;
     const r = await this.tb.exec('client', argv, { check: false, timeoutMs });
     const line = r.stdout.trim().split('\n').pop() ?? '';
@@ -206,7 +208,7 @@ class Bench {
     };
   }
 
-  private api(strategy: StrategyLabel): Pick<DriverSpec, 'strategy' | 'api' | 'raw'> {
+  private api(strategy: StrategyLabel): Pick<DriverSpec, 'strategy' | 'api' | 'raw' | 'unprivileged'> {
     switch (strategy) {
       case 'raw (submit)':
         return { strategy: 'raw', api: 'submit', raw: this.rawOptions() };
@@ -217,6 +219,10 @@ class Bench {
         return { strategy: 'socket', api: 'probe' };
       case 'connect':
         return { strategy: 'connect', api: 'probe' };
+      case 'socket (nobody)':
+        return { strategy: 'socket', api: 'probe', unprivileged: true };
+      case 'connect (nobody)':
+        return { strategy: 'connect', api: 'probe', unprivileged: true };
       default:
         throw new Error(`${strategy} is not a driver strategy`);
     }
@@ -263,11 +269,22 @@ class Bench {
   private async throughputOnce(job: Extract<Job, { kind: 'throughput' }>): Promise<ThroughputRow & { softnetDrops?: number }> {
     const row: ThroughputRow & { softnetDrops?: number } = { group: job.group, workload: job.workload, strategy: job.strategy, notes: [] };
     const targets: TargetSpec =
-      job.group === 'one-target'
-        ? { base: this.nextAddress(), addresses: 1, port: PORT_BASE, ports: 1 }
-        : { base: SWEEP_PREFIX.split('/')[0], addresses: job.addresses, port: this.nextPorts(job.ports), ports: job.ports };
+      job.group === 'sweep'
+        ? { base: SWEEP_PREFIX.split('/')[0], addresses: job.addresses, port: this.nextPorts(job.ports), ports: job.ports }
+        : { base: this.nextAddress(), addresses: 1, port: PORT_BASE, ports: 1 };
     try {
       const { value, server, softnetDrops: drops } = await this.measure(targets, () => {
+        if (job.strategy === 'trick baseline (C)') {
+          if (!this.trickBinary) throw new Error('no baseline binary');
+          return runConnectTrick(this.tb, this.trickBinary, {
+            dst: targets.base,
+            port: targets.port,
+            n: job.n,
+            window: job.concurrency,
+            timeoutMs: TIMEOUT_MS,
+            maxSeconds: this.maxSeconds,
+          });
+        }
         if (job.strategy === 'baseline (C)') {
           if (!this.baselineBinary) throw new Error('no baseline binary');
           return runBaseline(this.tb, this.baselineBinary, this.nft, {
@@ -289,7 +306,7 @@ class Bench {
       if (value.truncated) row.notes.push(`stopped after ${this.maxSeconds} s: ${value.submitted} of ${job.n} started`);
       const codes = Object.entries(value.codes).sort((a, b) => b[1] - a[1]);
       if (codes.length) row.notes.push(codes.map(([code, n]) => `${code} ${n}`).join(', '));
-      if (server.accepted > 0 && job.strategy !== 'connect') row.notes.push(`server accepted ${server.accepted}!`);
+      if (server.accepted > 0 && !job.strategy.startsWith('connect')) row.notes.push(`server accepted ${server.accepted}!`);
       if (server.halfOpenAfter > 0) row.notes.push(`${server.halfOpenAfter} left in SYN-RECV on the server`);
       const captureDrops = value.stats.captureDrops ?? 0;
       if (captureDrops > 0) row.notes.push(`capture drops ${captureDrops}`);
@@ -402,11 +419,13 @@ async function main(): Promise<number> {
   const notes: string[] = [];
 
   let baselineBinary: string | undefined;
+  let trickBinary: string | undefined;
   let buildDir: string | undefined;
   if (args.only.has('baseline')) {
     const built = buildBaseline();
     if (built.ok) {
       baselineBinary = built.binary;
+      trickBinary = built.trick;
       buildDir = built.dir;
     } else {
       notes.push(`NO BASELINE: ${built.reason}; ratios are not available (install gcc for them)`);
@@ -433,7 +452,7 @@ async function main(): Promise<number> {
   const profileRows: ProfileRow[] = [];
   try {
     server = await BenchServer.start(tb, PORT_BASE, portsNeeded);
-    const bench = new Bench(tb, server, args, baselineBinary, (workload) =>
+    const bench = new Bench(tb, server, args, baselineBinary, trickBinary, (workload) =>
       // .json so the results/ gitignore covers it; DevTools opens it all the same.
       `${runStamp}-${host}-raw-${workload.replace(/[^A-Za-z0-9]+/g, '-').replace(/-+$/, '')}.cpuprofile.json`,
     );
@@ -468,7 +487,9 @@ async function main(): Promise<number> {
 
   // Ratios against the baseline of the same workload.
   for (const row of throughputRows) {
-    const base = throughputRows.find((r) => r.workload === row.workload && r.strategy === 'baseline (C)')?.result;
+    // The unprivileged group's denominator is the same kernel-socket trick in C.
+    const baseLabel = row.group === 'unprivileged' ? 'trick baseline (C)' : 'baseline (C)';
+    const base = throughputRows.find((r) => r.workload === row.workload && r.strategy === baseLabel)?.result;
     if (!base || !row.result) continue;
     if (base.checksPerSec > 0) row.throughputRatio = row.result.checksPerSec / base.checksPerSec;
     if (base.cpuSPer1000 > 0) row.cpuRatio = row.result.cpuSPer1000 / base.cpuSPer1000;
@@ -507,6 +528,11 @@ async function main(): Promise<number> {
   if (throughputRows.length) {
     print('\n== Throughput: completed checks per second, all targets open (x base = ratio to the C baseline of the same workload)');
     print(formatThroughput(throughputRows));
+  }
+  const unprivileged = throughputRows.filter((r) => r.group === 'unprivileged');
+  if (unprivileged.length) {
+    print('\n== Unprivileged kernel-socket trick: close latency after the SYN-ACK vs the 200 ms delayed-ACK window (x base = vs the same trick in C)');
+    print(formatUnprivileged(unprivileged));
   }
   if (memoryRows.length) {
     print('\n== Memory per in-flight probe (targets in a blackhole prefix; gc before and after)');

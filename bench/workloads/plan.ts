@@ -2,18 +2,28 @@
 // driver or baseline invocation. Sizes for the full run fit the whole bench in ~10 minutes on a
 // 2-core machine; --quick shrinks them.
 
-export type StrategyLabel = 'baseline (C)' | 'raw (submit)' | 'raw (Checker)' | 'socket' | 'connect';
+export type StrategyLabel =
+  | 'baseline (C)'
+  | 'raw (submit)'
+  | 'raw (Checker)'
+  | 'socket'
+  | 'connect'
+  // The unprivileged group: the kernel-socket trick in C (bench/baseline/connect-trick.c), and
+  // the two kernel-socket strategies run as nobody without capabilities.
+  | 'trick baseline (C)'
+  | 'socket (nobody)'
+  | 'connect (nobody)';
 
 /** Names accepted by --only. 'checker' is the raw engine through Checker.check(). */
 export const STRATEGY_NAMES = ['baseline', 'raw', 'checker', 'socket', 'connect'] as const;
 export type StrategyName = (typeof STRATEGY_NAMES)[number];
 
-export const GROUP_NAMES = ['one-target', 'sweep', 'memory', 'latency', 'profile'] as const;
+export const GROUP_NAMES = ['one-target', 'sweep', 'unprivileged', 'memory', 'latency', 'profile'] as const;
 export type GroupName = (typeof GROUP_NAMES)[number];
 
 export interface ThroughputJob {
   kind: 'throughput';
-  group: 'one-target' | 'sweep';
+  group: 'one-target' | 'sweep' | 'unprivileged';
   workload: string;
   strategy: StrategyLabel;
   n: number;
@@ -71,6 +81,12 @@ function wanted(label: StrategyLabel, only: ReadonlySet<StrategyName>): boolean 
       return only.has('raw');
     case 'raw (Checker)':
       return only.has('checker');
+    case 'trick baseline (C)':
+      return only.has('baseline');
+    case 'socket (nobody)':
+      return only.has('socket');
+    case 'connect (nobody)':
+      return only.has('connect');
     default:
       return only.has(label);
   }
@@ -105,6 +121,18 @@ export function buildPlan(options: PlanOptions): Job[] {
     const workload = `sweep ${count(n)} targets (${addresses} addr x ${ports} port) -c ${c}`;
     for (const strategy of ['baseline (C)', 'raw (submit)', 'socket', 'connect'] as const) {
       add({ kind: 'throughput', group: 'sweep', workload, strategy, n, concurrency: c, addresses, ports });
+    }
+  }
+
+  // Issue #16's table: one open target, the kernel-socket strategies as a user with no
+  // capabilities, against the same trick in C; the server application must accept nothing
+  // (connect excepted). The connect strategy runs at -c 1000 only: it completes every handshake.
+  for (const c of [100, 1000, 5000, 10_000]) {
+    const n = quick ? 20_000 : 100_000;
+    const workload = `unprivileged one target -n ${n} -c ${c}`;
+    for (const strategy of ['trick baseline (C)', 'socket (nobody)', 'connect (nobody)'] as const) {
+      if (strategy === 'connect (nobody)' && c !== 1000) continue;
+      add({ kind: 'throughput', group: 'unprivileged', workload, strategy, n, concurrency: c, addresses: 1, ports: 1 });
     }
   }
 

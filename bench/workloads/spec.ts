@@ -42,6 +42,11 @@ export interface DriverSpec {
   raw?: { interface?: string; source?: string };
   /** Count the packets the raw engine captures (its onPacket hook); adds a little work per packet. */
   countPackets?: boolean;
+  /**
+   * Run the driver as nobody with no capabilities (setpriv), as most library users run: the
+   * `socket` strategy's promise is to stay half-open without privilege.
+   */
+  unprivileged?: boolean;
 }
 
 export interface MemoryReport {
