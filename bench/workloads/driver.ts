@@ -74,7 +74,8 @@ function threadCpuNs(): { eventLoop: number; sender: number; other: number } {
       const ns = Number(readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
       const comm = readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim();
       if (Number(tid) === process.pid) out.eventLoop += ns;
-      else if (comm === 'tshk-sender') out.sender += ns;
+      // The addon's threads: the raw sender, and the socket strategy's connect engine.
+      else if (comm === 'tshk-sender' || comm === 'tshk-connect') out.sender += ns;
       else out.other += ns;
     } catch {
       // The thread ended between the listing and the read.
@@ -113,7 +114,15 @@ function gc(): void {
 /** Issues check i; `done` is called exactly once with its outcome. */
 type Issue = (i: number, deadline: number, done: (outcome: ProbeOutcome) => void) => void;
 
-async function makeIssue(): Promise<{ issue: Issue; stats: () => Record<string, number>; close: () => Promise<void> }> {
+interface Issuer {
+  issue: Issue;
+  stats: () => Record<string, number>;
+  close: () => Promise<void>;
+  /** Forgets what the warm-up left in the strategy's latency statistics. */
+  afterWarmup?: () => void;
+}
+
+async function makeIssue(): Promise<Issuer> {
   const targets = new Targets(spec.targets, spec.api === 'checker');
   const failed = (error: unknown): ProbeOutcome => ({
     status: 'error',
@@ -155,6 +164,8 @@ async function makeIssue(): Promise<{ issue: Issue; stats: () => Record<string, 
   else strategy = new ConnectStrategy();
   await strategy.start();
   const close = () => strategy.close();
+  // The socket strategy's close-latency histogram should describe the measured window only.
+  const afterWarmup = strategy instanceof SocketStrategy ? () => strategy.resetCloseLatency() : undefined;
   const stats = () => (spec.countPackets ? { ...strategy.stats(), packetsCapturedByEngine: packetCounts.received } : strategy.stats());
 
   if (spec.api === 'submit') {
@@ -182,6 +193,7 @@ async function makeIssue(): Promise<{ issue: Issue; stats: () => Record<string, 
     },
     stats,
     close,
+    afterWarmup,
   };
 }
 
@@ -328,7 +340,7 @@ async function runHold(issue: Issue, stats: () => Record<string, number>): Promi
 }
 
 async function main(): Promise<DriverResult> {
-  const { issue, stats, close } = await makeIssue();
+  const { issue, stats, close, afterWarmup } = await makeIssue();
   try {
     if (spec.mode === 'hold') {
       const cpu0 = process.cpuUsage();
@@ -340,6 +352,7 @@ async function main(): Promise<DriverResult> {
     }
     const paced = spec.mode === 'paced';
     if (spec.warmup > 0) await runLoop(issue, 0, spec.warmup, newTally(spec.warmup), paced);
+    afterWarmup?.();
     const tally = newTally(spec.n);
     const threads0 = threadCpuNs();
     const cpu0 = process.cpuUsage();

@@ -6,7 +6,8 @@
 // it and sees it reset at once. Use it only where the half-open strategies are unavailable.
 //
 // Same contract as the socket strategy (socket.ts): outcomes through the errno table in
-// errno.ts, one shared unref'd timer for all deadlines (no per-socket setTimeout), abort rejects
+// errno.ts, one shared unref'd timer for all deadlines (the DeadlineTimer of
+// src/core/deadline-heap.ts, no per-socket setTimeout), abort rejects
 // with `signal.reason`, close() settles in-flight probes as 'error' / ERR_SHAKER_CLOSED.
 // `attempts` is always 1: node:net neither sets TCP_SYNCNT nor tells how many SYNs the kernel
 // retransmitted, so `retries` is ignored and the deadline alone bounds the wait.
@@ -15,12 +16,13 @@ import { InvalidArgumentError, StateError } from '../core/errors.js';
 import type { ProbeOptions, ProbeOutcome, ProbeTarget, Strategy } from '../core/types.js';
 import { ProbeCounters, untilSettled } from './counters.js';
 import { classifyConnectErrno } from '../core/errno.js';
-import { TimerHeap, type TimerEntry } from './timer-heap.js';
+import { DeadlineTimer } from '../core/deadline-heap.js';
 
 interface InFlightConnect {
+  /** Its key in #inFlight and its entry in the deadline heap. */
+  readonly id: number;
   readonly socket: net.Socket;
   readonly startedAt: number;
-  timer: TimerEntry | undefined;
   resolve(outcome: ProbeOutcome): void;
   reject(reason: unknown): void;
 }
@@ -28,8 +30,16 @@ interface InFlightConnect {
 export class ConnectStrategy implements Strategy {
   readonly name = 'connect' as const;
   #state: 'new' | 'started' | 'closed' = 'new';
-  readonly #timers = new TimerHeap();
-  readonly #inFlight = new Set<InFlightConnect>();
+  readonly #inFlight = new Map<number, InFlightConnect>();
+  #nextId = 0;
+  // Entries of settled probes stay in the heap until due and are skipped then (no such id).
+  readonly #timer = new DeadlineTimer(
+    () => performance.now(),
+    (id) => {
+      const probe = this.#inFlight.get(id);
+      if (probe !== undefined) this.#onDeadline(probe);
+    },
+  );
   readonly #counters = new ProbeCounters();
 
   async start(): Promise<void> {
@@ -58,14 +68,16 @@ export class ConnectStrategy implements Strategy {
     let probe!: InFlightConnect;
     const settled = new Promise<ProbeOutcome>((resolve, reject) => {
       const socket = net.connect({ host: target.ip, port: target.port, family: target.family });
-      probe = { socket, startedAt, timer: undefined, resolve, reject };
+      probe = { id: this.#nextId, socket, startedAt, resolve, reject };
     });
-    this.#inFlight.add(probe);
+    // Ids wrap at 2^32 (the heap's slot width); by then the old owner is long settled.
+    this.#nextId = (this.#nextId + 1) >>> 0;
+    this.#inFlight.set(probe.id, probe);
     probe.socket.once('connect', () => this.#onConnect(probe));
     // Stays attached for the socket's life: after we settle, a late 'error' must not become an
     // unhandled one.
     probe.socket.on('error', (error: NodeJS.ErrnoException) => this.#onError(probe, error));
-    probe.timer = this.#timers.add(options.deadline, () => this.#onDeadline(probe));
+    this.#timer.schedule(options.deadline, probe.id, 0);
 
     return untilSettled(settled, signal, (reason) => this.#onAbort(probe, reason));
   }
@@ -73,13 +85,13 @@ export class ConnectStrategy implements Strategy {
   /** Settles every in-flight probe as 'error' / ERR_SHAKER_CLOSED; idempotent. */
   async close(): Promise<void> {
     this.#state = 'closed';
-    for (const probe of [...this.#inFlight]) {
+    for (const probe of [...this.#inFlight.values()]) {
       this.#release(probe);
       probe.socket.destroy();
       const error = new StateError('the connect strategy was closed while the probe was in flight', 'ERR_SHAKER_CLOSED');
       probe.resolve(this.#counters.record({ status: 'error', code: error.code, attempts: 1, error }));
     }
-    this.#timers.clear();
+    this.#timer.stop();
   }
 
   stats(): Record<string, number> {
@@ -109,7 +121,6 @@ export class ConnectStrategy implements Strategy {
   }
 
   #onDeadline(probe: InFlightConnect): void {
-    probe.timer = undefined;
     if (!this.#release(probe)) return;
     // Still in SYN-SENT: a plain destroy sends nothing (resetAndDestroy would wait for 'connect').
     probe.socket.destroy();
@@ -123,11 +134,8 @@ export class ConnectStrategy implements Strategy {
     probe.reject(reason);
   }
 
-  /** Forgets the probe and its deadline; false when it was already settled. */
+  /** Forgets the probe (its deadline entry is skipped when due); false when it was already settled. */
   #release(probe: InFlightConnect): boolean {
-    if (!this.#inFlight.delete(probe)) return false;
-    if (probe.timer !== undefined) this.#timers.cancel(probe.timer);
-    probe.timer = undefined;
-    return true;
+    return this.#inFlight.get(probe.id) === probe && this.#inFlight.delete(probe.id);
   }
 }

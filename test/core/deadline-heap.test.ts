@@ -242,3 +242,40 @@ test('DeadlineTimer: stop() prevents pending entries from firing and empties the
   t.deepEqual(fired, [[3, 0]]);
   timer.stop();
 });
+
+// From the old per-strategy TimerHeap's tests (the socket and connect strategies now use this
+// timer): Node's timers run on a millisecond loop clock and may fire before the owner's clock
+// reaches the deadline. Such an entry must wait for the re-armed timer, never expire early.
+test('DeadlineTimer: a timer that fires before the deadline on the owner clock re-arms instead of expiring early', async (t) => {
+  const origin = performance.now();
+  // A clock running at half speed: every real timer fires "early" on it.
+  const clock = () => origin + (performance.now() - origin) / 2;
+  const seenAt: number[] = [];
+  const timer = new DeadlineTimer(clock, () => seenAt.push(clock()));
+  timer.setKeepAlive(true);
+  const deadline = clock() + 10.4;
+  timer.schedule(deadline, 1, 0);
+  t.true(await until(() => seenAt.length === 1));
+  t.true(seenAt[0] >= deadline, `fired at ${seenAt[0] - origin} on the owner clock, due at ${deadline - origin}`);
+  timer.stop();
+});
+
+test('DeadlineTimer: stale entries (a settled probe\'s) are handed over and skipped by generation, not cancelled', async (t) => {
+  // The strategies never cancel: a probe that settles bumps its slot's generation.
+  const generations = [0, 0];
+  const expired: number[] = [];
+  const timer = new DeadlineTimer(
+    () => performance.now(),
+    (slot, gen) => {
+      if (generations[slot] === gen) expired.push(slot);
+    },
+  );
+  timer.setKeepAlive(true);
+  const now = performance.now();
+  timer.schedule(now + 5, 0, 0);
+  timer.schedule(now + 10, 1, 0);
+  generations[0] = 1; // slot 0 settled before its deadline
+  t.true(await until(() => timer.heap.size === 0));
+  t.deepEqual(expired, [1]);
+  timer.stop();
+});

@@ -56,9 +56,10 @@ function openFds(): number {
 
 async function main(scenario: Scenario): Promise<Report> {
   const strategy: Strategy = scenario.strategy === 'socket' ? new SocketStrategy() : new ConnectStrategy();
+  // Counted before start(): the socket strategy's engine owns an epoll fd and an eventfd until close().
+  const fdsBefore = openFds();
   await strategy.start();
   const target = { ip: scenario.ip, family: scenario.family, port: scenario.port };
-  const fdsBefore = openFds();
   const startedAt = performance.now();
   const options = () => ({ deadline: performance.now() + scenario.timeoutMs, retries: scenario.retries });
   const outcomes: SerializedOutcome[] = [];
