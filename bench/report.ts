@@ -111,7 +111,7 @@ export function formatUnprivileged(rows: ThroughputRow[]): string {
       fixed(s.closeLatencyMaxMs, 3),
       r ? fixed(r.cpuSPer1000, 4) : undefined,
       r?.threadCpuUsPerCheck ? `${r.threadCpuUsPerCheck.eventLoop.toFixed(1)}/${r.threadCpuUsPerCheck.sender.toFixed(1)}` : undefined,
-      s.governorHolds === undefined ? undefined : int(s.governorHolds),
+      s.governorHeld === undefined ? undefined : int(s.governorHeld),
       row.runs ? row.runs.map((n) => `${(n / 1000).toFixed(1)}k`).join(' ') : undefined,
     ]);
     last = row.workload;

@@ -15,8 +15,13 @@ export interface Scenario {
   port: number;
   timeoutMs: number;
   retries: number;
-  /** probe: one probe. abort: abort after abortAfterMs. close: `count` probes, close() after closeAfterMs. */
-  mode: 'probe' | 'abort' | 'close';
+  /**
+   * probe: one probe. abort: abort after abortAfterMs. close: `count` probes, close() after
+   * closeAfterMs. load: `count` probes, `concurrency` in flight at once (the Go tool's -n/-c);
+   * only the outcomes that are not open are reported one by one, the rest as `statusCounts`.
+   */
+  mode: 'probe' | 'abort' | 'close' | 'load';
+  concurrency?: number;
   abortAfterMs?: number;
   closeAfterMs?: number;
   count?: number;
@@ -35,6 +40,8 @@ export interface Report {
   /** Effective capability mask from /proc/self/status, hex: "0000000000000000" when unprivileged. */
   capEff: string;
   outcomes: SerializedOutcome[];
+  /** Outcomes per status (every mode). */
+  statusCounts: Record<string, number>;
   /** For mode abort: whether probe() rejected with the very reason given to abort(). */
   rejectedWithReason?: boolean;
   elapsedMs: number;
@@ -63,6 +70,7 @@ async function main(scenario: Scenario): Promise<Report> {
   const startedAt = performance.now();
   const options = () => ({ deadline: performance.now() + scenario.timeoutMs, retries: scenario.retries });
   const outcomes: SerializedOutcome[] = [];
+  const statusCounts: Record<string, number> = {};
   let rejectedWithReason: boolean | undefined;
 
   if (scenario.mode === 'probe') {
@@ -76,18 +84,31 @@ async function main(scenario: Scenario): Promise<Report> {
     } catch (error) {
       rejectedWithReason = error === reason;
     }
+  } else if (scenario.mode === 'load') {
+    const count = scenario.count ?? 1000;
+    let started = 0;
+    const worker = async (): Promise<void> => {
+      while (started < count) {
+        started++;
+        const outcome = await strategy.probe(target, options());
+        statusCounts[outcome.status] = (statusCounts[outcome.status] ?? 0) + 1;
+        if (outcome.status !== 'open') outcomes.push(serialize(outcome));
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(count, scenario.concurrency ?? 100) }, worker));
   } else {
     const pending = Array.from({ length: scenario.count ?? 4 }, () => strategy.probe(target, options()));
     setTimeout(() => void strategy.close(), scenario.closeAfterMs ?? 200);
     for (const outcome of await Promise.all(pending)) outcomes.push(serialize(outcome));
   }
   const elapsedMs = performance.now() - startedAt;
+  if (scenario.mode !== 'load') for (const o of outcomes) statusCounts[o.status] = (statusCounts[o.status] ?? 0) + 1;
   const stats = strategy.stats();
   await strategy.close();
   // net.Socket closes its fd synchronously, but let any close callback run before counting.
   await new Promise((resolve) => setImmediate(resolve));
   const capEff = /^CapEff:\s*(\S+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '?';
-  return { uid: process.getuid?.() ?? -1, capEff, outcomes, rejectedWithReason, elapsedMs, fdsBefore, fdsAfter: openFds(), stats };
+  return { uid: process.getuid?.() ?? -1, capEff, outcomes, statusCounts, rejectedWithReason, elapsedMs, fdsBefore, fdsAfter: openFds(), stats };
 }
 
 const report = await main(JSON.parse(process.argv[2] ?? '{}') as Scenario);
