@@ -3,6 +3,7 @@
 export const USAGE = `Usage: tcp-checker -a HOST:PORT [options] [TARGET...]
        tcp-checker monitor [options] [TARGET...]     (or --monitor)
        tcp-checker doctor [--json] [--no-self-test]
+       tcp-checker wait TARGET... [--timeout T] [--interval T]
 
 Checks whether TCP ports are open with a half-open handshake (SYN, SYN-ACK, RST): the
 server application never sees a connection.
@@ -50,6 +51,14 @@ state change (UP, DOWN), with HAProxy's health-check rules:
   -c, --concurrency C      rounds in flight at once (default 1000)
   Targets start UNKNOWN and become UP after rise successes, DOWN after fall failures.
   SIGINT or SIGTERM stops the monitor (exit 0).
+
+Wait (tcp-checker wait HOST:PORT...): exit 0 once every target answers open (half-open:
+the service accepts nothing), 1 when --timeout runs out or a signal stops it, 2 on bad input.
+A host name is checked on every address it resolves to ("localhost": ::1 and 127.0.0.1).
+  -t, --timeout T          total time to wait (default: forever; "30s", "500ms" work)
+      --interval T         between two checks of a target (default 250ms)
+      --check-timeout T    timeout of each check (default 1000ms)
+  -v                       print every check; also --strategy, -4, -6 as above
 
 Exit status: 0 when every check found the port open, 1 when any did not (or the run was
 interrupted), 2 on bad usage (nothing was sent).`;
