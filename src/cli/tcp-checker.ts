@@ -8,6 +8,7 @@ import { doctor, formatDoctor } from '../doctor.js';
 import { parseCli, UsageError, USAGE, type CliOptions } from './args.js';
 import { runChecks } from './check-command.js';
 import { runMonitor } from './monitor-command.js';
+import { parseServeArgs, runServe } from './serve-command.js';
 import { parseWaitArgs, runWait } from './wait-command.js';
 
 const EXIT_OK = 0;
@@ -53,6 +54,7 @@ function reportError(error: unknown): number {
 /** Subcommands with flags of their own: they parse their argv and run. */
 const SUBCOMMANDS = new Map<string, (argv: string[]) => Promise<number>>([
   ['wait', async (argv) => runWait(parseWaitArgs(argv))],
+  ['serve', async (argv) => runServe(parseServeArgs(argv))],
 ]);
 
 async function main(argv: string[]): Promise<number> {

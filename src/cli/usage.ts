@@ -4,6 +4,7 @@ export const USAGE = `Usage: tcp-checker -a HOST:PORT [options] [TARGET...]
        tcp-checker monitor [options] [TARGET...]     (or --monitor)
        tcp-checker doctor [--json] [--no-self-test]
        tcp-checker wait TARGET... [--timeout T] [--interval T]
+       tcp-checker serve [--listen HOST:PORT] [--config FILE]
 
 Checks whether TCP ports are open with a half-open handshake (SYN, SYN-ACK, RST): the
 server application never sees a connection.
@@ -59,6 +60,14 @@ A host name is checked on every address it resolves to ("localhost": ::1 and 127
       --interval T         between two checks of a target (default 250ms)
       --check-timeout T    timeout of each check (default 1000ms)
   -v                       print every check; also --strategy, -4, -6 as above
+
+Serve (tcp-checker serve): blackbox_exporter's GET /probe?target=HOST:PORT[&module=NAME]
+for Prometheus, answered by a half-open check, and GET /metrics (the engine's metrics).
+      --listen HOST:PORT   where to listen (default 127.0.0.1:9116; ":9116" is every interface)
+      --config FILE        modules (timeout, retries, family, burst) from JSON or YAML (see README)
+      --timeout-offset S   seconds taken off Prometheus's scrape timeout (default 0.5)
+  -v                       log every check; also --strategy, --source, --interface, -4, -6
+  SIGINT or SIGTERM stops it (exit 0).
 
 Exit status: 0 when every check found the port open, 1 when any did not (or the run was
 interrupted), 2 on bad usage (nothing was sent).`;
