@@ -1,6 +1,7 @@
 // `tcp-checker serve` scraped by a real Prometheus (Debian's `prometheus`, installed by
 // scripts/bootstrap.sh), blackbox-style: targets relabelled into /probe?target=..., 1 s scrape
-// interval. Everything runs inside the testbed's client namespace: serve (so the engine reaches
+// interval, spread over two serve instances with the README's hashmod relabelling. Everything
+// runs inside the testbed's client namespace: serve (so the engine reaches
 // the testbed's server), Prometheus and, side by side, Debian's prometheus-blackbox-exporter, all
 // talking over that namespace's own loopback. Blackbox connects from an extra client address,
 // so the server's accept log tells its connections from ours: ours must be none.
@@ -17,7 +18,8 @@ import { clientTables, RunningCli } from '../cli/cli-runner.js';
 const PROMETHEUS = '/usr/bin/prometheus';
 const BLACKBOX = '/usr/bin/prometheus-blackbox-exporter';
 const BLACKBOX_SOURCE = '198.18.0.11';
-const SERVE = '127.0.0.1:9116';
+// Two serve instances, sharded by the README's hashmod relabelling: shard N goes to 127.0.0.1N.
+const SERVES = ['127.0.0.10:9116', '127.0.0.11:9116'];
 const BLACKBOX_LISTEN = '127.0.0.1:9115';
 const PROMETHEUS_LISTEN = '127.0.0.1:9090';
 const inCi = process.env.CI === 'true' || process.env.CI === '1';
@@ -28,7 +30,19 @@ function tempDir(t: ExecutionContext): string {
   return dir;
 }
 
-function job(name: string, exporter: string, targets: string[], module?: string): string {
+function job(name: string, exporter: string, targets: string[], module?: string, shards?: number): string {
+  const address = shards
+    ? [
+        '      - source_labels: [__param_target]',
+        `        modulus: ${shards}`,
+        '        target_label: __tmp_shard',
+        '        action: hashmod',
+        '      - source_labels: [__tmp_shard]',
+        "        regex: '(.*)'",
+        '        target_label: __address__',
+        `        replacement: ${exporter}`,
+      ]
+    : ['      - target_label: __address__', `        replacement: ${exporter}`];
   return [
     `  - job_name: ${name}`,
     '    metrics_path: /probe',
@@ -40,8 +54,7 @@ function job(name: string, exporter: string, targets: string[], module?: string)
     '        target_label: __param_target',
     '      - source_labels: [__param_target]',
     '        target_label: instance',
-    '      - target_label: __address__',
-    `        replacement: ${exporter}`,
+    ...address,
   ].join('\n');
 }
 
@@ -97,7 +110,7 @@ privilegedTest('Prometheus scrapes serve: probe_success 1 open, 0 closed and fil
   const capture = await tb.capture({ filter: 'tcp port 80' });
 
   const dir = tempDir(t);
-  const jobs = [job('tcp-shaker', SERVE, [open, closed, filtered, open6])];
+  const jobs = [job('tcp-shaker', '127.0.0.1$1:9116', [open, closed, filtered, open6], undefined, SERVES.length)];
   if (withBlackbox) {
     fs.writeFileSync(
       path.join(dir, 'blackbox.yml'),
@@ -107,9 +120,11 @@ privilegedTest('Prometheus scrapes serve: probe_success 1 open, 0 closed and fil
   }
   fs.writeFileSync(path.join(dir, 'prometheus.yml'), ['global:', '  scrape_interval: 1s', '  scrape_timeout: 1s', 'scrape_configs:', ...jobs, ''].join('\n'));
 
-  const serve = RunningCli.start(tb, ['serve', '--listen', SERVE]);
-  t.teardown(() => serve.child.kill('SIGKILL'));
-  await serve.waitFor(/Serving http:\/\/127\.0\.0\.1:9116\/probe\?target=HOST:PORT and http:\/\/127\.0\.0\.1:9116\/metrics with raw/);
+  const serves = SERVES.map((listen) => RunningCli.start(tb, ['serve', '--listen', listen]));
+  for (const [i, serve] of serves.entries()) {
+    t.teardown(() => serve.child.kill('SIGKILL'));
+    await serve.waitFor(new RegExp(`Serving http://${SERVES[i].replace(/\./g, '\\.')}/probe\\?target=HOST:PORT and http://\\S+/metrics with raw`));
+  }
   if (withBlackbox) {
     const blackbox = tb.spawn('client', [BLACKBOX, `--config.file=${path.join(dir, 'blackbox.yml')}`, `--web.listen-address=${BLACKBOX_LISTEN}`, '--log.level=warn']);
     t.teardown(() => blackbox.kill('SIGKILL'));
@@ -132,7 +147,7 @@ privilegedTest('Prometheus scrapes serve: probe_success 1 open, 0 closed and fil
     () => query(tb, 'count_over_time(probe_success[1m])'),
     (s) => Object.keys(s).length === expected && Object.values(s).every((n) => n >= 4),
   ).catch((error: Error) => {
-    throw new Error(`${error.message}\nprometheus: ${prometheusLog}\nserve: ${serve.stderr}`);
+    throw new Error(`${error.message}\nprometheus: ${prometheusLog}\nserve: ${serves.map((x) => x.stderr).join('')}`);
   });
   t.log('scrapes per series:', counts);
   // Never a success for closed and filtered, never a failure for open, over every scrape so far.
@@ -173,16 +188,23 @@ privilegedTest('Prometheus scrapes serve: probe_success 1 open, 0 closed and fil
   t.true(frames.some((f) => engineEnd(f.dst) && f.tcpFlags === 'S.'), 'the server answered SYN-ACK');
   t.deepEqual(frames.filter((f) => engineEnd(f.src) && f.tcpFlags === '.'), [], 'no handshake-completing ACK from the engine');
 
-  // /metrics has the engine's counters.
-  const metrics = await tb.exec('client', [process.execPath, '-e', `fetch('http://${SERVE}/metrics').then((r) => r.text()).then((x) => process.stdout.write(x))`]);
-  t.regex(metrics.stdout, /^tcp_shaker_engine_syns_sent_total [1-9]\d*$/m);
-  t.regex(metrics.stdout, /^tcp_shaker_serve_probes_total\{module="default",status="open"\} [1-9]\d*$/m);
+  // Each instance's /metrics has its engine's counters: hashmod gave both instances targets.
+  const probed: number[] = [];
+  for (const listen of SERVES) {
+    const metrics = await tb.exec('client', [process.execPath, '-e', `fetch('http://${listen}/metrics').then((r) => r.text()).then((x) => process.stdout.write(x))`]);
+    t.regex(metrics.stdout, /^tcp_shaker_engine_syns_sent_total [1-9]\d*$/m, listen);
+    probed.push([...metrics.stdout.matchAll(/^tcp_shaker_serve_probes_total\{[^}]*\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0));
+  }
+  t.log('probes per serve instance:', probed);
+  t.true(probed.every((n) => n > 0), 'every shard has targets');
 
   prometheus.kill('SIGTERM');
-  serve.child.kill('SIGTERM');
-  t.is(await serve.exited, 0, serve.stderr);
-  t.regex(serve.stderr, /Stopped by SIGTERM/);
-  t.deepEqual(clientTables(tb), [], 'the engine\'s nftables table is gone');
+  for (const serve of serves) serve.child.kill('SIGTERM');
+  for (const serve of serves) {
+    t.is(await serve.exited, 0, serve.stderr);
+    t.regex(serve.stderr, /Stopped by SIGTERM/);
+  }
+  t.deepEqual(clientTables(tb), [], 'the engines\' nftables tables are gone');
 });
 
 /** Debian's prometheus-blackbox-exporter: present where it installs (bootstrap tries). */
