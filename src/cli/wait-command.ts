@@ -88,6 +88,11 @@ export async function runWait(options: WaitCliOptions): Promise<number> {
   const signals = onStopSignals((signal) => stop.abort(new AbortError(`stopped by ${signal}`)));
   try {
     await checker.start();
+    // The connect strategy (no CAP_NET_RAW, no socket trick) completes handshakes: say so, since
+    // the point of this wait is that the service sees nothing.
+    if (checker.strategy!.name === 'connect') {
+      process.stderr.write(`tcp-checker wait: using full connects (${checker.strategy!.reason}): the service will see them\n`);
+    }
     if (options.verbose) process.stderr.write(`Waiting for ${options.targets.join(', ')} with ${checker.strategy!.name}\n`);
     const done = await checker.waitFor(options.targets, {
       ...(options.timeoutMs !== undefined ? { timeout: options.timeoutMs } : {}),

@@ -75,3 +75,13 @@ privilegedTest('wait: SIGTERM ends a wait with exit 1 and leaves nothing behind'
   t.regex(run.stderr, /tcp-checker wait: stopped by SIGTERM\n$/);
   t.deepEqual(clientTables(tb), []);
 });
+
+privilegedTest('wait --strategy connect: says the service will see the connects, and it does', async (t) => {
+  const tb = await withTestbed(t);
+  const web = await tb.startServer({ port: 8080 });
+  const run = RunningCli.start(tb, ['wait', '--strategy', 'connect', `${tb.address('server', 4)}:8080`]);
+  t.teardown(() => run.child.kill('SIGKILL'));
+  t.is(await run.exited, 0, run.stderr);
+  t.is(run.stderr, 'tcp-checker wait: using full connects (requested): the service will see them\n');
+  t.is(await web.acceptCount(), 1, 'the contrast with the half-open wait: one accepted connection');
+});

@@ -93,6 +93,8 @@ async function waitFor<T>(what: string, read: () => Promise<T>, done: (value: T)
 }
 
 privilegedTest('Prometheus scrapes serve: probe_success 1 open, 0 closed and filtered; nothing accepted; blackbox side by side connects', async (t) => {
+  // Prometheus starting, then four scrapes of everything, on a machine shared with other work.
+  t.timeout(180_000);
   if (!fs.existsSync(PROMETHEUS)) {
     if (inCi) return t.fail(`${PROMETHEUS} is missing: scripts/bootstrap.sh installs Debian's prometheus`);
     t.log(`SKIPPED: ${PROMETHEUS} is missing (run scripts/bootstrap.sh)`);
@@ -178,6 +180,8 @@ privilegedTest('Prometheus scrapes serve: probe_success 1 open, 0 closed and fil
   if (withBlackbox) t.true(theirs.length >= counts[`blackbox ${open}`] - 1, `blackbox connections accepted: ${theirs.length}`);
   t.is(total, theirs.length);
   const shakerScrapes = counts[`tcp-shaker ${open}`];
+  const durations = await query(tb, 'avg_over_time(probe_duration_seconds[1m])');
+  t.log('mean probe_duration_seconds:', Object.fromEntries(Object.entries(durations).map(([k, v]) => [k, Number(v.toPrecision(3))])));
   t.log(`open target: tcp-shaker scraped ${shakerScrapes}x, 0 accepted; blackbox scraped ${counts[`blackbox ${open}`] ?? 0}x, ${theirs.length} accepted`);
 
   // On the wire, serve's SYNs to port 80 got SYN-ACKs and were never followed by a bare ACK.
