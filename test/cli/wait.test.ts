@@ -1,6 +1,7 @@
 // `tcp-checker wait`, the real binary: usage errors (no privilege, nothing sent), and on a
 // testbed a wait that ends when servers start listening later, while the servers accept
-// nothing; a name whose first address stays closed; a timeout that exits 1 with one line.
+// nothing; a name whose first address stays closed (also `localhost` on loopback, ::1 first);
+// a timeout that exits 1 with one line; a signal; the connect strategy's warning.
 import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
@@ -53,6 +54,32 @@ privilegedTest('wait: exits 0 once servers that start later listen; a name is tr
   t.is(await v4only.acceptCount(), 0, 'the half-open wait never completed a connection');
   t.is(await both.acceptCount(), 0);
   t.deepEqual(clientTables(tb), [], 'the nftables table is gone');
+});
+
+privilegedTest('wait localhost: ::1 first, the service on 127.0.0.1 only (wait-on #109), on loopback; nothing accepted', async (t) => {
+  const tb = await withTestbed(t);
+  clientHosts(t, tb.client.name, 'localhost', ['::1', '127.0.0.1']);
+  const run = RunningCli.start(tb, ['wait', '-v', '--interval', '50ms', '--timeout', '40s', 'localhost:8080']);
+  t.teardown(() => run.child.kill('SIGKILL'));
+  await run.waitFor(/localhost:8080 \((\[::1\]|127\.0\.0\.1):8080\): closed \(ECONNREFUSED\)/);
+  // A listener on the client's own loopback, IPv4 only, that prints a line per accepted connection.
+  const listener = tb.spawn('client', [
+    process.execPath,
+    '-e',
+    "require('net').createServer((s) => { console.log('accept'); s.destroy(); }).listen(8080, '127.0.0.1', () => console.log('listening'))",
+  ]);
+  let log = '';
+  listener.stdout!.setEncoding('utf8').on('data', (chunk: string) => (log += chunk));
+  t.teardown(() => listener.kill('SIGKILL'));
+  t.is(await run.exited, 0, run.stderr);
+  t.regex(run.stderr, /localhost:8080 \(127\.0\.0\.1:8080\): open \[S\.\]/);
+  for (let i = 0; i < 100 && !log.includes('listening'); i++) await new Promise((r) => setTimeout(r, 20));
+  t.is(log, 'listening\n', 'the half-open wait was never accepted');
+  // The listener does count: a kernel connect shows up at once.
+  t.is((await tb.kernelConnect({ host: '127.0.0.1', port: 8080 })).outcome, 'connected');
+  for (let i = 0; i < 100 && !log.includes('accept'); i++) await new Promise((r) => setTimeout(r, 20));
+  t.is(log, 'listening\naccept\n');
+  t.deepEqual(clientTables(tb), []);
 });
 
 privilegedTest('wait: exits 1 with one line when --timeout runs out (a silent port)', async (t) => {
