@@ -41,8 +41,8 @@ export interface WaitForResult {
 export class WaitTimeoutError extends TimeoutError {
   constructor(
     message: string,
-    /** The last result of each target that never answered open. */
-    readonly pending: readonly CheckResult[],
+    /** Each target that never answered open, with its last result (none if no check finished). */
+    readonly pending: ReadonlyArray<{ target: string; last: CheckResult | undefined }>,
   ) {
     super(message);
   }
@@ -138,7 +138,7 @@ export async function waitFor(checker: CheckFunction, targets: readonly string[]
       return { results: results as CheckResult[], checks, elapsedMs: performance.now() - started };
     }
     if (signal?.aborted) throw signal.reason ?? new AbortError();
-    const pending = targets.flatMap((t, i) => (results[i] ? [] : [last[i] ?? ({ target: t } as CheckResult)]));
+    const pending = targets.flatMap((target, i) => (results[i] ? [] : [{ target, last: last[i] }]));
     const names = targets.flatMap((t, i) => (results[i] ? [] : [describe(last[i], t)]));
     throw new WaitTimeoutError(`not open after ${Math.round(totalMs)}ms: ${names.join(', ')}`, pending);
   } finally {

@@ -30,13 +30,14 @@ test('timeout: WaitTimeoutError (ETIMEDOUT) names the targets that never answere
   t.true(error instanceof TimeoutError);
   t.is(error.code, 'ETIMEDOUT');
   t.regex(error.message, /^not open after 30ms: 198\.18\.0\.2:80 closed \(ECONNREFUSED\)$/);
-  t.deepEqual(error.pending.map((r) => [r.target, r.status]), [['198.18.0.2:80', 'closed']]);
+  t.deepEqual(error.pending.map((p) => [p.target, p.last?.status]), [['198.18.0.2:80', 'closed']]);
 });
 
 test('timeout also ends a check in flight (a target that never answers)', async (t) => {
   const { checker, strategy } = await scriptedChecker(fromStrings({ '198.18.0.2:80': 'h' }));
   const error = await t.throwsAsync(checker.waitFor(['198.18.0.2:80'], { timeout: 20 }), { instanceOf: WaitTimeoutError });
   t.regex(error.message, /198\.18\.0\.2:80 \(not checked yet\)/);
+  t.deepEqual(error.pending, [{ target: '198.18.0.2:80', last: undefined }]);
   t.is(strategy.inFlight, 0, 'the hanging probe was aborted');
   await checker.close();
 });

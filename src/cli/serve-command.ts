@@ -10,8 +10,10 @@ import type { StrategyRequest } from '../strategies/choose.js';
 import { loadServeConfig } from '../serve/modules.js';
 import { serveProbes, type ProbeServer } from '../serve/probe-server.js';
 import { decidingResult } from '../serve/probe-text.js';
+import { DEFAULT_TIMEOUT_OFFSET_MS } from '../serve/probe-timeout.js';
 import { parseListenAddress, type ListenAddress } from './args.js';
 import { onStopSignals } from './lifecycle.js';
+import { listenText } from './monitor-command.js';
 import { resultLine } from './output.js';
 import { checkInterface } from './prepare.js';
 import { UsageError } from './usage-error.js';
@@ -62,7 +64,7 @@ export function parseServeArgs(argv: string[]): ServeCliOptions {
   if (v.interface !== undefined && !/^[\w.:@-]{1,15}$/.test(v.interface)) throw new UsageError(`--interface "${v.interface}" is not an interface name`);
   // Seconds, as blackbox_exporter's flag of the same name.
   const offset = v['timeout-offset'];
-  const offsetSeconds = offset === undefined ? 0.5 : /^\d+(\.\d+)?$/.test(offset) ? Number(offset) : Number.NaN;
+  const offsetSeconds = offset === undefined ? DEFAULT_TIMEOUT_OFFSET_MS / 1000 : /^\d+(\.\d+)?$/.test(offset) ? Number(offset) : Number.NaN;
   if (!(offsetSeconds >= 0 && offsetSeconds <= 60)) throw new UsageError(`--timeout-offset must be seconds from 0 to 60 (e.g. 0.5), got "${offset}"`);
   return {
     listen: v.listen === undefined ? DEFAULT_LISTEN : parseListenAddress(v.listen, '--listen'),
@@ -74,10 +76,6 @@ export function parseServeArgs(argv: string[]): ServeCliOptions {
     interface: v.interface,
     verbose: v.verbose === true,
   };
-}
-
-function listenText(listen: ListenAddress): string {
-  return `${listen.host === undefined ? '' : listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${listen.port}`;
 }
 
 export async function runServe(options: ServeCliOptions): Promise<number> {
