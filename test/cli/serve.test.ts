@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
+import { parseServeArgs } from '../../src/cli/serve-command.js';
 import { cliHere } from './cli-runner.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tshk-serve-cli-'));
@@ -38,4 +39,12 @@ test('serve --help and wait --help print the usage', (t) => {
     t.regex(r.stdout, /tcp-checker serve \[--listen HOST:PORT\] \[--config FILE\]/);
     t.regex(r.stdout, /tcp-checker wait TARGET\.\.\./);
   }
+});
+
+test('serve binds loopback unless told otherwise', (t) => {
+  t.deepEqual(parseServeArgs([]).listen, { host: '127.0.0.1', port: 9116 });
+  t.deepEqual(parseServeArgs(['--listen', ':9200']).listen, { host: undefined, port: 9200 });
+  t.deepEqual(parseServeArgs(['--listen', '[::1]:9200']).listen, { host: '::1', port: 9200 });
+  t.is(parseServeArgs(['--timeout-offset', '0.25']).timeoutOffsetMs, 250);
+  t.is(parseServeArgs([]).timeoutOffsetMs, 500);
 });
