@@ -20,6 +20,11 @@ declare -A wanted=(
   [ethtool]=/usr/sbin/ethtool
   [make]=/usr/bin/make
   [g++]=/usr/bin/g++
+  # test/serve/prometheus.test.ts scrapes `tcp-checker serve` with a real Prometheus, and
+  # blackbox_exporter side by side. Both only ever run inside a test's network namespace; on a
+  # machine with systemd, installing them also starts their services (Prometheus on :9090).
+  [prometheus]=/usr/bin/prometheus
+  [prometheus-blackbox-exporter]=/usr/bin/prometheus-blackbox-exporter
 )
 missing=()
 for pkg in "${!wanted[@]}"; do

@@ -18,6 +18,7 @@ import { parseTarget, type Target } from './core/target.js';
 import type { CheckStatus, Family, ProbeEvidence, ProbeOutcome, Strategy, StrategyName } from './core/types.js';
 import { chooseStrategy, type StrategyChoice, type StrategyRequest } from './strategies/choose.js';
 import type { RawStrategyOptions } from './engine/raw-strategy.js';
+import { waitFor, type WaitForOptions, type WaitForResult } from './wait-for.js';
 
 /** How a host name's addresses are used. */
 export type FamilyPreference = 4 | 6 | 'both' | 'prefer4' | 'prefer6';
@@ -244,6 +245,16 @@ export class Checker implements AsyncDisposable {
     if (addresses.length === 1) return probeOne(addresses[0]);
     const results = await Promise.all(addresses.map(probeOne));
     return results.reduce((best, r) => (RANK[r.status] < RANK[best.status] ? r : best));
+  }
+
+  /**
+   * Resolves once every target has answered open (half-open: nothing is accepted), checking each
+   * again `interval` ms apart; rejects with WaitTimeoutError (code ETIMEDOUT) when `timeout`
+   * (total, default forever) runs out. See wait-for.ts.
+   */
+  async waitFor(targets: readonly string[], options?: WaitForOptions): Promise<WaitForResult> {
+    this.requireStrategy();
+    return waitFor(this, targets, { checkTimeout: this.options.timeout, ...options });
   }
 
   private requireStrategy(): Strategy {

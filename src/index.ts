@@ -6,6 +6,8 @@ export type { StrategyChoice, StrategyRequest } from './strategies/choose.js';
 export type { RawStrategyOptions } from './engine/raw-strategy.js';
 export type { CheckStatus, ProbeEvidence, StrategyName, Family } from './core/types.js';
 export { parseTarget } from './core/target.js';
+export { WaitTimeoutError } from './wait-for.js';
+export type { WaitForOptions, WaitForResult } from './wait-for.js';
 export { doctor, formatDoctor, selfTest } from './doctor.js';
 export type { DoctorReport, DoctorFinding, DoctorLevel } from './doctor.js';
 export type { Target } from './core/target.js';

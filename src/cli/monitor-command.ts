@@ -70,7 +70,8 @@ function* monitorTargets(planned: readonly Planned[]): Generator<MonitorTarget> 
   }
 }
 
-function listenText(listen: ListenAddress): string {
+/** "127.0.0.1:9464", "[::1]:9464", ":9464": a ListenAddress as the user writes it. */
+export function listenText(listen: ListenAddress): string {
   return `${listen.host === undefined ? '' : listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${listen.port}`;
 }
 

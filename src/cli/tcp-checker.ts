@@ -8,6 +8,8 @@ import { doctor, formatDoctor } from '../doctor.js';
 import { parseCli, UsageError, USAGE, type CliOptions } from './args.js';
 import { runChecks } from './check-command.js';
 import { runMonitor } from './monitor-command.js';
+import { parseServeArgs, runServe } from './serve-command.js';
+import { parseWaitArgs, runWait } from './wait-command.js';
 
 const EXIT_OK = 0;
 const EXIT_FAILED = 1;
@@ -41,8 +43,28 @@ function isUsageError(error: unknown): boolean {
   return error instanceof UsageError || (error instanceof ShakerError && error.code.startsWith('ERR_SHAKER_INVALID'));
 }
 
+/** One line on stderr (a stack only with TCP_SHAKER_DEBUG=1); exit 2 for the user's mistakes. */
+function reportError(error: unknown): number {
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`tcp-checker: ${message}\n`);
+  if (process.env.TCP_SHAKER_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+  return isUsageError(error) ? EXIT_USAGE : EXIT_FAILED;
+}
+
+/** Subcommands with flags of their own: they parse their argv and run. */
+const SUBCOMMANDS = new Map<string, (argv: string[]) => Promise<number>>([
+  ['wait', async (argv) => runWait(parseWaitArgs(argv))],
+  ['serve', async (argv) => runServe(parseServeArgs(argv))],
+]);
+
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'doctor') return runDoctor(argv.slice(1));
+  const subcommand = SUBCOMMANDS.get(argv[0] ?? '');
+  if (subcommand && argv.some((a) => a === '-h' || a === '--help')) {
+    process.stdout.write(`${USAGE}\n`);
+    return EXIT_OK;
+  }
+  if (subcommand) return subcommand(argv.slice(1)).catch(reportError);
   let options: CliOptions;
   try {
     options = parseCli(argv);
@@ -61,10 +83,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     return await (options.mode === 'monitor' ? runMonitor(options) : runChecks(options));
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    process.stderr.write(`tcp-checker: ${message}\n`);
-    if (process.env.TCP_SHAKER_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
-    return isUsageError(error) ? EXIT_USAGE : EXIT_FAILED;
+    return reportError(error);
   }
 }
 

@@ -3,6 +3,8 @@
 export const USAGE = `Usage: tcp-checker -a HOST:PORT [options] [TARGET...]
        tcp-checker monitor [options] [TARGET...]     (or --monitor)
        tcp-checker doctor [--json] [--no-self-test]
+       tcp-checker wait TARGET... [--timeout T] [--interval T]
+       tcp-checker serve [--listen HOST:PORT] [--config FILE]
 
 Checks whether TCP ports are open with a half-open handshake (SYN, SYN-ACK, RST): the
 server application never sees a connection.
@@ -50,6 +52,22 @@ state change (UP, DOWN), with HAProxy's health-check rules:
   -c, --concurrency C      rounds in flight at once (default 1000)
   Targets start UNKNOWN and become UP after rise successes, DOWN after fall failures.
   SIGINT or SIGTERM stops the monitor (exit 0).
+
+Wait (tcp-checker wait HOST:PORT...): exit 0 once every target answers open (half-open:
+the service accepts nothing), 1 when --timeout runs out or a signal stops it, 2 on bad input.
+A host name is checked on every address it resolves to ("localhost": ::1 and 127.0.0.1).
+  -t, --timeout T          total time to wait (default: forever; "30s", "500ms" work)
+      --interval T         between two checks of a target (default 250ms)
+      --check-timeout T    timeout of each check (default 1000ms)
+  -v                       print every check; also --strategy, -4, -6 as above
+
+Serve (tcp-checker serve): blackbox_exporter's GET /probe?target=HOST:PORT[&module=NAME]
+for Prometheus, answered by a half-open check, and GET /metrics (the engine's metrics).
+      --listen HOST:PORT   where to listen (default 127.0.0.1:9116; ":9116" is every interface)
+      --config FILE        modules (timeout, retries, family, burst) from JSON or YAML (see README)
+      --timeout-offset S   seconds taken off Prometheus's scrape timeout (default 0.5)
+  -v                       log every check; also --strategy, --source, --interface, -4, -6
+  SIGINT or SIGTERM stops it (exit 0).
 
 Exit status: 0 when every check found the port open, 1 when any did not (or the run was
 interrupted), 2 on bad usage (nothing was sent).`;

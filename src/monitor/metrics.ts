@@ -57,7 +57,7 @@ export class MonitorMetrics {
     });
     monitor.on('change', ({ target, to }) => changes.inc({ target, to }));
 
-    this.registerEngineMetrics(checker);
+    registerEngineMetrics(this.registry, checker);
   }
 
   /** The text exposition format. */
@@ -68,36 +68,41 @@ export class MonitorMetrics {
   get contentType(): string {
     return this.registry.contentType;
   }
+}
 
-  private registerEngineMetrics(checker: Checker): void {
-    const registers = [this.registry];
-    new Gauge({
-      name: 'tcp_shaker_engine_info',
-      help: 'The strategy the checker runs (always 1)',
-      labelNames: ['strategy'],
-      registers,
-      collect() {
-        this.reset();
-        const name = checker.strategy?.name;
-        if (name) this.set({ strategy: name }, 1);
-      },
-    });
-    // The set of counters is fixed once the checker has started; read their values per scrape.
-    for (const key of Object.keys(checker.stats())) {
-      const read = (): number => checker.stats()[key] ?? 0;
-      if (GAUGE_STATS.has(key)) {
-        new Gauge({ name: `tcp_shaker_engine_${snakeCase(key)}`, help: `checker.stats().${key}`, registers, collect() { this.set(read()); } });
-      } else {
-        new Counter({
-          name: `tcp_shaker_engine_${snakeCase(key)}_total`,
-          help: `checker.stats().${key}`,
-          registers,
-          collect() {
-            this.reset();
-            this.inc(read());
-          },
-        });
-      }
+/**
+ * tcp_shaker_engine_info{strategy} and one tcp_shaker_engine_* metric per checker.stats() key,
+ * read at scrape time. Call once the checker has started (its set of stats is fixed from then);
+ * `tcp-checker serve` uses it for its /metrics too.
+ */
+export function registerEngineMetrics(registry: Registry, checker: Checker): void {
+  const registers = [registry];
+  new Gauge({
+    name: 'tcp_shaker_engine_info',
+    help: 'The strategy the checker runs (always 1)',
+    labelNames: ['strategy'],
+    registers,
+    collect() {
+      this.reset();
+      const name = checker.strategy?.name;
+      if (name) this.set({ strategy: name }, 1);
+    },
+  });
+  // The set of counters is fixed once the checker has started; read their values per scrape.
+  for (const key of Object.keys(checker.stats())) {
+    const read = (): number => checker.stats()[key] ?? 0;
+    if (GAUGE_STATS.has(key)) {
+      new Gauge({ name: `tcp_shaker_engine_${snakeCase(key)}`, help: `checker.stats().${key}`, registers, collect() { this.set(read()); } });
+    } else {
+      new Counter({
+        name: `tcp_shaker_engine_${snakeCase(key)}_total`,
+        help: `checker.stats().${key}`,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(read());
+        },
+      });
     }
   }
 }
