@@ -17,6 +17,7 @@ export {
   ResolveError,
   StateError,
   UnsupportedError,
+  AddonUnavailableError,
   AbortError,
   SystemError,
 } from './core/errors.js';
