@@ -5,7 +5,8 @@
 // verdicts, and the server application accepts nothing. Also: the same without any install
 // script (`--ignore-scripts`: the prebuilt binary needs none), what the prebuilt binary links
 // against (README "Install": libpcap0.8, glibc, libstdc++; no libpcap-dev), and that
-// `npm rebuild --build-from-source` still builds the addon from native/.
+// `npm rebuild --build-from-source` still builds the addon from native/, and that an install
+// from git (`prepare`) builds dist/ and the addon.
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, existsSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -105,6 +106,7 @@ async function checkBothWays(t: ExecutionContext, tb: Testbed, p: Packed, app: s
 }
 
 privilegedTest('npm pack: a prebuilt binary, compiled JavaScript, no source maps, no dev scripts', async (t) => {
+  t.timeout(300_000, 'npm pack, install and builds are slow on a busy machine');
   const p = await pack();
   t.true(p.files.includes(PREBUILT), 'the linux-x64 glibc prebuilt binary ships');
   for (const file of ['dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/tcp-checker.js', 'scripts/install.cjs', 'binding.gyp', 'native/addon.cc', 'LICENSE', 'README.md', 'package.json']) {
@@ -116,6 +118,7 @@ privilegedTest('npm pack: a prebuilt binary, compiled JavaScript, no source maps
 });
 
 privilegedTest('the prebuilt binary needs libpcap.so.0.8, glibc >= 2.34 and libstdc++ (GCC 12), nothing else', async (t) => {
+  t.timeout(300_000, 'npm pack, install and builds are slow on a busy machine');
   const p = await pack();
   const app = await installApp(p, 'app-links', ['--ignore-scripts']);
   const binary = path.join(app, 'node_modules', 'tcp-shaker', PREBUILT);
@@ -139,6 +142,7 @@ privilegedTest('the prebuilt binary needs libpcap.so.0.8, glibc >= 2.34 and libs
 });
 
 privilegedTest('installed from the tarball without a compiler: raw strategy via import, require and the bin; 0 accepts', async (t) => {
+  t.timeout(300_000, 'npm pack, install and builds are slow on a busy machine');
   const p = await pack();
   const toolchain = await run('sh', ['-c', `for c in ${TOOLCHAIN.join(' ')}; do command -v $c; done; true`], { env: { PATH: p.path } });
   t.is(toolchain.stdout, '', 'no compiler, make or python on the install PATH');
@@ -174,6 +178,7 @@ privilegedTest('installed from the tarball without a compiler: raw strategy via 
 });
 
 privilegedTest('npm rebuild --build-from-source builds the addon from native/ and it is used', async (t) => {
+  t.timeout(300_000, 'npm pack, install and builds are slow on a busy machine');
   const p = await pack();
   const app = await installApp(p, 'app-from-source');
   const env: NodeJS.ProcessEnv = { ...process.env };
@@ -189,4 +194,27 @@ privilegedTest('npm rebuild --build-from-source builds the addon from native/ an
   const report = JSON.parse(doctor.stdout) as { findings: Array<{ item: string; level: string; detail: string }> };
   t.regex(report.findings.find((f) => f.item === 'native addon')?.detail ?? '', /^built from source: .*build\/Release\/tcp_shaker_native\.node$/);
   t.is(await server.acceptCount(), 0);
+});
+
+// Not privileged, but slow (npm installs the dev dependencies to run `prepare`), so serial too.
+privilegedTest('an install from git runs prepare (dist/) and builds the addon from source; require works', async (t) => {
+  t.timeout(300_000, 'npm pack, install and builds are slow on a busy machine');
+  const p = await pack();
+  const app = path.join(p.dir, 'app-git');
+  mkdirSync(app);
+  writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app-git', version: '1.0.0', private: true }));
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  if (existsSync('/usr/include/node/node_api.h')) env.npm_config_nodedir = '/usr';
+  // The committed HEAD of this checkout, as `npm install <git URL>` would fetch it.
+  await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', `git+file://${ROOT}`], {
+    cwd: app,
+    env,
+    timeout: 300_000,
+    maxBuffer: 16 << 20,
+  });
+  const installed = path.join(app, 'node_modules', 'tcp-shaker');
+  t.true(existsSync(path.join(installed, 'dist', 'src', 'index.js')), 'prepare compiled dist/');
+  t.true(existsSync(path.join(installed, 'build', 'Release', 'tcp_shaker_native.node')), 'the install script built the addon');
+  const r = await run(process.execPath, ['-e', "const t = require('tcp-shaker'); console.log(typeof t.Checker, typeof t.AddonUnavailableError)"], { cwd: app });
+  t.is(r.stdout.trim(), 'function function');
 });
