@@ -130,7 +130,7 @@ export function nftFailure(what: string, stderr: string): ShakerError {
   const line = nftErrorLine(stderr);
   const code = nftErrorCode(stderr);
   if (code === 'EPERM' || code === 'EACCES') {
-    return new UnsupportedError(`${what}: nftables needs CAP_NET_ADMIN (${line}); ${RAW_PRIVILEGE_HINT}`);
+    return new UnsupportedError(`${what}: needs root or CAP_NET_ADMIN (${line}); ${RAW_PRIVILEGE_HINT}`);
   }
   if (/syntax error|unknown|unexpected/i.test(line)) {
     return new UnsupportedError(`${what}: this nft does not understand the shim ruleset, is it too old? (${line})`);

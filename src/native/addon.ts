@@ -1,6 +1,11 @@
 // The only importer of the C++ addon (native/*.cc), and its one type. Every call returns a
 // number: an fd or a byte count when >= 0, a negated errno when < 0. `systemError` turns the
 // latter into a Node-style system error in this one place.
+//
+// Loading: node-gyp-build picks build/Release (built from source) over prebuilds/ (the binary
+// shipped in the package). When neither loads, nothing throws at import time: `addonStatus()`
+// says why and what a consumer can do, `native()` throws that as AddonUnavailableError, and the
+// chooser turns it into a loud fallback to connect.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -30,7 +35,7 @@ export interface RawSocketCalls {
   close(fd: number): number;
 }
 
-/** Where the loaded addon came from, for doctor and `-v`. */
+/** Where the loaded addon came from (doctor reports it). */
 export type AddonOrigin = 'prebuilt' | 'source';
 
 export type AddonStatus =
