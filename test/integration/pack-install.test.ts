@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { ExecutionContext } from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { privilegedTest, withTestbed } from '../helpers/testbed.js';
 import type { Testbed } from '../../src/testbed/index.js';
 
@@ -35,12 +35,18 @@ interface Packed {
 }
 
 let packed: Promise<Packed> | undefined;
+let scratch: string | undefined;
 
-/** `npm pack` once per test file, into a scratch folder removed when the process exits. */
+// ava's hook, not process 'exit': it also runs when a test failed or timed out.
+test.after.always(() => {
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
+});
+
+/** `npm pack` once per test file, into a scratch folder removed after the file's tests. */
 function pack(): Promise<Packed> {
   packed ??= (async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'tcp-shaker-pack-'));
-    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    scratch = dir;
     const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', dir], { cwd: ROOT, maxBuffer: 16 << 20, timeout: 300_000 });
     const [info] = JSON.parse(stdout.slice(stdout.indexOf('['))) as Array<{ filename: string; files: Array<{ path: string }> }>;
     const bin = path.join(dir, 'bin');
