@@ -1,4 +1,5 @@
-// A preflight that says, in plain lines, what this host allows and why: capabilities, nftables,
+// A preflight that says, in plain lines, what this host allows and why: the native addon (and
+// where it was loaded from), the capabilities held and how they were granted, nftables,
 // libpcap, the strategy `auto` would pick, conntrack pressure, rp_filter, IPv6, checksum
 // offload on the default route's interface, and a self-test against a loopback listener that
 // proves the engine's check is half-open and that no kernel RST leaks out next to the engine's.
@@ -14,6 +15,15 @@ import { chooseStrategy } from './strategies/choose.js';
 import { Checker } from './checker.js';
 import { formatTcpFlags, parseIp, parseTcp } from './wire/index.js';
 import type { StrategyName } from './core/types.js';
+import { addonStatus } from './native/addon.js';
+import {
+  CAP_NET_ADMIN,
+  CAP_NET_RAW,
+  capabilitySets,
+  capabilitySource,
+  fileCapabilities,
+  type CapabilitySource,
+} from './core/capabilities.js';
 
 const run = promisify(execFile);
 
@@ -31,10 +41,6 @@ export interface DoctorReport {
   autoStrategy: StrategyName | undefined;
 }
 
-// Capability bit numbers from linux/capability.h.
-const CAP_NET_ADMIN = 12;
-const CAP_NET_RAW = 13;
-
 function readText(file: string): string | undefined {
   try {
     return readFileSync(file, 'utf8').trim();
@@ -45,12 +51,32 @@ function readText(file: string): string | undefined {
 
 /** The effective capability set of this process, from /proc/self/status. */
 export function effectiveCapabilities(status = readText('/proc/self/status') ?? ''): bigint {
-  const m = /^CapEff:\s*([0-9a-f]+)$/im.exec(status);
-  return m ? BigInt(`0x${m[1]}`) : 0n;
+  return capabilitySets(status).effective;
 }
 
-function hasCap(caps: bigint, bit: number): boolean {
-  return (caps & (1n << BigInt(bit))) !== 0n;
+const sourceText: Record<CapabilitySource, string> = {
+  root: 'present (running as root: least privilege is a non-root user holding just the two capabilities, README "Privileges")',
+  ambient: 'present, as an ambient capability of a non-root user (systemd AmbientCapabilities=, setpriv or capsh): least privilege',
+  file: `present, from file capabilities on ${process.execPath} (setcap): every program this node binary runs gets it; prefer ambient capabilities (README "Privileges")`,
+  inherited: 'present, in the effective set handed over by the parent (not ambient, not from setcap on node)',
+  missing: 'missing',
+};
+
+/** One finding per capability the raw strategy needs: held or not, and how it was granted. */
+function capabilityFindings(): DoctorFinding[] {
+  const sets = capabilitySets(readText('/proc/self/status') ?? '');
+  const uid = process.getuid?.() ?? -1;
+  let nodeCaps: string | undefined | null = null; // looked up only when it could matter
+  const wanted: Array<[string, number, string]> = [
+    ['CAP_NET_RAW', CAP_NET_RAW, 'the raw strategy is unavailable (raw sockets, capture)'],
+    ['CAP_NET_ADMIN', CAP_NET_ADMIN, 'the kernel-RST shim (nftables) is unavailable'],
+  ];
+  return wanted.map(([name, bit, without]) => {
+    if (nodeCaps === null && uid !== 0) nodeCaps = fileCapabilities(process.execPath);
+    const source = capabilitySource(sets, bit, uid, nodeCaps ?? undefined, name);
+    const level: DoctorLevel = source === 'missing' || source === 'file' ? 'warn' : 'ok';
+    return { level, item: name, detail: source === 'missing' ? `missing: ${without}` : sourceText[source] };
+  });
 }
 
 async function defaultRouteInterface(): Promise<string | undefined> {
@@ -153,11 +179,15 @@ export async function doctor(options: { selfTest?: boolean } = {}): Promise<Doct
     findings.push({ level, item, detail });
   };
 
-  const caps = effectiveCapabilities();
-  const raw = hasCap(caps, CAP_NET_RAW);
-  const admin = hasCap(caps, CAP_NET_ADMIN);
-  add(raw ? 'ok' : 'warn', 'CAP_NET_RAW', raw ? 'present: raw sockets and capture allowed' : 'missing: the raw strategy is unavailable');
-  add(admin ? 'ok' : 'warn', 'CAP_NET_ADMIN', admin ? 'present: nftables allowed' : 'missing: the kernel-RST shim (nftables) is unavailable');
+  const addon = addonStatus();
+  if (addon.available) {
+    add('ok', 'native addon', `${addon.origin === 'prebuilt' ? 'prebuilt binary' : 'built from source'}: ${addon.file}`);
+  } else {
+    add('fail', 'native addon', `${addon.error.reason}; fix: ${addon.error.fix}`);
+  }
+  const uid = process.getuid?.();
+  add('info', 'user', uid === undefined ? 'no uid on this platform' : `uid ${uid}${uid === 0 ? ' (root)' : ''}`);
+  findings.push(...capabilityFindings());
 
   const nft = await nftAvailable();
   add(
@@ -181,7 +211,8 @@ export async function doctor(options: { selfTest?: boolean } = {}): Promise<Doct
     const { strategy, choice } = await chooseStrategy('auto', {});
     autoStrategy = choice.name;
     await strategy.close();
-    add(choice.name === 'raw' ? 'ok' : choice.name === 'socket' ? 'info' : 'warn', 'auto strategy', `${choice.name}: ${choice.reason}`);
+    // connect means every check is a full handshake the server application sees: a problem.
+    add(choice.name === 'raw' ? 'ok' : choice.name === 'socket' ? 'info' : 'fail', 'auto strategy', `${choice.name}: ${choice.reason}`);
   } catch (error) {
     add('fail', 'auto strategy', `none works: ${(error as Error).message}`);
   }

@@ -19,6 +19,7 @@ export {
   ResolveError,
   StateError,
   UnsupportedError,
+  AddonUnavailableError,
   AbortError,
   SystemError,
 } from './core/errors.js';

@@ -12,7 +12,7 @@
 // Buffer ownership: `frame` is a view into a batch buffer the addon rewrites for the next batch.
 // Parse it synchronously inside the callback and keep numbers, never the view.
 import { readFileSync } from 'node:fs';
-import { UnsupportedError } from '../core/errors.js';
+import { RAW_PRIVILEGE_HINT, UnsupportedError } from '../core/errors.js';
 import { LinkType } from '../wire/link-type.js';
 import { BatchReader, PcapStatus, isPcapFailure, nativeCaptureClass, type NativeCapture } from '../native/capture.js';
 
@@ -64,7 +64,7 @@ function mayCapture(): boolean {
 export function openLiveCapture(options: LiveCaptureOptions, onFrame: FrameHandler): LiveCapture {
   const Capture = nativeCaptureClass();
   if (!mayCapture()) {
-    throw new UnsupportedError(`cannot capture on ${options.iface}: this process lacks CAP_NET_RAW`);
+    throw new UnsupportedError(`cannot capture on ${options.iface}: this process lacks CAP_NET_RAW; ${RAW_PRIVILEGE_HINT}`);
   }
   let open = true;
   let native: NativeCapture | undefined;

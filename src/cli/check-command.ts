@@ -65,7 +65,7 @@ export async function runChecks(options: CliOptions): Promise<number> {
       `Checking ${describeTargets(specs, count)} with the following configurations:\n` +
         `  Timeout: ${options.timeoutMs}ms\n  Requests: ${options.requests}\n  Concurrency: ${options.concurrency}\n` +
         (options.rate !== undefined ? `  Rate: ${options.rate} checks/s\n` : '') +
-        `  Strategy: ${choice.name}${options.verbose || (choice.name !== 'raw' && !needsRaw(options)) ? ` (${choice.reason})` : ''}\n`,
+        `  Strategy: ${choice.name}${options.verbose || (choice.name !== 'raw' && !needsRaw(options) && !choice.warning) ? ` (${choice.reason})` : ''}\n`,
     );
     if (wantsProgress(options)) {
       progress = new ProgressBar(process.stderr, () => ({ done: summary.done, open: summary.open, failed: summary.failed, planned }));

@@ -50,7 +50,7 @@ function rawFlags(options: CliOptions): string {
 /**
  * Starts the checker. When raw-only flags forced the raw strategy and it cannot run here, that
  * is a usage error (exit 2) saying which flag needs it; `onFail` undoes preparations (a pcap
- * file created for nothing).
+ * file created for nothing). A `warning` on the chosen strategy goes to stderr.
  */
 export async function startChecker(checker: Checker, options: CliOptions, onFail: () => void = () => {}): Promise<void> {
   try {
@@ -62,4 +62,8 @@ export async function startChecker(checker: Checker, options: CliOptions, onFail
     }
     throw error;
   }
+  // Full handshakes instead of half-open ones: say so even without -v, once, on stderr (the
+  // Strategy line then leaves the reason out, so JSON mode does not print it twice).
+  const warning = checker.strategy?.warning;
+  if (warning) process.stderr.write(`tcp-checker: warning: ${warning}\n`);
 }

@@ -144,7 +144,7 @@ export async function runMonitor(options: CliOptions): Promise<number> {
     const choice = checker.strategy!;
     log.write(
       `Monitoring ${targets.length} target${targets.length === 1 ? '' : 's'} with ${choice.name}` +
-        `${options.verbose || choice.name !== 'raw' ? ` (${choice.reason})` : ''}: ${describeSettings(targets)}\n` +
+        `${options.verbose || (choice.name !== 'raw' && !choice.warning) ? ` (${choice.reason})` : ''}: ${describeSettings(targets)}\n` +
         (server ? `  Metrics: ${server.url}\n` : ''),
     );
     const started = performance.now();

@@ -19,6 +19,7 @@ export type ShakerErrorCode =
   | 'ERR_SHAKER_NOT_STARTED'
   | 'ERR_SHAKER_CLOSED'
   | 'ERR_SHAKER_UNSUPPORTED'
+  | 'ERR_SHAKER_NO_ADDON'
   | 'ERR_SHAKER_SYSTEM'
   | 'ERR_SHAKER_MALFORMED_PCAP'
   | 'ERR_SHAKER_USAGE'
@@ -121,12 +122,41 @@ export class StateError extends ShakerError {
 
 /** This host cannot run what was asked (no CAP_NET_RAW, no nft, no libpcap...). */
 export class UnsupportedError extends ShakerError {
-  declare readonly code: 'ERR_SHAKER_UNSUPPORTED';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, 'ERR_SHAKER_UNSUPPORTED', options);
+  declare readonly code: 'ERR_SHAKER_UNSUPPORTED' | 'ERR_SHAKER_NO_ADDON';
+  constructor(message: string, options?: { cause?: unknown; code?: 'ERR_SHAKER_NO_ADDON' }) {
+    super(message, options?.code ?? 'ERR_SHAKER_UNSUPPORTED', options);
   }
   override get name(): string {
     return 'UnsupportedError';
+  }
+}
+
+/**
+ * What to tell a user whose process lacks the raw strategy's privileges. Both capabilities, and
+ * the least-privilege ways to grant them (README "Privileges"): `setcap` on the shared `node`
+ * binary would hand CAP_NET_ADMIN to every Node program on the host.
+ */
+export const RAW_PRIVILEGE_HINT =
+  'grant this process just CAP_NET_RAW and CAP_NET_ADMIN (systemd AmbientCapabilities=, ' +
+  '`docker run --cap-add NET_RAW --cap-add NET_ADMIN`, `setpriv --ambient-caps`: README "Privileges") or run as root';
+
+/**
+ * The native addon is not there or does not load (not built, no prebuilt binary for this
+ * platform, a missing libpcap0.8, disabled by TCP_SHAKER_NO_ADDON): `raw` and `socket` cannot
+ * run and `auto` can only do full handshakes. The message names the cause and the fix;
+ * `reason` and `fix` hold them separately. An UnsupportedError, with a code of its own.
+ */
+export class AddonUnavailableError extends UnsupportedError {
+  declare readonly code: 'ERR_SHAKER_NO_ADDON';
+  readonly reason: string;
+  readonly fix: string;
+  constructor(reason: string, fix: string, options?: { cause?: unknown }) {
+    super(`the tcp-shaker native addon is unavailable: ${reason}; fix: ${fix}`, { ...options, code: 'ERR_SHAKER_NO_ADDON' });
+    this.reason = reason;
+    this.fix = fix;
+  }
+  override get name(): string {
+    return 'AddonUnavailableError';
   }
 }
 

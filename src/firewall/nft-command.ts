@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { accessSync, constants as fsConstants } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ShakerError, SystemError, UnsupportedError } from '../core/errors.js';
+import { RAW_PRIVILEGE_HINT, ShakerError, SystemError, UnsupportedError } from '../core/errors.js';
 
 /** argv prefix that runs nft, e.g. ['nft'] or ['ip', 'netns', 'exec', 'lab', 'nft']. */
 export type NftCommand = readonly string[];
@@ -130,7 +130,7 @@ export function nftFailure(what: string, stderr: string): ShakerError {
   const line = nftErrorLine(stderr);
   const code = nftErrorCode(stderr);
   if (code === 'EPERM' || code === 'EACCES') {
-    return new UnsupportedError(`${what}: needs root or CAP_NET_ADMIN (${line})`);
+    return new UnsupportedError(`${what}: needs root or CAP_NET_ADMIN (${line}); ${RAW_PRIVILEGE_HINT}`);
   }
   if (/syntax error|unknown|unexpected/i.test(line)) {
     return new UnsupportedError(`${what}: this nft does not understand the shim ruleset, is it too old? (${line})`);

@@ -17,7 +17,11 @@ import type { Monitor } from './monitor.js';
 const DURATION_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
 /** checker.stats() keys that are levels, not running totals. */
-const GAUGE_STATS = new Set(['inFlight']);
+// Stats that hold a current value (they go down as well as up) are gauges, named without
+// `_total`; a counter that decreases would read as a restart to Prometheus' rate().
+// inFlight: probes awaiting a verdict; waitingForPort: probes queued for a free source port;
+// queued: packets handed to the sender and not yet sent.
+const GAUGE_STATS = new Set(['inFlight', 'waitingForPort', 'queued']);
 
 function snakeCase(key: string): string {
   return key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/[^a-zA-Z0-9_]/g, '_').toLowerCase();

@@ -1,12 +1,17 @@
 // The only importer of the C++ addon (native/*.cc), and its one type. Every call returns a
 // number: an fd or a byte count when >= 0, a negated errno when < 0. `systemError` turns the
 // latter into a Node-style system error in this one place.
+//
+// Loading: node-gyp-build picks build/Release (built from source) over prebuilds/ (the binary
+// shipped in the package). When neither loads, nothing throws at import time: `addonStatus()`
+// says why and what a consumer can do, `native()` throws that as AddonUnavailableError, and the
+// chooser turns it into a loud fallback to connect.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import util from 'node:util';
-import { SystemError, UnsupportedError } from '../core/errors.js';
+import { AddonUnavailableError, RAW_PRIVILEGE_HINT, type ShakerError, SystemError, UnsupportedError } from '../core/errors.js';
 import type { NativeCaptureClass } from './capture.js';
 import type { ConnectCalls } from './connect.js';
 import type { NativeSenderClass } from './sender.js';
@@ -30,8 +35,22 @@ export interface RawSocketCalls {
   close(fd: number): number;
 }
 
-let cached: NativeAddon | undefined;
-let loadError: Error | undefined;
+/** Where the loaded addon came from (doctor reports it). */
+export type AddonOrigin = 'prebuilt' | 'source';
+
+export type AddonStatus =
+  | { available: true; file: string; origin: AddonOrigin }
+  | { available: false; error: AddonUnavailableError };
+
+/** Set to 1 to behave as if the addon were missing (tests of the fallback, or to rule it out). */
+export const NO_ADDON_ENV = 'TCP_SHAKER_NO_ADDON';
+
+// What a consumer (not a developer of this package) runs to get the addon built here.
+const BUILD_FROM_SOURCE =
+  'install g++, make, python3 and libpcap-dev, allow tcp-shaker\'s install script (README, Install), then run `npm rebuild tcp-shaker --build-from-source`';
+
+let status: AddonStatus | undefined;
+let addon: NativeAddon | undefined;
 
 /**
  * Package root, where node-gyp-build looks for build/ and prebuilds/: the nearest folder above
@@ -47,30 +66,98 @@ function packageRoot(): string {
   return dir;
 }
 
-/** Loads the addon once; throws UnsupportedError with the reason if it was never built. */
-export function native(): NativeAddon {
-  if (cached) return cached;
-  if (loadError) throw loadError;
-  try {
-    const require = createRequire(import.meta.url);
-    const load = require('node-gyp-build') as (dir: string) => NativeAddon;
-    cached = load(packageRoot());
-    return cached;
-  } catch (cause) {
-    loadError = new UnsupportedError(
-      'the tcp-shaker native addon is not built (run `npm run build` or reinstall the package)',
+/** The first line of a loader error: dlopen's message, without node-gyp-build's search list. */
+function firstLine(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split('\n')[0].trim();
+}
+
+/** Why a found binary would not load, and what the consumer does about it. */
+export function loadFailure(file: string, cause: unknown): AddonUnavailableError {
+  const message = firstLine(cause);
+  const reason = `${file} failed to load (${message})`;
+  if (/libpcap\.so/.test(message)) {
+    return new AddonUnavailableError(reason, 'install the libpcap run-time library (Debian/Ubuntu: `apt-get install libpcap0.8`)', { cause });
+  }
+  if (/GLIBC(XX)?_|CXXABI_/.test(message)) {
+    return new AddonUnavailableError(
+      reason,
+      `this system's C/C++ run-time is older than the prebuilt binary's (glibc 2.34, libstdc++ of GCC 12): ${BUILD_FROM_SOURCE}`,
       { cause },
     );
-    throw loadError;
   }
+  return new AddonUnavailableError(reason, BUILD_FROM_SOURCE, { cause });
+}
+
+function load(): AddonStatus {
+  if (process.env[NO_ADDON_ENV] === '1') {
+    return { available: false, error: new AddonUnavailableError(`disabled by ${NO_ADDON_ENV}=1`, `unset ${NO_ADDON_ENV}`) };
+  }
+  if (process.platform !== 'linux') {
+    // The addon is Linux-only (raw sockets, libpcap, TCP_QUICKACK); binding.gyp builds nothing
+    // elsewhere and install does not try.
+    return {
+      available: false,
+      error: new AddonUnavailableError(`it is Linux-only and this is ${process.platform}`, 'run on Linux for half-open checks'),
+    };
+  }
+  const require = createRequire(import.meta.url);
+  const nodeGypBuild = require('node-gyp-build') as { resolve(dir: string): string };
+  const root = packageRoot();
+  let file: string;
+  try {
+    file = nodeGypBuild.resolve(root);
+  } catch (cause) {
+    return {
+      available: false,
+      error: new AddonUnavailableError(`no prebuilt binary for ${process.platform}-${process.arch} and none built from source`, BUILD_FROM_SOURCE, {
+        cause,
+      }),
+    };
+  }
+  try {
+    addon = require(file) as NativeAddon;
+  } catch (cause) {
+    return { available: false, error: loadFailure(path.relative(root, file), cause) };
+  }
+  const origin: AddonOrigin = file.startsWith(path.join(root, 'prebuilds') + path.sep) ? 'prebuilt' : 'source';
+  return { available: true, file, origin };
+}
+
+/** Whether the addon loads, from where, or why not (loaded once, then remembered). */
+export function addonStatus(): AddonStatus {
+  status ??= load();
+  return status;
+}
+
+/** The addon; throws AddonUnavailableError (code ERR_SHAKER_NO_ADDON) naming the cause and the fix. */
+export function native(): NativeAddon {
+  const s = addonStatus();
+  if (!s.available) throw s.error;
+  return addon!;
 }
 
 const hints: Record<string, string> = {
-  EPERM: 'raw sockets need CAP_NET_RAW (run as root, or `setcap cap_net_raw+ep $(which node)`)',
   EACCES: 'permission denied by the kernel or a security module',
   ENOBUFS: 'the socket send buffer is full',
   EMFILE: 'too many open files (raise `ulimit -n`)',
 };
+
+/** EPERM from socket() is a missing capability; from a send, a local firewall rule said no. */
+function hintFor(code: string, syscall: string): string | undefined {
+  if (code === 'EPERM') return syscall === 'socket' ? RAW_PRIVILEGE_HINT : 'refused by a local firewall rule or security module';
+  return hints[code];
+}
+
+/**
+ * A failed raw socket(): without CAP_NET_RAW (EPERM, or EACCES from a security module) that is
+ * the documented UnsupportedError, with the SystemError as its cause; anything else stays a
+ * SystemError.
+ */
+export function rawSocketError(rc: number, family: 4 | 6): ShakerError {
+  const error = systemError(rc, 'socket', `raw IPv${family} socket`);
+  if (error.code !== 'EPERM' && error.code !== 'EACCES') return error;
+  return new UnsupportedError(`cannot open a raw IPv${family} socket (${error.code}): ${RAW_PRIVILEGE_HINT}`, { cause: error });
+}
 
 /** The errno name of a negated errno (-111 → 'ECONNREFUSED'); `E<n>` for one Node does not know. */
 export function errnoName(rc: number): string {
@@ -84,7 +171,7 @@ export function errnoName(rc: number): string {
 /** Turns a negated errno from the addon into a SystemError with code, errno and syscall. */
 export function systemError(rc: number, syscall: string, detail?: string): SystemError {
   const code = errnoName(rc);
-  const hint = hints[code];
+  const hint = hintFor(code, syscall);
   const parts = [`${syscall} failed: ${code}`];
   if (detail) parts.push(detail);
   if (hint) parts.push(hint);

@@ -67,7 +67,7 @@ export function nativeCaptureClass(): NativeCaptureClass {
   const addon = native();
   // A stale build/ from before capture.cc existed loads, but has no Capture.
   if (typeof addon.Capture !== 'function') {
-    throw new UnsupportedError('the native addon was built without libpcap capture: rebuild it (`npm run build`)');
+    throw new UnsupportedError('the native addon was built without libpcap capture: rebuild it (`npm rebuild tcp-shaker --build-from-source`)');
   }
   return addon.Capture;
 }

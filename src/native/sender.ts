@@ -5,7 +5,7 @@
 // that syscall runs the target's whole network stack, so keeping it off the event loop's thread
 // is what lets the JavaScript keep up. When the sender's queue is full the rest stays here and is
 // offered again shortly: the retry policy lives here, not in C++.
-import { native, systemError } from './addon.js';
+import { native, rawSocketError, systemError } from './addon.js';
 import type { Family } from '../core/types.js';
 
 /** Where a packet is built: `buf[offset...]`, at most `maxLength` bytes. */
@@ -201,7 +201,7 @@ export class NativeRawTransport implements RawTransport {
     if (this.closed) throw new Error('the raw transport is closed');
     const addon = native();
     const fd = addon.openRaw(family, this.sndbufBytes);
-    if (fd < 0) throw systemError(fd, 'socket', `raw IPv${family} socket`);
+    if (fd < 0) throw rawSocketError(fd, family);
     let sender: NativeSender | undefined;
     try {
       sender = new addon.Sender(fd, this.onFailures);

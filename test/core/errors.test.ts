@@ -48,6 +48,14 @@ const cases: Case[] = [
   { Class: 'StateError', make: (m) => new m.StateError('not yet', 'ERR_SHAKER_NOT_STARTED'), name: 'StateError', code: 'ERR_SHAKER_NOT_STARTED', message: 'not yet', takesCause: false },
   { Class: 'StateError', make: (m) => new m.StateError('gone', 'ERR_SHAKER_CLOSED'), name: 'StateError', code: 'ERR_SHAKER_CLOSED', message: 'gone', takesCause: false },
   { Class: 'UnsupportedError', make: (m, cause) => new m.UnsupportedError('no pcap', { cause }), name: 'UnsupportedError', code: 'ERR_SHAKER_UNSUPPORTED', message: 'no pcap', takesCause: true },
+  {
+    Class: 'AddonUnavailableError',
+    make: (m, cause) => new m.AddonUnavailableError('not built', 'rebuild it', { cause }),
+    name: 'AddonUnavailableError',
+    code: 'ERR_SHAKER_NO_ADDON',
+    message: 'the tcp-shaker native addon is unavailable: not built; fix: rebuild it',
+    takesCause: true,
+  },
   { Class: 'AbortError', make: (m, cause) => new m.AbortError(undefined, { cause }), name: 'AbortError', code: 'ABORT_ERR', message: 'the check was aborted', takesCause: true },
   { Class: 'SystemError', make: (m) => new m.SystemError('socket: EPERM', 'EPERM', -1, 'socket'), name: 'SystemError', code: 'EPERM', message: 'socket: EPERM', takesCause: false },
 ];
@@ -102,6 +110,14 @@ test('subclasses are not instances of their siblings, and plain Errors are not S
   t.false(new Error('plain') instanceof ShakerError);
   t.false(Object.assign(new Error('lookalike'), { code: 'ETIMEDOUT' }) instanceof ShakerError, 'a code alone is no brand');
   for (const value of [null, undefined, 0, 'ShakerError', {}, Symbol('x')]) t.false(value instanceof ShakerError);
+});
+
+test('AddonUnavailableError is an UnsupportedError that keeps its reason and fix apart', (t) => {
+  const error = new errors.AddonUnavailableError('disabled by TCP_SHAKER_NO_ADDON=1', 'unset TCP_SHAKER_NO_ADDON');
+  t.true(error instanceof UnsupportedError);
+  t.is(error.reason, 'disabled by TCP_SHAKER_NO_ADDON=1');
+  t.is(error.fix, 'unset TCP_SHAKER_NO_ADDON');
+  t.false(new UnsupportedError('m') instanceof errors.AddonUnavailableError);
 });
 
 test('the brand is not enumerable and does not show up in JSON or keys', (t) => {

@@ -94,3 +94,23 @@ test('a port in use is a listen error; close() frees the port at once', async (t
   t.pass();
   await checker.close();
 });
+
+test('engine stats holding a current value are gauges, the rest counters', async (t) => {
+  const { checker, strategy } = await scriptedChecker(fromStrings({}));
+  // The raw engine's shape: waitingForPort and queued rise and fall, syns only rise.
+  let current = { synsSent: 5, inFlight: 3, waitingForPort: 2, queued: 7 };
+  strategy.stats = () => ({ ...current });
+  const metrics = new MonitorMetrics(new Monitor({ checker, targets: ['198.18.0.2:80'] }), checker);
+  const first = await metrics.metrics();
+  for (const name of ['tcp_shaker_engine_in_flight', 'tcp_shaker_engine_waiting_for_port', 'tcp_shaker_engine_queued']) {
+    t.regex(first, new RegExp(`^# TYPE ${name} gauge$`, 'm'));
+  }
+  t.regex(first, /^# TYPE tcp_shaker_engine_syns_sent_total counter$/m);
+  t.notRegex(first, /waiting_for_port_total|queued_total/);
+  current = { synsSent: 9, inFlight: 0, waitingForPort: 0, queued: 1 };
+  const s = samples(await metrics.metrics());
+  t.is(s.get('tcp_shaker_engine_waiting_for_port'), 0);
+  t.is(s.get('tcp_shaker_engine_queued'), 1);
+  t.is(s.get('tcp_shaker_engine_syns_sent_total'), 9);
+  await checker.close();
+});
