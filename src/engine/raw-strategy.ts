@@ -16,7 +16,6 @@ import { AbortError, InvalidArgumentError, StateError, UnsupportedError } from '
 import type { Family, ProbeOptions, ProbeOutcome, ProbeTarget, Strategy } from '../core/types.js';
 import { NativeRawTransport, type PacketSlot, type RawTransport } from '../native/sender.js';
 import { openLiveCapture, type FrameHandler } from '../capture/pcap.js';
-import { ipOffset } from '../capture/link-layer.js';
 import { CapturePool, type CaptureOpener } from './capture-pool.js';
 import { IsnGenerator } from './isn.js';
 import { buildCaptureFilter } from '../capture/filter.js';
@@ -29,18 +28,16 @@ import { NumberIndex } from './number-index.js';
 import { defaultProbePortRange, checkPortRange, type PortRange } from '../core/port-range.js';
 import { classifyConnectErrno } from '../core/errno.js';
 import { RouteCache, type Route } from './route.js';
-import { decodeReply } from './reply.js';
-import { TcpReplyView } from './tcp-reply-view.js';
+import { matchReply, newReplyMatch, type IcmpFields } from './reply-match.js';
+import type { TcpReplyView } from './tcp-reply-view.js';
 import {
   buildSyn,
   PacketTemplate,
   synLength,
   parseAddress,
   formatAddress,
-  TcpFlags,
   formatTcpFlags,
   type SynSpec,
-  type IcmpQuote,
 } from '../wire/index.js';
 import { synAckEvidence, synOptionEvidence } from './evidence.js';
 
@@ -97,7 +94,8 @@ export class RawStrategy implements Strategy {
   private readonly routes = new RouteCache();
   private readonly parsedSources = new Map<string, Uint8Array>();
   private lastTarget: { text: string; bytes: Uint8Array } = { text: '', bytes: new Uint8Array(0) };
-  private readonly replyView = new TcpReplyView();
+  /** One match result reused for every captured frame (see reply-match.ts). */
+  private readonly match = newReplyMatch();
   private readonly verifyChecksums: boolean;
   private readonly timer: DeadlineTimer;
   private readonly isns = new IsnGenerator();
@@ -510,22 +508,17 @@ export class RawStrategy implements Strategy {
   // --- receiving ------------------------------------------------------------------------------
 
   private readonly onFrame: FrameHandler = (frame, timestampUs, linkType) => {
-    const view = this.replyView;
-    // The common case read in place, without allocating; everything else goes the general way.
-    if (!this.verifyChecksums && view.read(frame, linkType)) {
-      this.options.onPacket?.('received', frame.subarray(view.ipAt), timestampUs);
-      return this.onTcp(view, timestampUs);
-    }
-    const offset = ipOffset(frame, linkType);
-    if (offset < 0) return this.malformed();
-    const bytes = frame.subarray(offset);
-    this.options.onPacket?.('received', bytes, timestampUs);
-    const reply = decodeReply(bytes, this.verifyChecksums);
-    switch (reply.kind) {
-      case 'tcp':
-        return this.onTcp(view.fromRepr(reply.family, reply.src, reply.dst, reply.ttl, reply.tcp), timestampUs);
-      case 'icmp':
-        return this.onIcmp(reply.family, reply.responder, reply.type, reply.code, reply.errno, reply.quoted, reply.ttl, timestampUs);
+    const match = matchReply(this.table, frame, linkType, this.verifyChecksums, this.match);
+    if (match.ipAt >= 0) this.options.onPacket?.('received', match.ip, timestampUs);
+    switch (match.verdict) {
+      case 'open':
+        return this.onOpen(match.slot, match.tcp, timestampUs);
+      case 'closed':
+        return this.onClosed(match.slot, match.tcp, timestampUs);
+      case 'unreachable':
+        return this.onUnreachable(match.slot, match.icmp!, timestampUs);
+      case 'late-syn-ack':
+        return this.onLateSynAck(match.tcp, match.tcpKey);
       case 'ignored':
         return this.ignored();
       case 'malformed':
@@ -533,102 +526,74 @@ export class RawStrategy implements Strategy {
     }
   };
 
-  private onTcp(reply: TcpReplyView, timestampUs: number): void {
-    const { bytes, srcAt, dstAt, addrLen, family, flags } = reply;
-    const key = tupleKey(bytes, srcAt, addrLen, reply.srcPort, reply.dstPort);
+  private onOpen(slot: number, reply: TcpReplyView, timestampUs: number): void {
     const t = this.table;
-    const slot = t.find(key, family, bytes, reply.srcPort, reply.dstPort, srcAt);
-    const syn = (flags & TcpFlags.SYN) !== 0;
-    const ack = (flags & TcpFlags.ACK) !== 0;
-    const rst = (flags & TcpFlags.RST) !== 0;
+    const { bytes, srcAt, dstAt, family, flags } = reply;
     const now = performance.now();
-
-    if (slot < 0 || !this.sameAddress(slot, bytes, dstAt, addrLen, t.localAddr)) {
-      // A SYN-ACK for a probe that already finished (our RST was lost, or the server
-      // retransmitted before it arrived): one more RST at most, never a second verdict.
-      if (syn && ack && !rst && this.sendsRst) {
-        const claim = this.recent.claimExtraRst(key, reply.ack, now);
-        if (claim !== 'unknown') {
-          this.counters.duplicateSynAcks++;
-          if (claim === 'send') {
-            if (this.rstLimiter.allow(tupleKey(bytes, srcAt, addrLen, 0, 0), now)) {
-              this.sendRst(family, bytes, dstAt, bytes, srcAt, reply.dstPort, reply.srcPort, reply.ack);
-            } else {
-              this.counters.rstRateLimited++;
-            }
-          }
-          return;
-        }
-      }
-      return this.ignored();
-    }
-
-    const expectedAck = (t.isn[slot] + 1) >>> 0;
-    if (syn && ack && !rst) {
-      if (reply.ack !== expectedAck) return this.ignored();
-      // RFC 793 §3.4: a reset for an unexpected SYN-ACK carries seq = the segment's ack.
-      if (this.sendsRst) this.sendRst(family, bytes, dstAt, bytes, srcAt, reply.dstPort, reply.srcPort, reply.ack);
-      this.finish(
-        slot,
-        {
-          status: 'open',
-          rttMs: this.rtt(slot, timestampUs, now),
-          attempts: t.attempts[slot],
-          evidence: reply.parsedOptions
-            ? { flags: formatTcpFlags(flags), ttl: reply.ttl, window: reply.window, ...synOptionEvidence(reply.parsedOptions) }
-            : synAckEvidence(formatTcpFlags(flags), reply.ttl, reply.window, bytes, reply.optionsAt, reply.optionsEnd),
-        },
-        true,
-        true,
-        now,
-      );
-      return;
-    }
-    if (rst) {
-      // RFC 793 §3.4 (SYN-SENT): a RST is acceptable only if it acknowledges our SYN.
-      if (!ack || reply.ack !== expectedAck) return this.ignored();
-      this.finish(
-        slot,
-        {
-          status: 'closed',
-          code: 'ECONNREFUSED',
-          rttMs: this.rtt(slot, timestampUs, now),
-          attempts: t.attempts[slot],
-          evidence: { flags: formatTcpFlags(flags), ttl: reply.ttl, window: reply.window },
-        },
-        true,
-        true,
-        now,
-      );
-      return;
-    }
-    this.ignored();
+    // RFC 793 §3.4: a reset for an unexpected SYN-ACK carries seq = the segment's ack.
+    if (this.sendsRst) this.sendRst(family, bytes, dstAt, bytes, srcAt, reply.dstPort, reply.srcPort, reply.ack);
+    this.finish(
+      slot,
+      {
+        status: 'open',
+        rttMs: this.rtt(slot, timestampUs, now),
+        attempts: t.attempts[slot],
+        evidence: reply.parsedOptions
+          ? { flags: formatTcpFlags(flags), ttl: reply.ttl, window: reply.window, ...synOptionEvidence(reply.parsedOptions) }
+          : synAckEvidence(formatTcpFlags(flags), reply.ttl, reply.window, bytes, reply.optionsAt, reply.optionsEnd),
+      },
+      true,
+      true,
+      now,
+    );
   }
 
-  private onIcmp(
-    family: Family,
-    responder: Uint8Array,
-    type: number,
-    code: number,
-    errno: string,
-    quoted: IcmpQuote | undefined,
-    ttl: number,
-    timestampUs: number,
-  ): void {
-    if (!quoted || quoted.protocol !== 6 || quoted.srcPort === undefined || quoted.dstPort === undefined) return this.ignored();
-    const key = tupleKey(quoted.dst, 0, quoted.dst.length, quoted.dstPort, quoted.srcPort);
+  private onClosed(slot: number, reply: TcpReplyView, timestampUs: number): void {
     const t = this.table;
-    const slot = t.find(key, family, quoted.dst, quoted.dstPort, quoted.srcPort);
-    // The quoted header must be our SYN: our source address and our ISN.
-    if (slot < 0 || !this.sameAddress(slot, quoted.src, 0, quoted.src.length, t.localAddr) || quoted.seq !== t.isn[slot]) return this.ignored();
+    const now = performance.now();
+    this.finish(
+      slot,
+      {
+        status: 'closed',
+        code: 'ECONNREFUSED',
+        rttMs: this.rtt(slot, timestampUs, now),
+        attempts: t.attempts[slot],
+        evidence: { flags: formatTcpFlags(reply.flags), ttl: reply.ttl, window: reply.window },
+      },
+      true,
+      true,
+      now,
+    );
+  }
+
+  /**
+   * A SYN-ACK for a probe that already finished (our RST was lost, or the server retransmitted
+   * before it arrived): one more RST at most, never a second verdict.
+   */
+  private onLateSynAck(reply: TcpReplyView, key: number): void {
+    const { bytes, srcAt, dstAt, addrLen, family } = reply;
+    if (!this.sendsRst) return this.ignored();
+    const now = performance.now();
+    const claim = this.recent.claimExtraRst(key, reply.ack, now);
+    if (claim === 'unknown') return this.ignored();
+    this.counters.duplicateSynAcks++;
+    if (claim !== 'send') return;
+    if (this.rstLimiter.allow(tupleKey(bytes, srcAt, addrLen, 0, 0), now)) {
+      this.sendRst(family, bytes, dstAt, bytes, srcAt, reply.dstPort, reply.srcPort, reply.ack);
+    } else {
+      this.counters.rstRateLimited++;
+    }
+  }
+
+  private onUnreachable(slot: number, icmp: IcmpFields, timestampUs: number): void {
     this.finish(
       slot,
       {
         status: 'unreachable',
-        code: errno,
+        code: icmp.errno,
         rttMs: this.rtt(slot, timestampUs, performance.now()),
-        attempts: t.attempts[slot],
-        evidence: { icmpType: type, icmpCode: code, responder: formatAddress(responder), ttl },
+        attempts: this.table.attempts[slot],
+        evidence: { icmpType: icmp.type, icmpCode: icmp.code, responder: formatAddress(icmp.responder), ttl: icmp.ttl },
       },
       true,
     );
@@ -642,12 +607,6 @@ export class RawStrategy implements Strategy {
     // process clock when they disagree with it (clock steps, a library without timestamps).
     const rtt = timestampUs > 0 && fromCapture >= 0 && fromCapture <= fromClock + 1 ? fromCapture : fromClock;
     return Math.round(rtt * 1000) / 1000;
-  }
-
-  private sameAddress(slot: number, addr: Uint8Array, addrAt: number, addrLen: number, column: Uint8Array): boolean {
-    const base = slot * 16;
-    for (let i = 0; i < addrLen; i++) if (column[base + i] !== addr[addrAt + i]) return false;
-    return true;
   }
 
   private malformed(): void {
