@@ -21,6 +21,7 @@ import { IsnGenerator } from './isn.js';
 import { buildCaptureFilter } from '../capture/filter.js';
 import { NftShim, sweepStaleTables } from '../firewall/nftables.js';
 import { DeadlineTimer } from '../core/deadline-heap.js';
+import { DEFAULT_RETRANSMIT_POLICY, RttEstimator, retransmitDelayMs, unmeasuredRtoMs, type RetransmitPolicy } from './rto.js';
 import { ProbeTable, RecentProbes, type ProbeCallback } from './probe-table.js';
 import { RstLimiter } from './rst-limiter.js';
 import { tupleKey } from './tuple-key.js';
@@ -41,6 +42,9 @@ import {
 } from '../wire/index.js';
 import { synAckEvidence, synOptionEvidence } from './evidence.js';
 
+/** net.ipv4.tcp_invalid_ratelimit's default: how often a server answers a repeated SYN. */
+const SERVER_REPEAT_INTERVAL_MS = 500;
+
 export interface RawStrategyOptions {
   /** Source ports for probes; default: the block above the kernel's ephemeral range. */
   sourcePorts?: PortRange;
@@ -56,8 +60,15 @@ export interface RawStrategyOptions {
    * (e.g. ['198.18.0.1', '2001:2::1']).
    */
   source?: string | readonly string[];
-  /** First retransmission after this long (the kernel's initial RTO is 1 s), doubling after. */
+  /**
+   * RTO before a destination has answered; default a third of the timeout, 100-1000 ms. Once it
+   * has answered, the RTO comes from its measured round trips (RFC 6298, engine/rto.ts).
+   */
   initialRtoMs?: number;
+  /** Floor of any RTO (default 100 ms; engine/rto.ts says why not Linux's 200). */
+  minRtoMs?: number;
+  /** Retransmissions one RTO apart before the RTO doubles (default 4, Linux's tcp_syn_linear_timeouts). */
+  linearRetransmits?: number;
   /** Verify TCP/ICMP checksums of replies (off by default: offloaded checksums on lo/veth). */
   verifyChecksums?: boolean;
   /** Overrides for the SYN (ttl, window, options...). */
@@ -99,6 +110,9 @@ export class RawStrategy implements Strategy {
   private readonly verifyChecksums: boolean;
   private readonly timer: DeadlineTimer;
   private readonly isns = new IsnGenerator();
+  private readonly retransmitPolicy: RetransmitPolicy;
+  /** Round trips per destination address, for the RTO. */
+  private readonly rtts: RttEstimator;
   /** SYNs and RSTs stamped from templates (wire/packet-template.ts); no SYN template with extension headers. */
   private readonly synTemplates: { [F in Family]: PacketTemplate | undefined };
   private readonly rstTemplates = { 4: PacketTemplate.rst(4), 6: PacketTemplate.rst(6) } as const;
@@ -129,6 +143,8 @@ export class RawStrategy implements Strategy {
     shimLost: 0,
     aborted: 0,
     waitedForPort: 0,
+    freshTuples: 0,
+    lateAnswers: 0,
   };
   /** Probes waiting for a free source port, by destination (tuple key with local port 0). */
   private readonly waiting = new Map<number, WaitingProbe[]>();
@@ -148,6 +164,13 @@ export class RawStrategy implements Strategy {
       this.sourceOverride[family] = { text, bytes };
     }
     this.sendsRst = options.rstShim !== false;
+    this.retransmitPolicy = {
+      ...DEFAULT_RETRANSMIT_POLICY,
+      ...(options.initialRtoMs !== undefined ? { initialRtoMs: options.initialRtoMs } : {}),
+      ...(options.minRtoMs !== undefined ? { minRtoMs: options.minRtoMs } : {}),
+      ...(options.linearRetransmits !== undefined ? { linearRetransmits: options.linearRetransmits } : {}),
+    };
+    this.rtts = new RttEstimator(this.retransmitPolicy);
     this.verifyChecksums = options.verifyChecksums ?? false;
     this.synTemplates = { 4: PacketTemplate.syn(4, options.syn), 6: PacketTemplate.syn(6, options.syn) };
   }
@@ -287,7 +310,7 @@ export class RawStrategy implements Strategy {
     if (busy >= this.portRange[1] - this.portRange[0] + 1) return this.waitForPort(target, remote, route, options, callback);
     const captureId = this.captures!.acquire(this.options.interface ?? route.interface);
     const now = performance.now();
-    const localPort = this.pickPort(remote, target.port);
+    const localPort = this.pickPort(remote, target.port, now);
     if (localPort < 0) {
       // Every source port is busy with this very destination (more checks in flight to one
       // ip:port than the range has ports): wait for one of them to finish, inside the deadline,
@@ -307,8 +330,11 @@ export class RawStrategy implements Strategy {
     t.localAddr.set(local, slot * 16);
     t.isn[slot] = this.isns.next(local, remote, localPort, target.port, now);
     t.deadline[slot] = options.deadline;
-    t.rtoMs[slot] = this.options.initialRtoMs ?? 1000;
+    const measured = this.rtts.rtoMs(tupleKey(remote, 0, remote.length, 0, 0));
+    t.rtoMs[slot] = measured ?? unmeasuredRtoMs(options.deadline - now, this.retransmitPolicy);
+    t.rtoMeasured[slot] = measured === undefined ? 0 : 1;
     t.attempts[slot] = 0;
+    t.repeatedPerf[slot] = 0;
     t.retriesLeft[slot] = Math.max(0, Math.min(255, options.retries));
     t.captureId[slot] = captureId;
     this.counters.probesStarted++;
@@ -426,7 +452,13 @@ export class RawStrategy implements Strategy {
 
   private scheduleNext(slot: number, now: number): void {
     const t = this.table;
-    const retransmitAt = t.retriesLeft[slot] > 0 ? t.lastSentPerf[slot] + t.rtoMs[slot] : Infinity;
+    let retransmitAt = Infinity;
+    if (t.retriesLeft[slot] > 0) {
+      retransmitAt = t.lastSentPerf[slot] + retransmitDelayMs(t.rtoMs[slot], t.attempts[slot], this.retransmitPolicy);
+      // A guessed RTO is looked at again after the floor: by then another probe to the same
+      // destination may have measured it (300 checks launched at once all start unmeasured).
+      if (t.rtoMeasured[slot] === 0) retransmitAt = Math.min(retransmitAt, t.lastSentPerf[slot] + this.retransmitPolicy.minRtoMs);
+    }
     this.timer.schedule(Math.max(now, Math.min(retransmitAt, t.deadline[slot])), slot, t.gen[slot]);
   }
 
@@ -441,17 +473,60 @@ export class RawStrategy implements Strategy {
       this.finish(slot, { status: 'timeout', code: 'ETIMEDOUT', attempts: t.attempts[slot] }, true);
       return;
     }
-    if (t.retriesLeft[slot] > 0 && now >= t.lastSentPerf[slot] + t.rtoMs[slot]) {
-      t.retriesLeft[slot]--;
-      // RFC 6298 §5.5: back off the timer by doubling on every retransmission.
-      t.rtoMs[slot] *= 2;
-      this.counters.retransmits++;
-      this.sendSyn(slot, now);
+    if (t.retriesLeft[slot] > 0) {
+      if (t.rtoMeasured[slot] === 0) {
+        const measured = this.rtts.rtoMs(tupleKey(t.remoteAddr, slot * 16, t.family[slot] === 4 ? 4 : 16, 0, 0));
+        if (measured !== undefined) {
+          t.rtoMs[slot] = Math.min(t.rtoMs[slot], measured);
+          t.rtoMeasured[slot] = 1;
+        }
+      }
+      if (now >= t.lastSentPerf[slot] + retransmitDelayMs(t.rtoMs[slot], t.attempts[slot], this.retransmitPolicy)) {
+        t.retriesLeft[slot]--;
+        this.counters.retransmits++;
+        // A server holding our SYN half-open answers its first repeat, then at most one repeat
+        // per 500 ms (Linux's tcp_invalid_ratelimit); sooner than that, a repeat on the same
+        // tuple is wasted, so it goes out on a fresh tuple, which gets an answer of its own.
+        if (t.repeatedPerf[slot] === 0 || now - t.repeatedPerf[slot] >= SERVER_REPEAT_INTERVAL_MS) {
+          t.repeatedPerf[slot] = now;
+        } else {
+          this.moveToFreshTuple(slot, now);
+        }
+        this.sendSyn(slot, now);
+      }
     }
     this.scheduleNext(slot, now);
   }
 
-  private finish(slot: number, outcome: ProbeOutcome, remember: boolean, notify = true, now = performance.now()): void {
+  /**
+   * Moves a live probe to another source port (new tuple, new ISN) for its next SYN. The tuple it
+   * leaves is remembered with the probe as its owner: a late answer there still answers the
+   * probe, and the tuple is not reused until a RST has cleared it on the server.
+   */
+  private moveToFreshTuple(slot: number, now: number): void {
+    const t = this.table;
+    const len = t.family[slot] === 4 ? 4 : 16;
+    const base = slot * 16;
+    const remote = t.remoteAddr.subarray(base, base + len);
+    const port = this.pickPort(remote, t.remotePort[slot], now);
+    if (port < 0) return;
+    this.recent.add(t.key[slot], t.isn[slot], now, false, slot, t.gen[slot]);
+    t.rekey(slot, tupleKey(remote, 0, len, t.remotePort[slot], port));
+    t.localPort[slot] = port;
+    t.isn[slot] = this.isns.next(t.localAddr.subarray(base, base + len), remote, port, t.remotePort[slot], now);
+    t.repeatedPerf[slot] = 0;
+    this.counters.freshTuples++;
+  }
+
+  /** `settled`: the server holds nothing on the probe's current tuple (see RecentProbes). */
+  private finish(
+    slot: number,
+    outcome: ProbeOutcome,
+    remember: boolean,
+    notify = true,
+    now = performance.now(),
+    settled = outcome.status !== 'timeout',
+  ): void {
     const t = this.table;
     const key = t.key[slot];
     const isn = t.isn[slot];
@@ -462,7 +537,7 @@ export class RawStrategy implements Strategy {
     if (busy > 0) this.busyByDestination.set(destination, busy);
     else this.busyByDestination.delete(destination);
     const callback = t.release(slot)!;
-    if (remember) this.recent.add(key, isn, now);
+    if (remember) this.recent.add(key, isn, now, settled);
     if (!notify) this.counters.aborted++;
     else this.counters[outcome.status === 'error' ? 'errors' : outcome.status]++;
     this.captures?.release(captureId);
@@ -518,7 +593,9 @@ export class RawStrategy implements Strategy {
       case 'unreachable':
         return this.onUnreachable(match.slot, match.icmp!, timestampUs);
       case 'late-syn-ack':
-        return this.onLateSynAck(match.tcp, match.tcpKey);
+        return this.onLateSynAck(match.tcp, match.tcpKey, timestampUs);
+      case 'late-rst':
+        return this.onLateRst(match.tcp, match.tcpKey, timestampUs);
       case 'ignored':
         return this.ignored();
       case 'malformed':
@@ -526,17 +603,20 @@ export class RawStrategy implements Strategy {
     }
   };
 
-  private onOpen(slot: number, reply: TcpReplyView, timestampUs: number): void {
+  /** `onCurrentTuple` false: the answer came on a tuple the probe left (its current one may still be half-open). */
+  private onOpen(slot: number, reply: TcpReplyView, timestampUs: number, onCurrentTuple = true): void {
     const t = this.table;
     const { bytes, srcAt, dstAt, family, flags } = reply;
     const now = performance.now();
     // RFC 793 §3.4: a reset for an unexpected SYN-ACK carries seq = the segment's ack.
     if (this.sendsRst) this.sendRst(family, bytes, dstAt, bytes, srcAt, reply.dstPort, reply.srcPort, reply.ack);
+    const rttMs = this.rtt(slot, timestampUs, now);
+    this.sampleRtt(slot, rttMs);
     this.finish(
       slot,
       {
         status: 'open',
-        rttMs: this.rtt(slot, timestampUs, now),
+        rttMs,
         attempts: t.attempts[slot],
         evidence: reply.parsedOptions
           ? { flags: formatTcpFlags(flags), ttl: reply.ttl, window: reply.window, ...synOptionEvidence(reply.parsedOptions) }
@@ -545,35 +625,46 @@ export class RawStrategy implements Strategy {
       true,
       true,
       now,
+      onCurrentTuple,
     );
   }
 
-  private onClosed(slot: number, reply: TcpReplyView, timestampUs: number): void {
+  private onClosed(slot: number, reply: TcpReplyView, timestampUs: number, onCurrentTuple = true): void {
     const t = this.table;
     const now = performance.now();
+    const rttMs = this.rtt(slot, timestampUs, now);
+    this.sampleRtt(slot, rttMs);
     this.finish(
       slot,
       {
         status: 'closed',
         code: 'ECONNREFUSED',
-        rttMs: this.rtt(slot, timestampUs, now),
+        rttMs,
         attempts: t.attempts[slot],
         evidence: { flags: formatTcpFlags(reply.flags), ttl: reply.ttl, window: reply.window },
       },
       true,
       true,
       now,
+      onCurrentTuple,
     );
   }
 
   /**
-   * A SYN-ACK for a probe that already finished (our RST was lost, or the server retransmitted
-   * before it arrived): one more RST at most, never a second verdict.
+   * A SYN-ACK on a tuple no live probe uses now. If a live probe left that tuple for a fresh one,
+   * it is that probe's answer (open). Otherwise it is for a probe that already finished (our RST
+   * was lost, or the server retransmitted before it arrived): one more RST at most, never a
+   * second verdict.
    */
-  private onLateSynAck(reply: TcpReplyView, key: number): void {
+  private onLateSynAck(reply: TcpReplyView, key: number, timestampUs: number): void {
     const { bytes, srcAt, dstAt, addrLen, family } = reply;
-    if (!this.sendsRst) return this.ignored();
     const now = performance.now();
+    const owner = this.liveOwner(key, reply.ack, now);
+    if (owner >= 0) {
+      this.counters.lateAnswers++;
+      return this.onOpen(owner, reply, timestampUs, false);
+    }
+    if (!this.sendsRst) return this.ignored();
     const claim = this.recent.claimExtraRst(key, reply.ack, now);
     if (claim === 'unknown') return this.ignored();
     this.counters.duplicateSynAcks++;
@@ -583,6 +674,26 @@ export class RawStrategy implements Strategy {
     } else {
       this.counters.rstRateLimited++;
     }
+  }
+
+  /** A RST-ACK on a tuple a live probe left: that probe's answer (closed). Else ignored. */
+  private onLateRst(reply: TcpReplyView, key: number, timestampUs: number): void {
+    const now = performance.now();
+    const owner = this.liveOwner(key, reply.ack, now);
+    if (owner < 0) return this.ignored();
+    this.counters.lateAnswers++;
+    this.onClosed(owner, reply, timestampUs, false);
+  }
+
+  /** The live probe that left tuple `key` whose SYN `ack` acknowledges, or -1 (settles the tuple). */
+  private liveOwner(key: number, ack: number, now: number): number {
+    const i = this.recent.find(key, ack, now);
+    if (i < 0) return -1;
+    const slot = this.recent.ownerSlot(i);
+    if (slot < 0 || !this.table.isLive(slot, this.recent.ownerGeneration(i))) return -1;
+    // Answered: a RST-ACK leaves the server nothing, a SYN-ACK gets our RST in onOpen.
+    this.recent.settle(i);
+    return slot;
   }
 
   private onUnreachable(slot: number, icmp: IcmpFields, timestampUs: number): void {
@@ -597,6 +708,16 @@ export class RawStrategy implements Strategy {
       },
       true,
     );
+  }
+
+  /**
+   * Feeds the destination's RTO estimate. Karn's rule (RFC 6298 §3): a reply after a
+   * retransmission may answer either SYN (they carry the same ISN), so it measures nothing.
+   */
+  private sampleRtt(slot: number, rttMs: number): void {
+    const t = this.table;
+    if (t.attempts[slot] !== 1) return;
+    this.rtts.sample(tupleKey(t.remoteAddr, slot * 16, t.family[slot] === 4 ? 4 : 16, 0, 0), rttMs);
   }
 
   private rtt(slot: number, timestampUs: number, now: number): number {
@@ -620,14 +741,26 @@ export class RawStrategy implements Strategy {
   // --- ports, ISNs, routes, captures -------------------------------------------------------------
 
   /**
-   * A source port whose 4-tuple with this destination is not in flight. The cursor walks the
-   * whole range before it comes back to a port, which already keeps a tuple's reuse as far apart
-   * as the range allows; a reused tuple gets a new ISN (the clock term), so a late reply to its
+   * A source port whose 4-tuple with this destination is neither in flight nor possibly still
+   * half-open on the server (a recent tuple that timed out or was left for a fresh one, until
+   * our RST clears it): a new SYN on such a tuple meets the server's old connection, which
+   * answers for the old ISN (issue #12: an overload poisoned the next run). The cursor walks the
+   * whole range before it comes back to a port, which keeps a tuple's reuse as far apart as the
+   * range allows; a reused tuple gets a new ISN (the clock term), so a late reply to its
    * predecessor cannot match it. O(1) unless nearly every port is busy with this destination.
    */
-  private pickPort(remote: Uint8Array, remotePort: number): number {
+  private pickPort(remote: Uint8Array, remotePort: number, now: number): number {
     const [low, high] = this.portRange;
     const width = high - low + 1;
+    for (let tries = 0; tries < width; tries++) {
+      const port = this.nextPort;
+      this.nextPort = port >= high ? low : port + 1;
+      const key = tupleKey(remote, 0, remote.length, remotePort, port);
+      if (!this.table.has(key) && !this.recent.unsettled(key, now)) return port;
+    }
+    // Every clean tuple is taken: rather than wait (nothing would wake the waiting probe when a
+    // record expires), take one that is only possibly half-open. Its fresh ISN keeps a stale
+    // answer from matching; the probe may time out, never read open or closed wrongly.
     for (let tries = 0; tries < width; tries++) {
       const port = this.nextPort;
       this.nextPort = port >= high ? low : port + 1;

@@ -8,8 +8,9 @@
 //   - an ICMP error is an answer only if it quotes our SYN: our address, our ports, our ISN;
 //   - the reply's destination must be the probe's source address (a probe from 198.18.0.1 is
 //     not answered by a segment to 198.18.0.9 that happens to hit the same ports).
-// A SYN-ACK to our ports that matches no live probe is 'late-syn-ack': the engine decides from
-// what it remembers of finished probes whether it deserves a RST.
+// A SYN-ACK or RST-ACK to our ports that matches no live probe's current tuple is 'late-syn-ack'
+// or 'late-rst': the engine decides from what it remembers of recent tuples (engine/probe-table.ts
+// RecentProbes) whether it answers a probe that moved to a fresh tuple, or deserves a RST.
 import { ipOffset } from '../capture/link-layer.js';
 import type { Family } from '../core/types.js';
 import { TcpFlags, type IcmpQuote } from '../wire/index.js';
@@ -18,7 +19,7 @@ import { decodeReply } from './reply.js';
 import { TcpReplyView } from './tcp-reply-view.js';
 import { tupleKey } from './tuple-key.js';
 
-export type MatchVerdict = 'open' | 'closed' | 'unreachable' | 'late-syn-ack' | 'ignored' | 'malformed';
+export type MatchVerdict = 'open' | 'closed' | 'unreachable' | 'late-syn-ack' | 'late-rst' | 'ignored' | 'malformed';
 
 export interface IcmpFields {
   family: Family;
@@ -102,7 +103,7 @@ export function matchTcp(table: ProbeTable, into: ReplyMatch): ReplyMatch {
   const slot = table.find(key, family, bytes, reply.srcPort, reply.dstPort, srcAt);
   if (slot < 0 || !sameAddress(table.localAddr, slot, bytes, dstAt, addrLen)) {
     into.slot = -1;
-    return verdict(into, syn && ack && !rst ? 'late-syn-ack' : 'ignored');
+    return verdict(into, late(syn, ack, rst));
   }
   const expectedAck = (table.isn[slot] + 1) >>> 0;
   into.slot = slot;
@@ -110,7 +111,12 @@ export function matchTcp(table: ProbeTable, into: ReplyMatch): ReplyMatch {
   if (rst && ack && reply.ack === expectedAck) return verdict(into, 'closed');
   into.slot = -1;
   // A SYN-ACK for an earlier probe on a reused tuple lands here too: late, not ours to judge.
-  return verdict(into, syn && ack && !rst ? 'late-syn-ack' : 'ignored');
+  return verdict(into, late(syn, ack, rst));
+}
+
+function late(syn: boolean, ack: boolean, rst: boolean): MatchVerdict {
+  if (syn && ack && !rst) return 'late-syn-ack';
+  return rst && ack && !syn ? 'late-rst' : 'ignored';
 }
 
 /** The live probe whose SYN an ICMP error quotes (addresses, ports and ISN), or -1. */

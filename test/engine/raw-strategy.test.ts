@@ -437,17 +437,43 @@ test('link types: Ethernet and NULL framing are unwrapped, an unknown link type 
 
 // --- retransmission --------------------------------------------------------------------------------
 
-test('retries 2 with initialRtoMs 50: three SYNs with the same sequence number, then timeout', async (t) => {
-  const r = await rig(t, 4, { initialRtoMs: 50 });
+test('retries 2 with initialRtoMs 50: the first repeat on the same tuple, the second (within 500 ms) from a fresh one, then timeout', async (t) => {
+  const r = await rig(t, 4, { initialRtoMs: 50, minRtoMs: 50, linearRetransmits: 0 });
   // The deadline is far past 50 + 100 ms, so both retransmissions fit even on a loaded machine.
   const outcome = await probe(r, { timeoutMs: 3000, retries: 2 });
   const syns = r.transport.syns;
   t.is(syns.length, 3);
-  t.is(new Set(syns.map((s) => s.tcp.seq)).size, 1, 'the same ISN each time');
-  t.is(new Set(syns.map((s) => s.tcp.srcPort)).size, 1, 'the same source port each time');
+  // A server answers the first repeated SYN of a half-open connection, then at most one per
+  // 500 ms (tcp_invalid_ratelimit): the third SYN would be wasted on the first tuple.
+  t.is(syns[1].tcp.seq, syns[0].tcp.seq, 'the first repeat: same ISN');
+  t.is(syns[1].tcp.srcPort, syns[0].tcp.srcPort, 'the first repeat: same source port');
+  t.not(syns[2].tcp.srcPort, syns[0].tcp.srcPort, 'the second repeat: a fresh source port');
+  t.not(syns[2].tcp.seq, syns[0].tcp.seq, 'the second repeat: its own ISN');
   t.like(outcome, { status: 'timeout', attempts: 3 });
-  t.like(r.raw.stats(), { synsSent: 3, retransmits: 2 });
+  t.like(r.raw.stats(), { synsSent: 3, retransmits: 2, freshTuples: 1 });
 });
+
+const lateOnLeftTuple = test.macro({
+  async exec(t, answer: 'SYN-ACK' | 'RST-ACK') {
+    const r = await rig(t, 4, { initialRtoMs: 20, minRtoMs: 20, linearRetransmits: 0 });
+    const pending = probe(r, { timeoutMs: 5000, retries: 5 });
+    const first = await nthSyn(r, 1);
+    await nthSyn(r, 3);
+    t.not(r.transport.syns[2].tcp.srcPort, first.tcp.srcPort);
+    // The answer to the first SYN arrives after the probe moved on: it is still the answer.
+    r.captures.push(answer === 'SYN-ACK' ? synAck(first) : rstAck(first));
+    t.like(await pending, { status: answer === 'SYN-ACK' ? 'open' : 'closed' });
+    t.like(r.raw.stats(), { lateAnswers: 1 });
+    if (answer === 'SYN-ACK') {
+      const rst = r.transport.rsts.at(-1)!;
+      t.is(rst.tcp.srcPort, first.tcp.srcPort, 'the RST goes to the tuple that answered');
+      t.is(rst.tcp.seq, (first.tcp.seq + 1) >>> 0);
+    }
+  },
+  title: (_, answer: string) => `a ${answer} on a tuple the probe left for a fresh one answers the probe`,
+});
+test(lateOnLeftTuple, 'SYN-ACK');
+test(lateOnLeftTuple, 'RST-ACK');
 
 test('retries 0: exactly one SYN', async (t) => {
   const r = await rig(t, 4, { initialRtoMs: 10 });
