@@ -93,6 +93,8 @@ interface WaitingProbe {
   options: ProbeOptions;
   callback: ProbeCallback;
   cancelled: boolean;
+  /** performance.now() when it started waiting: the wait is the engine's, not the target's. */
+  queuedAt: number;
 }
 
 
@@ -549,7 +551,7 @@ export class RawStrategy implements Strategy {
   /** Queues a probe until a source port frees up for its destination. */
   private waitForPort(target: ProbeTarget, remote: Uint8Array, route: Route, options: ProbeOptions, callback: ProbeCallback): () => void {
     const destination = tupleKey(remote, 0, remote.length, target.port, 0);
-    const entry: WaitingProbe = { target, remote, route, options, callback, cancelled: false };
+    const entry: WaitingProbe = { target, remote, route, options, callback, cancelled: false, queuedAt: performance.now() };
     let queue = this.waiting.get(destination);
     if (!queue) this.waiting.set(destination, (queue = []));
     queue.push(entry);
@@ -570,12 +572,10 @@ export class RawStrategy implements Strategy {
       this.waitingCount--;
       if (queue.length === 0) this.waiting.delete(destination);
       if (entry.cancelled) continue;
-      if (performance.now() >= entry.options.deadline) {
-        this.counters.timeout++;
-        entry.callback({ status: 'timeout', code: 'ETIMEDOUT', attempts: 0 });
-        continue;
-      }
-      this.launchOrReport(entry.target, entry.remote, entry.route, entry.options, entry.callback);
+      // Its deadline starts when its SYN leaves (issue #12): a check that only waited for one of
+      // this engine's source ports must not read as a dead target. Abort still ends the wait.
+      const options = { ...entry.options, deadline: entry.options.deadline + (performance.now() - entry.queuedAt) };
+      this.launchOrReport(entry.target, entry.remote, entry.route, options, entry.callback);
       return;
     }
   }

@@ -671,16 +671,19 @@ test('source ports run out per destination: the extra probe waits for a free por
   t.true((await Promise.all(pending)).every((o) => o.status === 'closed'));
 });
 
-test('a probe still waiting for a port at its deadline times out; close() answers waiting probes', async (t) => {
+test('a probe that waited for a port gets its whole timeout once its SYN leaves; close() answers waiting probes', async (t) => {
   const [low] = defaultProbePortRange();
   const r = await rig(t, 4, { sourcePorts: [low, low] });
-  const first = probe(r, { timeoutMs: 200 });
-  const second = probe(r, { timeoutMs: 50 });
-  const third = probe(r, { timeoutMs: 10_000 });
-  // The first times out at 200 ms and frees the port: the second is past its deadline by then.
+  const first = probe(r, { timeoutMs: 400, retries: 0 });
+  const second = probe(r, { timeoutMs: 100, retries: 0 });
+  const third = probe(r, { timeoutMs: 10_000, retries: 0 });
+  // The first times out at 400 ms and frees the port. The second waited longer than its own
+  // timeout, but that wait was the engine's: its SYN goes out, and only then does its 100 ms run.
   t.is((await first).status, 'timeout');
-  t.like(await second, { status: 'timeout', code: 'ETIMEDOUT', attempts: 0 });
-  await until(() => r.transport.syns.length === 2, 'the third SYN');
+  const secondSyn = await nthSyn(r, 2);
+  r.captures.push(rstAck(secondSyn));
+  t.like(await second, { status: 'closed', attempts: 1 });
+  await until(() => r.transport.syns.length === 3, 'the third SYN');
   const fourth = probe(r);
   await r.raw.close();
   t.is((await third).code, 'ERR_SHAKER_CLOSED');
