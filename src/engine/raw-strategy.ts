@@ -12,7 +12,7 @@
 // timeouts for all of them. Replies that match nothing are counted and dropped.
 import { performance } from 'node:perf_hooks';
 import { addAbortListener } from 'node:events';
-import { AbortError, InvalidArgumentError, StateError, UnsupportedError } from '../core/errors.js';
+import { AbortError, InvalidArgumentError, StateError, SystemError, UnsupportedError } from '../core/errors.js';
 import type { Family, ProbeOptions, ProbeOutcome, ProbeTarget, Strategy } from '../core/types.js';
 import { NativeRawTransport, type PacketSlot, type RawTransport } from '../native/sender.js';
 import { openLiveCapture, type FrameHandler } from '../capture/pcap.js';
@@ -29,6 +29,7 @@ import { NumberIndex } from './number-index.js';
 import { defaultProbePortRange, checkPortRange, type PortRange } from '../core/port-range.js';
 import { classifyConnectErrno } from '../core/errno.js';
 import { RouteCache, type Route } from './route.js';
+import { PortClaims, kernelPortBinder, type PortBinder } from './port-claims.js';
 import { matchReply, newReplyMatch, type IcmpFields } from './reply-match.js';
 import type { TcpReplyView } from './tcp-reply-view.js';
 import {
@@ -44,6 +45,13 @@ import { synAckEvidence, synOptionEvidence } from './evidence.js';
 
 /** net.ipv4.tcp_invalid_ratelimit's default: how often a server answers a repeated SYN. */
 const SERVER_REPEAT_INTERVAL_MS = 500;
+
+/**
+ * Blocks of source ports claimed at start (port-claims.ts): 256 ports, 256 fds. More are
+ * claimed when every one is busy or possibly half-open toward one destination; the number
+ * trades fds held by an idle engine against how soon a finished tuple is reused.
+ */
+const INITIAL_CLAIM_BLOCKS = 4;
 
 export interface RawStrategyOptions {
   /** Source ports for probes; default: the block above the kernel's ephemeral range. */
@@ -82,6 +90,8 @@ export interface RawStrategyOptions {
   onPacket?: (direction: 'sent' | 'received', bytes: Uint8Array, timestampUs: number) => void;
   /** Test seams. */
   transport?: RawTransport;
+  /** How source ports are claimed from the kernel (default: bound TCP sockets, port-claims.ts). */
+  portBinder?: PortBinder;
   openCapture?: CaptureOpener;
   installShim?: boolean;
 }
@@ -125,7 +135,10 @@ export class RawStrategy implements Strategy {
   private readonly sendsRst: boolean;
   private transport: RawTransport | undefined;
   private shim: NftShim | undefined;
-  private nextPort: number;
+  /** The source ports this engine holds (claimed at start, grown on demand); undefined before start. */
+  private claims: PortClaims | undefined;
+  /** Index into claims.ports of the next port to try. */
+  private nextPort = 0;
   private started = false;
   private closed = false;
   private readonly counters = {
@@ -156,7 +169,6 @@ export class RawStrategy implements Strategy {
 
   constructor(private readonly options: RawStrategyOptions = {}) {
     this.portRange = options.sourcePorts ? checkPortRange(options.sourcePorts) : defaultProbePortRange();
-    this.nextPort = this.portRange[0] + Math.floor(Math.random() * (this.portRange[1] - this.portRange[0] + 1));
     this.timer = new DeadlineTimer(() => performance.now(), (slot, gen) => this.onTimer(slot, gen));
     for (const text of options.source === undefined ? [] : typeof options.source === 'string' ? [options.source] : options.source) {
       const bytes = parseAddress(text);
@@ -199,13 +211,29 @@ export class RawStrategy implements Strategy {
     );
     const transport =
       this.options.transport ?? new NativeRawTransport((error, tag, generation) => this.onSendError(error, tag, generation));
+    let claims: PortClaims | undefined;
     try {
+      claims = new PortClaims(this.portRange, this.options.portBinder ?? kernelPortBinder());
+      for (let i = 0; i < INITIAL_CLAIM_BLOCKS && claims.canGrow; i++) claims.grow();
+      if (claims.size === 0) {
+        throw (
+          claims.error ??
+          new SystemError(
+            `no free source port in ${this.portRange[0]}-${this.portRange[1]}: other engines or listeners hold all of them`,
+            'EADDRINUSE',
+            -98,
+            'bind',
+          )
+        );
+      }
+      this.claims = claims;
       if (transport instanceof NativeRawTransport) transport.open(4);
       this.transport = transport;
       if (this.options.rstShim !== false && this.options.installShim !== false) {
         await sweepStaleTables().catch(() => undefined);
         this.shim = await NftShim.install({
           portRange: this.portRange,
+          ports: claims.ports,
           onLost: (error) => {
             this.counters.shimLost++;
             this.warnings.push(`the nftables shim was lost (${error.message}): the local kernel now answers SYN-ACKs with its own RST`);
@@ -216,6 +244,8 @@ export class RawStrategy implements Strategy {
     } catch (error) {
       transport.close();
       this.transport = undefined;
+      claims?.release();
+      this.claims = undefined;
       this.started = false;
       throw error;
     }
@@ -309,7 +339,7 @@ export class RawStrategy implements Strategy {
     }
     const destination = tupleKey(remote, 0, remote.length, target.port, 0);
     const busy = Math.max(0, this.busyByDestination.get(destination));
-    if (busy >= this.portRange[1] - this.portRange[0] + 1) return this.waitForPort(target, remote, route, options, callback);
+    if (busy >= this.claims!.size && this.claimMorePorts().length === 0) return this.waitForPort(target, remote, route, options, callback);
     const captureId = this.captures!.acquire(this.options.interface ?? route.interface);
     const now = performance.now();
     const localPort = this.pickPort(remote, target.port, now);
@@ -376,7 +406,12 @@ export class RawStrategy implements Strategy {
     this.recent.clear();
     const shim = this.shim;
     this.shim = undefined;
-    await shim?.remove();
+    try {
+      await shim?.remove();
+    } finally {
+      // Last: once released, another engine may take these ports.
+      this.claims?.release();
+    }
   }
 
   stats(): Record<string, number> {
@@ -385,6 +420,8 @@ export class RawStrategy implements Strategy {
       ...this.counters,
       ...(this.transport?.stats() ?? {}),
       inFlight: this.table.size,
+      portsClaimed: this.claims?.size ?? 0,
+      portsHeldElsewhere: this.claims?.heldElsewhere ?? 0,
       waitingForPort: this.waitingCount,
       captureDrops,
     };
@@ -744,29 +781,60 @@ export class RawStrategy implements Strategy {
    * A source port whose 4-tuple with this destination is neither in flight nor possibly still
    * half-open on the server (a recent tuple that timed out or was left for a fresh one, until
    * our RST clears it): a new SYN on such a tuple meets the server's old connection, which
-   * answers for the old ISN (issue #12: an overload poisoned the next run). The cursor walks the
-   * whole range before it comes back to a port, which keeps a tuple's reuse as far apart as the
-   * range allows; a reused tuple gets a new ISN (the clock term), so a late reply to its
-   * predecessor cannot match it. O(1) unless nearly every port is busy with this destination.
+   * answers for the old ISN (issue #12: an overload poisoned the next run). Only ports this
+   * engine claimed (port-claims.ts), so no other engine on the host shares a tuple with it. The
+   * cursor walks every claimed port before it comes back to one, which keeps a tuple's reuse as
+   * far apart as the claim allows; when none is clean, another block is claimed. A reused tuple
+   * gets a new ISN (the clock term), so a late reply to its predecessor cannot match it. O(1)
+   * unless nearly every port is busy with this destination.
    */
   private pickPort(remote: Uint8Array, remotePort: number, now: number): number {
-    const [low, high] = this.portRange;
-    const width = high - low + 1;
+    const ports = this.claims!.ports;
+    let width = ports.length;
     for (let tries = 0; tries < width; tries++) {
-      const port = this.nextPort;
-      this.nextPort = port >= high ? low : port + 1;
+      const port = this.nextClaimedPort(ports);
       const key = tupleKey(remote, 0, remote.length, remotePort, port);
       if (!this.table.has(key) && !this.recent.unsettled(key, now)) return port;
+      // Every claimed port tried and none clean: claim more and go on from the first new one.
+      if (tries === width - 1) {
+        const added = this.claimMorePorts().length;
+        if (added > 0) this.nextPort = ports.length - added;
+        width += added;
+      }
     }
-    // Every clean tuple is taken: rather than wait (nothing would wake the waiting probe when a
-    // record expires), take one that is only possibly half-open. Its fresh ISN keeps a stale
-    // answer from matching; the probe may time out, never read open or closed wrongly.
+    // Every clean tuple is taken and the range is exhausted: rather than wait (nothing would
+    // wake the waiting probe when a record expires), take one that is only possibly half-open.
+    // Its fresh ISN keeps a stale answer from matching; the probe may time out, never read open
+    // or closed wrongly.
     for (let tries = 0; tries < width; tries++) {
-      const port = this.nextPort;
-      this.nextPort = port >= high ? low : port + 1;
+      const port = this.nextClaimedPort(ports);
       if (!this.table.has(tupleKey(remote, 0, remote.length, remotePort, port))) return port;
     }
     return -1;
+  }
+
+  private nextClaimedPort(ports: readonly number[]): number {
+    if (this.nextPort >= ports.length) this.nextPort = 0;
+    return ports[this.nextPort++];
+  }
+
+  /**
+   * Claims another block of source ports and adds them to the shim's set; returns the ports
+   * added (none once the range is exhausted). The first SYN-ACKs to them may meet the kernel
+   * before nft has added them: it then sends the RST the engine sends anyway.
+   */
+  private claimMorePorts(): number[] {
+    const claims = this.claims!;
+    if (!claims.canGrow) return [];
+    const added = claims.grow();
+    if (added.length > 0) {
+      this.shim?.addPorts(added).catch((error: Error) => {
+        this.warnings.push(`cannot add source ports to the nftables shim (${error.message}): the kernel may answer SYN-ACKs to them with its own RST`);
+      });
+    } else if (claims.error) {
+      this.warnings.push(`no more source ports claimed: ${claims.error.message}`);
+    }
+    return added;
   }
 
   /**

@@ -23,6 +23,7 @@ import {
 } from '../../src/wire/index.js';
 import { FakeCaptures } from '../helpers/fake-capture.js';
 import { FakeTransport, type SentPacket } from '../helpers/fake-transport.js';
+import { FakePortTable } from '../helpers/fake-port-binder.js';
 import { prng } from '../wire/util.js';
 
 // Addresses from the benchmarking ranges (RFC 2544's 198.18.0.0/15, RFC 5180's 2001:2::/48):
@@ -55,6 +56,8 @@ async function rig(t: ExecutionContext, family: Family = 4, options: RawStrategy
     interface: 'fake0',
     source: NET[family].source,
     captureIdleMs: 10,
+    // Claims from a host of its own: tests run concurrently and must not claim each other's ports.
+    portBinder: new FakePortTable().binder(),
     ...options,
   });
   // Whatever a failed test leaves behind: no timer or probe outlives its test. (Per test, not
@@ -519,7 +522,7 @@ test('close() settles in-flight probes as error ERR_SHAKER_CLOSED and releases t
 });
 
 test('probe() before start() rejects ERR_SHAKER_NOT_STARTED; start() twice rejects ERR_SHAKER_ALREADY_STARTED', async (t) => {
-  const raw = new RawStrategy({ transport: new FakeTransport(), openCapture: new FakeCaptures().open, installShim: false, interface: 'fake0', source: NET[4].source });
+  const raw = new RawStrategy({ transport: new FakeTransport(), openCapture: new FakeCaptures().open, installShim: false, interface: 'fake0', source: NET[4].source, portBinder: new FakePortTable().binder() });
   t.teardown(() => raw.close());
   await t.throwsAsync(raw.probe({ ip: NET[4].target, family: 4, port: 80 }, { deadline: performance.now() + 100, retries: 0 }), {
     instanceOf: StateError,
@@ -760,4 +763,59 @@ test('IPv6 end to end: open, closed, then unreachable on one engine', async (t) 
     t.is((await pending).status, status);
   }
   t.like(r.raw.stats(), { open: 1, closed: 1, unreachable: 1, inFlight: 0 });
+});
+
+// --- source-port claims (issue #13 §3) ----------------------------------------------------------
+
+test('two engines on one host never share a source port, even toward one destination', async (t) => {
+  const host = new FakePortTable();
+  const a = await rig(t, 4, { portBinder: host.binder() });
+  const b = await rig(t, 4, { portBinder: host.binder() });
+  const n = 300; // more than either engine's first claim (256): both grow, still disjoint
+  const pending = [...Array.from({ length: n }, () => probe(a, { port: 443 })), ...Array.from({ length: n }, () => probe(b, { port: 443 }))];
+  await until(() => a.transport.syns.length === n && b.transport.syns.length === n, 'every SYN');
+  const portsA = new Set(a.transport.syns.map((s) => s.tcp.srcPort));
+  const portsB = new Set(b.transport.syns.map((s) => s.tcp.srcPort));
+  t.is(portsA.size, n);
+  t.is(portsB.size, n);
+  t.deepEqual([...portsA].filter((p) => portsB.has(p)), []);
+  for (const p of portsA) t.is(host.held.get(p) !== undefined, true);
+  t.true(a.raw.stats().portsClaimed >= n && b.raw.stats().portsClaimed >= n);
+  for (const r of [a, b]) for (const syn of r.transport.syns) r.captures.push(rstAck(syn));
+  t.true((await Promise.all(pending)).every((o) => o.status === 'closed'));
+  await a.raw.close();
+  await b.raw.close();
+  t.is(host.held.size, 0, 'close() releases every claim');
+});
+
+test('a port held by a listener is never a source port', async (t) => {
+  const host = new FakePortTable();
+  const [low] = defaultProbePortRange();
+  host.hold(low + 1);
+  const r = await rig(t, 4, { portBinder: host.binder(), sourcePorts: [low, low + 3] });
+  const pending = Array.from({ length: 6 }, () => probe(r));
+  await until(() => r.transport.syns.length === 3, '3 SYNs');
+  t.deepEqual(new Set(r.transport.syns.map((s) => s.tcp.srcPort)), new Set([low, low + 2, low + 3]));
+  t.like(r.raw.stats(), { portsClaimed: 3, portsHeldElsewhere: 1, inFlight: 3, waitingForPort: 3 });
+  for (let i = 0; i < 6; i++) r.captures.push(rstAck(await nthSyn(r, i + 1)));
+  t.true((await Promise.all(pending)).every((o) => o.status === 'closed'));
+  t.false(r.transport.syns.some((s) => s.tcp.srcPort === low + 1));
+});
+
+test('start() fails with EADDRINUSE when every port of the range is held elsewhere, and holds nothing', async (t) => {
+  const host = new FakePortTable();
+  const [low] = defaultProbePortRange();
+  for (let p = low; p <= low + 3; p++) host.hold(p);
+  const raw = new RawStrategy({
+    transport: new FakeTransport(),
+    openCapture: new FakeCaptures().open,
+    installShim: false,
+    interface: 'fake0',
+    source: NET[4].source,
+    sourcePorts: [low, low + 3],
+    portBinder: host.binder(),
+  });
+  await t.throwsAsync(raw.start(), { code: 'EADDRINUSE', message: /no free source port/ });
+  t.is(host.held.size, 4);
+  await raw.close();
 });
