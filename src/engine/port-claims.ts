@@ -119,3 +119,23 @@ export class PortClaims {
     this.fds.length = 0;
   }
 }
+
+const TCP_LISTEN = '0A';
+
+/**
+ * Ports inside `range` with a TCP listener, from /proc/net/tcp and /proc/net/tcp6 text (local
+ * address `ADDR:PORT` in hex, state 0A). Such ports are never claimed, and stay reachable while
+ * an engine runs; `doctor` lists them. Sorted, each once.
+ */
+export function listenersInRange(procNetTcp: readonly string[], range: PortRange): number[] {
+  const ports = new Set<number>();
+  for (const text of procNetTcp) {
+    for (const line of text.split('\n').slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      if (fields.length < 4 || fields[3] !== TCP_LISTEN) continue;
+      const port = Number.parseInt(fields[1].slice(fields[1].lastIndexOf(':') + 1), 16);
+      if (port >= range[0] && port <= range[1]) ports.add(port);
+    }
+  }
+  return [...ports].sort((a, b) => a - b);
+}
