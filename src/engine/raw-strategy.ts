@@ -114,6 +114,14 @@ export class RawStrategy implements Strategy {
   private readonly table = new ProbeTable();
   private readonly recent = new RecentProbes();
   private readonly rstLimiter = new RstLimiter();
+  /**
+   * RSTs in the kernel's place for SYN-ACKs nothing here sent (onStrayedSynAck): the kernel
+   * sends these unlimited on every port the shim leaves it, so a limit far above the one for
+   * finished probes; 1000/s per server clears an overload's leftovers (a few thousand
+   * handshakes, each SYN-ACK retransmitted at 1, 3, 7... s) within seconds, and a flood of
+   * forged SYN-ACKs still gets at most that many small RSTs back.
+   */
+  private readonly strayRstLimiter = new RstLimiter(1000, 1000);
   private readonly routes = new RouteCache();
   private readonly parsedSources = new Map<string, Uint8Array>();
   private lastTarget: { text: string; bytes: Uint8Array } = { text: '', bytes: new Uint8Array(0) };
@@ -160,6 +168,7 @@ export class RawStrategy implements Strategy {
     waitedForPort: 0,
     freshTuples: 0,
     lateAnswers: 0,
+    strayedSynAcksReset: 0,
   };
   /** Probes waiting for a free source port, by destination (tuple key with local port 0). */
   private readonly waiting = new Map<number, WaitingProbe[]>();
@@ -688,10 +697,15 @@ export class RawStrategy implements Strategy {
   }
 
   /**
-   * A SYN-ACK on a tuple no live probe uses now. If a live probe left that tuple for a fresh one,
-   * it is that probe's answer (open). Otherwise it is for a probe that already finished (our RST
-   * was lost, or the server retransmitted before it arrived): one more RST at most, never a
-   * second verdict.
+   * A SYN-ACK on a tuple no live probe uses now, or that acknowledges another ISN than the live
+   * probe's. If a live probe left that tuple for a fresh one, it is that probe's answer (open).
+   * If it answers a probe that already finished (our RST was lost, or the server retransmitted
+   * before it arrived): one more RST at most, never a second verdict. Otherwise nothing here sent
+   * the SYN it answers, but it came to a port this engine holds: the shim keeps the kernel from
+   * answering it, so the engine answers in the kernel's place (RFC 9293 §3.10.7.1, a RST with
+   * seq = the segment's ack). That clears a handshake an earlier run (or engine, or a probe
+   * forgotten under overload) left half-open on the server, which would otherwise answer later
+   * SYNs on that tuple for its old ISN (issue #12: an overload poisoned the next run).
    */
   private onLateSynAck(reply: TcpReplyView, key: number, timestampUs: number): void {
     const { bytes, srcAt, dstAt, addrLen, family } = reply;
@@ -703,7 +717,7 @@ export class RawStrategy implements Strategy {
     }
     if (!this.sendsRst) return this.ignored();
     const claim = this.recent.claimExtraRst(key, reply.ack, now);
-    if (claim === 'unknown') return this.ignored();
+    if (claim === 'unknown') return this.onStrayedSynAck(reply, key, now);
     this.counters.duplicateSynAcks++;
     if (claim !== 'send') return;
     if (this.rstLimiter.allow(tupleKey(bytes, srcAt, addrLen, 0, 0), now)) {
@@ -711,6 +725,34 @@ export class RawStrategy implements Strategy {
     } else {
       this.counters.rstRateLimited++;
     }
+  }
+
+  /** A SYN-ACK to our port that answers no SYN the engine remembers (see onLateSynAck). */
+  private onStrayedSynAck(reply: TcpReplyView, key: number, now: number): void {
+    const { bytes, srcAt, dstAt, addrLen, family } = reply;
+    this.ignored();
+    // Another engine's port (its owner answers), or no one's (the kernel does: the shim leaves it).
+    if (!this.claims?.owns(reply.dstPort)) return;
+    const t = this.table;
+    const slot = t.find(key, family, bytes, reply.srcPort, reply.dstPort, srcAt);
+    // A live probe's SYN met a stale handshake on its tuple: after our RST the server holds
+    // nothing there, so the probe's next SYN goes at once instead of after its RTO. Only a probe
+    // with a retry left (--retries 0 stays one SYN), and that retry pays for the RST, so a flood
+    // of forged SYN-ACKs gets no more out of us than the retries allow.
+    const resend = slot >= 0 && t.retriesLeft[slot] > 0;
+    if (resend || this.strayRstLimiter.allow(tupleKey(bytes, srcAt, addrLen, 0, 0), now)) {
+      this.sendRst(family, bytes, dstAt, bytes, srcAt, reply.dstPort, reply.srcPort, reply.ack);
+      this.counters.strayedSynAcksReset++;
+    } else {
+      this.counters.rstRateLimited++;
+    }
+    if (!resend) return;
+    t.retriesLeft[slot]--;
+    this.counters.retransmits++;
+    t.repeatedPerf[slot] = now;
+    // Queued after the RST, on the same path: the server sees them in this order.
+    this.sendSyn(slot, now);
+    this.scheduleNext(slot, now);
   }
 
   /** A RST-ACK on a tuple a live probe left: that probe's answer (closed). Else ignored. */

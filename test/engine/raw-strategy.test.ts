@@ -819,3 +819,58 @@ test('start() fails with EADDRINUSE when every port of the range is held elsewhe
   t.is(host.held.size, 4);
   await raw.close();
 });
+
+// --- late and stale SYN-ACKs (issue #12: an overload must not poison the next run) ---------------
+
+test('a SYN-ACK to a port this engine holds that nothing here sent gets a RST in the kernel\'s place; another engine\'s port gets none', async (t) => {
+  const host = new FakePortTable();
+  const [low] = defaultProbePortRange();
+  const r = await rig(t, 4, { portBinder: host.binder(), sourcePorts: [low, low + 511] });
+  const other = await rig(t, 4, { portBinder: host.binder(), sourcePorts: [low, low + 511] });
+  const pending = probe(r);
+  const syn = await nthSyn(r);
+  // From an earlier run: the server still retransmits its SYN-ACK for an ISN nobody here knows.
+  const strayed = synAck(syn, { ack: 0x0bad_cafe, srcPort: 8443, seq: 777 });
+  r.captures.push(strayed);
+  await until(() => r.transport.rsts.length === 1, 'the RST');
+  const rst = r.transport.rsts[0];
+  t.is(rst.tcp.seq, 0x0bad_cafe, 'seq = the SYN-ACK\'s ack (RFC 9293 §3.10.7.1)');
+  t.is(rst.tcp.srcPort, syn.tcp.srcPort);
+  t.is(rst.tcp.dstPort, 8443);
+  t.like(r.raw.stats(), { strayedSynAcksReset: 1, open: 0, inFlight: 1 });
+  // The other engine captures the same frame: not its port, not its RST to send.
+  const otherPending = probe(other);
+  const otherSyn = await nthSyn(other);
+  other.captures.push(strayed);
+  t.like(other.raw.stats(), { strayedSynAcksReset: 0, rstSent: 0, repliesIgnored: 1 });
+  other.captures.push(rstAck(otherSyn));
+  t.is((await otherPending).status, 'closed');
+  r.captures.push(rstAck(syn));
+  t.is((await pending).status, 'closed');
+});
+
+test('a stale SYN-ACK on a live probe\'s tuple (another ISN): RST, then the SYN again at once, and the right answer counts', async (t) => {
+  const r = await rig(t, 4);
+  const pending = probe(r, { retries: 2, timeoutMs: 30_000 });
+  const syn = await nthSyn(r);
+  const staleAck = (syn.tcp.seq + 12345) >>> 0;
+  r.captures.push(synAck(syn, { ack: staleAck }));
+  const again = await nthSyn(r, 2);
+  t.is(r.transport.rsts.length, 1);
+  t.is(r.transport.rsts[0].tcp.seq, staleAck);
+  t.true(r.transport.sent.indexOf(r.transport.rsts[0]) < r.transport.sent.indexOf(again), 'the RST leaves before the SYN');
+  t.is(again.tcp.srcPort, syn.tcp.srcPort, 'same tuple: the RST cleared it');
+  t.is(again.tcp.seq, syn.tcp.seq);
+  r.captures.push(synAck(again));
+  t.like(await pending, { status: 'open', attempts: 2 });
+});
+
+test('with retries 0 a stale SYN-ACK on the tuple gets a RST (rate-limited) but no second SYN', async (t) => {
+  const r = await rig(t, 4);
+  const pending = probe(r, { retries: 0, timeoutMs: 200 });
+  const syn = await nthSyn(r);
+  r.captures.push(synAck(syn, { ack: 5 }));
+  t.like(await pending, { status: 'timeout', attempts: 1 });
+  t.is(r.transport.syns.length, 1);
+  t.is(r.transport.rsts.length, 1);
+});
