@@ -192,6 +192,13 @@ export class RecentProbes {
   constructor(
     private readonly size = 65536,
     private readonly ttlMs = 10_000,
+    /**
+     * How long a tuple the server may still hold half-open is remembered: a Linux server
+     * retransmits its SYN-ACK 5 times (tcp_synack_retries) over 63 s, and a new SYN with another
+     * ISN on that tuple meets the old handshake, which answers it with a RST-ACK for the new ISN
+     * (an "embryonic reset"): a wrong "closed". So such a tuple is not reused for that long.
+     */
+    private readonly unsettledTtlMs = 64_000,
   ) {
     this.keys = new Float64Array(size);
     this.isn = new Uint32Array(size);
@@ -214,7 +221,7 @@ export class RecentProbes {
     if (this.expires[i] !== 0 && this.index.get(this.keys[i]) === i) this.index.delete(this.keys[i]);
     this.keys[i] = key;
     this.isn[i] = isn;
-    this.expires[i] = now + this.ttlMs;
+    this.expires[i] = now + (settled ? this.ttlMs : this.unsettledTtlMs);
     this.rstSent[i] = 0;
     this.settled[i] = settled ? 1 : 0;
     this.owner[i] = owner;
@@ -264,6 +271,14 @@ export class RecentProbes {
     this.rstSent[i] = 1;
     this.settled[i] = 1;
     return 'send';
+  }
+
+  /** The RST claimExtraRst() granted did not leave (rate limit): the tuple is not settled after all. */
+  rstNotSent(key: number, ack: number, now: number): void {
+    const i = this.find(key, ack, now);
+    if (i < 0) return;
+    this.rstSent[i] = 0;
+    this.settled[i] = 0;
   }
 
   clear(): void {

@@ -113,7 +113,6 @@ export class RawStrategy implements Strategy {
   readonly portRange: PortRange;
   private readonly table = new ProbeTable();
   private readonly recent = new RecentProbes();
-  private readonly rstLimiter = new RstLimiter();
   /**
    * RSTs in the kernel's place for SYN-ACKs nothing here sent (onStrayedSynAck): the kernel
    * sends these unlimited on every port the shim leaves it, so a limit far above the one for
@@ -720,9 +719,12 @@ export class RawStrategy implements Strategy {
     if (claim === 'unknown') return this.onStrayedSynAck(reply, key, now);
     this.counters.duplicateSynAcks++;
     if (claim !== 'send') return;
-    if (this.rstLimiter.allow(tupleKey(bytes, srcAt, addrLen, 0, 0), now)) {
+    // The limit of RSTs in the kernel's place: this one clears a handshake our own probe left.
+    if (this.strayRstLimiter.allow(tupleKey(bytes, srcAt, addrLen, 0, 0), now)) {
       this.sendRst(family, bytes, dstAt, bytes, srcAt, reply.dstPort, reply.srcPort, reply.ack);
     } else {
+      // Not sent, so the server still holds the handshake: the tuple stays out of reuse.
+      this.recent.rstNotSent(key, reply.ack, now);
       this.counters.rstRateLimited++;
     }
   }
