@@ -9,6 +9,8 @@ import { promisify } from 'node:util';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { nftAvailable } from './firewall/nftables.js';
+import { listenersInRange } from './engine/port-claims.js';
+import { defaultProbePortRange } from './core/port-range.js';
 import { openLiveCapture } from './capture/pcap.js';
 import { ipPacket } from './capture/link-layer.js';
 import { chooseStrategy } from './strategies/choose.js';
@@ -217,6 +219,8 @@ export async function doctor(options: { selfTest?: boolean } = {}): Promise<Doct
     add('fail', 'auto strategy', `none works: ${(error as Error).message}`);
   }
 
+  add('info', 'source ports', sourcePortsDetail());
+
   const count = readText('/proc/sys/net/netfilter/nf_conntrack_count');
   const max = readText('/proc/sys/net/netfilter/nf_conntrack_max');
   if (count !== undefined && max !== undefined) {
@@ -247,6 +251,26 @@ export async function doctor(options: { selfTest?: boolean } = {}): Promise<Doct
 
   if (options.selfTest !== false && autoStrategy) findings.push(await selfTest(autoStrategy));
   return { findings, autoStrategy };
+}
+
+/** The raw engine's port range, how engines share it, and the listeners inside it. */
+export function sourcePortsDetail(
+  procNetTcp: readonly string[] = ['/proc/net/tcp', '/proc/net/tcp6'].map((f) => readText(f) ?? ''),
+): string {
+  let range: readonly [number, number];
+  try {
+    range = defaultProbePortRange();
+  } catch (error) {
+    return (error as Error).message;
+  }
+  const listeners = listenersInRange(procNetTcp, range);
+  return (
+    `${range[0]}-${range[1]}: each raw engine claims its ports from the kernel (a bound socket per port) and ` +
+    'its nftables shim drops only SYN-ACKs to them; ' +
+    (listeners.length === 0
+      ? 'no listener in the range'
+      : `listener${listeners.length === 1 ? '' : 's'} on ${listeners.join(', ')}: skipped by the claims, reachable while engines run`)
+  );
 }
 
 export function formatDoctor(report: DoctorReport): string {

@@ -5,7 +5,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { privilegedTest, withTestbed } from './helpers/testbed.js';
-import { effectiveCapabilities, formatDoctor, type DoctorReport } from '../src/doctor.js';
+import { effectiveCapabilities, formatDoctor, sourcePortsDetail, type DoctorReport } from '../src/doctor.js';
+import { listenersInRange } from '../src/engine/port-claims.js';
 
 const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'tcp-checker.ts');
 
@@ -55,4 +56,35 @@ test('effective capabilities are read from /proc/self/status', (t) => {
   t.is(effectiveCapabilities('Name:\tnode\nCapEff:\t0000000000003000\n'), 0x3000n);
   t.is(effectiveCapabilities('CapEff:\t0000000000000000\n'), 0n);
   t.is(effectiveCapabilities('garbage'), 0n);
+});
+
+// /proc/net/tcp{,6} as Linux writes them: a listener on 127.0.0.1:62000 (F230), one on
+// [::]:8080 (1F90), and an established socket from port 62001 (F231) that is no listener.
+const PROC_TCP = [
+  '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode',
+  '   0: 0100007F:F230 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0 100 0 0 10 0',
+  '   1: 0100007F:F231 0200007F:0050 01 00000000:00000000 00:00000000 00000000     0        0 2 1 0 20 4 30 10 -1',
+].join('\n');
+const PROC_TCP6 = [
+  '  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode',
+  '   0: 00000000000000000000000000000000:1F90 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 3 1 0 100 0 0 10 0',
+].join('\n');
+
+test('listeners inside the probe range are found in /proc/net/tcp{,6}; other states and ports are not', (t) => {
+  t.deepEqual(listenersInRange([PROC_TCP, PROC_TCP6], [61000, 65535]), [62000]);
+  t.deepEqual(listenersInRange([PROC_TCP, PROC_TCP6], [1, 65535]), [8080, 62000]);
+  t.deepEqual(listenersInRange(['', 'garbage'], [1, 65535]), []);
+  t.regex(sourcePortsDetail([PROC_TCP, PROC_TCP6]), /claims its ports from the kernel.*drops only SYN-ACKs.*listener on 62000: skipped by the claims, reachable/);
+  t.regex(sourcePortsDetail(['']), /no listener in the range/);
+});
+
+privilegedTest('doctor names a listener inside the probe range', async (t) => {
+  const tb = await withTestbed(t);
+  const listener = tb.spawn('client', [process.execPath, '-e', "require('net').createServer().listen(62000, () => console.log('listening'))"]);
+  let out = '';
+  listener.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  for (let i = 0; i < 500 && !out.includes('listening'); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+  const { report } = doctorIn(tb.client.name, false);
+  t.regex(finding(report, 'source ports')?.detail ?? '', /^61000-65535: .*listener on 62000: skipped by the claims/);
+  listener.kill();
 });

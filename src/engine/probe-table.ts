@@ -27,7 +27,15 @@ export class ProbeTable {
   lastSentPerf: Float64Array;
   lastSentWallUs: Float64Array;
   deadline: Float64Array;
+  /**
+   * performance.now() of the last SYN repeated on the probe's current tuple, 0 when none yet: a
+   * server answers a repeated SYN at most once per 500 ms (net.ipv4.tcp_invalid_ratelimit).
+   */
+  repeatedPerf: Float64Array;
+  /** The probe's base RTO (engine/rto.ts); the delay to each retransmission derives from it. */
   rtoMs: Float64Array;
+  /** 1 when rtoMs came from a measured round trip to the destination, 0 while it is a guess. */
+  rtoMeasured: Uint8Array;
   attempts: Uint8Array;
   retriesLeft: Uint8Array;
   /** Index into the engine's capture list, so the probe releases what it acquired. */
@@ -52,7 +60,9 @@ export class ProbeTable {
     this.lastSentPerf = new Float64Array(initialCapacity);
     this.lastSentWallUs = new Float64Array(initialCapacity);
     this.deadline = new Float64Array(initialCapacity);
+    this.repeatedPerf = new Float64Array(initialCapacity);
     this.rtoMs = new Float64Array(initialCapacity);
+    this.rtoMeasured = new Uint8Array(initialCapacity);
     this.attempts = new Uint8Array(initialCapacity);
     this.retriesLeft = new Uint8Array(initialCapacity);
     this.captureId = new Uint16Array(initialCapacity);
@@ -79,6 +89,13 @@ export class ProbeTable {
     this.index.set(key, slot);
     this.live++;
     return slot;
+  }
+
+  /** Moves a live slot to another tuple key (a retransmission from a fresh source port). */
+  rekey(slot: number, key: number): void {
+    if (this.index.get(this.key[slot]) === slot) this.index.delete(this.key[slot]);
+    this.key[slot] = key;
+    this.index.set(key, slot);
   }
 
   /** Releases a slot and returns its callback (once; undefined if already released). */
@@ -135,7 +152,9 @@ export class ProbeTable {
     this.lastSentPerf = widen(this.lastSentPerf);
     this.lastSentWallUs = widen(this.lastSentWallUs);
     this.deadline = widen(this.deadline);
+    this.repeatedPerf = widen(this.repeatedPerf);
     this.rtoMs = widen(this.rtoMs);
+    this.rtoMeasured = widen(this.rtoMeasured);
     this.attempts = widen(this.attempts);
     this.retriesLeft = widen(this.retriesLeft);
     this.captureId = widen(this.captureId);
@@ -152,37 +171,61 @@ export class ProbeTable {
 }
 
 /**
- * Probes that finished recently, so a retransmitted SYN-ACK for one of them gets at most one
- * more RST and never a second verdict. A fixed ring: the oldest record is forgotten first.
+ * Tuples that were recently in use: finished probes, and tuples a live probe left for a fresh
+ * one (its `owner`). A late SYN-ACK on one of them gets at most one more RST and never a second
+ * verdict, except that a late answer on a tuple its live owner left still answers the owner. A
+ * tuple whose server may still hold a half-open connection (`settled` 0: it timed out, or was
+ * left behind) is not reused until that is cleared by our RST or the record expires. A fixed
+ * ring: the oldest record is forgotten first.
  */
 export class RecentProbes {
   private readonly keys: Float64Array;
   private readonly isn: Uint32Array;
   private readonly expires: Float64Array;
   private readonly rstSent: Uint8Array;
+  private readonly settled: Uint8Array;
+  private readonly owner: Int32Array;
+  private readonly ownerGen: Uint32Array;
   private readonly index: NumberIndex;
   private next = 0;
 
   constructor(
     private readonly size = 65536,
     private readonly ttlMs = 10_000,
+    /**
+     * How long a tuple the server may still hold half-open is remembered: a Linux server
+     * retransmits its SYN-ACK 5 times (tcp_synack_retries) over 63 s, and a new SYN with another
+     * ISN on that tuple meets the old handshake, which answers it with a RST-ACK for the new ISN
+     * (an "embryonic reset"): a wrong "closed". So such a tuple is not reused for that long.
+     */
+    private readonly unsettledTtlMs = 64_000,
   ) {
     this.keys = new Float64Array(size);
     this.isn = new Uint32Array(size);
     this.expires = new Float64Array(size);
     this.rstSent = new Uint8Array(size);
+    this.settled = new Uint8Array(size);
+    this.owner = new Int32Array(size);
+    this.ownerGen = new Uint32Array(size);
     // Room for twice the ring: a full ring keeps the table a quarter full, its probe runs short.
     this.index = new NumberIndex(size * 2);
   }
 
-  add(key: number, isn: number, now: number): void {
+  /**
+   * Remembers tuple `key` whose SYN carried `isn`. `settled`: the server holds nothing on it (it
+   * answered with a RST, or with a SYN-ACK we reset). `owner`/`ownerGen`: the live probe that left it.
+   */
+  add(key: number, isn: number, now: number, settled = true, owner = -1, ownerGen = 0): void {
     const i = this.next;
     this.next = (this.next + 1) % this.size;
     if (this.expires[i] !== 0 && this.index.get(this.keys[i]) === i) this.index.delete(this.keys[i]);
     this.keys[i] = key;
     this.isn[i] = isn;
-    this.expires[i] = now + this.ttlMs;
+    this.expires[i] = now + (settled ? this.ttlMs : this.unsettledTtlMs);
     this.rstSent[i] = 0;
+    this.settled[i] = settled ? 1 : 0;
+    this.owner[i] = owner;
+    this.ownerGen[i] = ownerGen;
     this.index.set(key, i);
   }
 
@@ -191,16 +234,51 @@ export class RecentProbes {
     return i >= 0 && this.expires[i] > now;
   }
 
+  /** True while the server may still hold a half-open connection on tuple `key`. */
+  unsettled(key: number, now: number): boolean {
+    const i = this.index.get(key);
+    return i >= 0 && this.expires[i] > now && this.settled[i] === 0;
+  }
+
+  /** The record of tuple `key` whose ISN `ack` acknowledges (ISN + 1), or -1. */
+  find(key: number, ack: number, now: number): number {
+    const i = this.index.get(key);
+    return i < 0 || this.expires[i] <= now || ((this.isn[i] + 1) >>> 0) !== ack ? -1 : i;
+  }
+
+  /** The live probe that left record `i`'s tuple, as [slot, generation]; slot -1 for none. */
+  ownerSlot(i: number): number {
+    return this.owner[i];
+  }
+
+  ownerGeneration(i: number): number {
+    return this.ownerGen[i];
+  }
+
+  /** Record `i`'s server state was cleared (a RST went out for it). */
+  settle(i: number): void {
+    this.settled[i] = 1;
+  }
+
   /**
-   * For a late SYN-ACK whose ack matches a finished probe: true once (send one more RST), false
-   * after that or when nothing matches.
+   * For a late SYN-ACK whose ack matches a remembered tuple: 'send' once (send one more RST),
+   * 'already-sent' after that, 'unknown' when nothing matches.
    */
   claimExtraRst(key: number, ack: number, now: number): 'send' | 'already-sent' | 'unknown' {
-    const i = this.index.get(key);
-    if (i < 0 || this.expires[i] <= now || ((this.isn[i] + 1) >>> 0) !== ack) return 'unknown';
+    const i = this.find(key, ack, now);
+    if (i < 0) return 'unknown';
     if (this.rstSent[i] !== 0) return 'already-sent';
     this.rstSent[i] = 1;
+    this.settled[i] = 1;
     return 'send';
+  }
+
+  /** The RST claimExtraRst() granted did not leave (rate limit): the tuple is not settled after all. */
+  rstNotSent(key: number, ack: number, now: number): void {
+    const i = this.find(key, ack, now);
+    if (i < 0) return;
+    this.rstSent[i] = 0;
+    this.settled[i] = 0;
   }
 
   clear(): void {

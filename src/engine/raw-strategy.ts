@@ -12,16 +12,16 @@
 // timeouts for all of them. Replies that match nothing are counted and dropped.
 import { performance } from 'node:perf_hooks';
 import { addAbortListener } from 'node:events';
-import { AbortError, InvalidArgumentError, StateError, UnsupportedError } from '../core/errors.js';
+import { AbortError, InvalidArgumentError, StateError, SystemError, UnsupportedError } from '../core/errors.js';
 import type { Family, ProbeOptions, ProbeOutcome, ProbeTarget, Strategy } from '../core/types.js';
 import { NativeRawTransport, type PacketSlot, type RawTransport } from '../native/sender.js';
 import { openLiveCapture, type FrameHandler } from '../capture/pcap.js';
-import { ipOffset } from '../capture/link-layer.js';
 import { CapturePool, type CaptureOpener } from './capture-pool.js';
 import { IsnGenerator } from './isn.js';
 import { buildCaptureFilter } from '../capture/filter.js';
 import { NftShim, sweepStaleTables } from '../firewall/nftables.js';
 import { DeadlineTimer } from '../core/deadline-heap.js';
+import { DEFAULT_RETRANSMIT_POLICY, RttEstimator, retransmitDelayMs, unmeasuredRtoMs, type RetransmitPolicy } from './rto.js';
 import { ProbeTable, RecentProbes, type ProbeCallback } from './probe-table.js';
 import { RstLimiter } from './rst-limiter.js';
 import { tupleKey } from './tuple-key.js';
@@ -29,20 +29,29 @@ import { NumberIndex } from './number-index.js';
 import { defaultProbePortRange, checkPortRange, type PortRange } from '../core/port-range.js';
 import { classifyConnectErrno } from '../core/errno.js';
 import { RouteCache, type Route } from './route.js';
-import { decodeReply } from './reply.js';
-import { TcpReplyView } from './tcp-reply-view.js';
+import { PortClaims, kernelPortBinder, type PortBinder } from './port-claims.js';
+import { matchReply, newReplyMatch, type IcmpFields } from './reply-match.js';
+import type { TcpReplyView } from './tcp-reply-view.js';
 import {
   buildSyn,
   PacketTemplate,
   synLength,
   parseAddress,
   formatAddress,
-  TcpFlags,
   formatTcpFlags,
   type SynSpec,
-  type IcmpQuote,
 } from '../wire/index.js';
 import { synAckEvidence, synOptionEvidence } from './evidence.js';
+
+/** net.ipv4.tcp_invalid_ratelimit's default: how often a server answers a repeated SYN. */
+const SERVER_REPEAT_INTERVAL_MS = 500;
+
+/**
+ * Blocks of source ports claimed at start (port-claims.ts): 256 ports, 256 fds. More are
+ * claimed when every one is busy or possibly half-open toward one destination; the number
+ * trades fds held by an idle engine against how soon a finished tuple is reused.
+ */
+const INITIAL_CLAIM_BLOCKS = 4;
 
 export interface RawStrategyOptions {
   /** Source ports for probes; default: the block above the kernel's ephemeral range. */
@@ -59,8 +68,15 @@ export interface RawStrategyOptions {
    * (e.g. ['198.18.0.1', '2001:2::1']).
    */
   source?: string | readonly string[];
-  /** First retransmission after this long (the kernel's initial RTO is 1 s), doubling after. */
+  /**
+   * RTO before a destination has answered; default a third of the timeout, 100-1000 ms. Once it
+   * has answered, the RTO comes from its measured round trips (RFC 6298, engine/rto.ts).
+   */
   initialRtoMs?: number;
+  /** Floor of any RTO (default 100 ms; engine/rto.ts says why not Linux's 200). */
+  minRtoMs?: number;
+  /** Retransmissions one RTO apart before the RTO doubles (default 4, Linux's tcp_syn_linear_timeouts). */
+  linearRetransmits?: number;
   /** Verify TCP/ICMP checksums of replies (off by default: offloaded checksums on lo/veth). */
   verifyChecksums?: boolean;
   /** Overrides for the SYN (ttl, window, options...). */
@@ -74,6 +90,8 @@ export interface RawStrategyOptions {
   onPacket?: (direction: 'sent' | 'received', bytes: Uint8Array, timestampUs: number) => void;
   /** Test seams. */
   transport?: RawTransport;
+  /** How source ports are claimed from the kernel (default: bound TCP sockets, port-claims.ts). */
+  portBinder?: PortBinder;
   openCapture?: CaptureOpener;
   installShim?: boolean;
 }
@@ -85,6 +103,8 @@ interface WaitingProbe {
   options: ProbeOptions;
   callback: ProbeCallback;
   cancelled: boolean;
+  /** performance.now() when it started waiting: the wait is the engine's, not the target's. */
+  queuedAt: number;
 }
 
 
@@ -93,14 +113,25 @@ export class RawStrategy implements Strategy {
   readonly portRange: PortRange;
   private readonly table = new ProbeTable();
   private readonly recent = new RecentProbes();
-  private readonly rstLimiter = new RstLimiter();
+  /**
+   * RSTs in the kernel's place for SYN-ACKs nothing here sent (onStrayedSynAck): the kernel
+   * sends these unlimited on every port the shim leaves it, so a limit far above the one for
+   * finished probes; 1000/s per server clears an overload's leftovers (a few thousand
+   * handshakes, each SYN-ACK retransmitted at 1, 3, 7... s) within seconds, and a flood of
+   * forged SYN-ACKs still gets at most that many small RSTs back.
+   */
+  private readonly strayRstLimiter = new RstLimiter(1000, 1000);
   private readonly routes = new RouteCache();
   private readonly parsedSources = new Map<string, Uint8Array>();
   private lastTarget: { text: string; bytes: Uint8Array } = { text: '', bytes: new Uint8Array(0) };
-  private readonly replyView = new TcpReplyView();
+  /** One match result reused for every captured frame (see reply-match.ts). */
+  private readonly match = newReplyMatch();
   private readonly verifyChecksums: boolean;
   private readonly timer: DeadlineTimer;
   private readonly isns = new IsnGenerator();
+  private readonly retransmitPolicy: RetransmitPolicy;
+  /** Round trips per destination address, for the RTO. */
+  private readonly rtts: RttEstimator;
   /** SYNs and RSTs stamped from templates (wire/packet-template.ts); no SYN template with extension headers. */
   private readonly synTemplates: { [F in Family]: PacketTemplate | undefined };
   private readonly rstTemplates = { 4: PacketTemplate.rst(4), 6: PacketTemplate.rst(6) } as const;
@@ -111,7 +142,10 @@ export class RawStrategy implements Strategy {
   private readonly sendsRst: boolean;
   private transport: RawTransport | undefined;
   private shim: NftShim | undefined;
-  private nextPort: number;
+  /** The source ports this engine holds (claimed at start, grown on demand); undefined before start. */
+  private claims: PortClaims | undefined;
+  /** Index into claims.ports of the next port to try. */
+  private nextPort = 0;
   private started = false;
   private closed = false;
   private readonly counters = {
@@ -131,6 +165,9 @@ export class RawStrategy implements Strategy {
     shimLost: 0,
     aborted: 0,
     waitedForPort: 0,
+    freshTuples: 0,
+    lateAnswers: 0,
+    strayedSynAcksReset: 0,
   };
   /** Probes waiting for a free source port, by destination (tuple key with local port 0). */
   private readonly waiting = new Map<number, WaitingProbe[]>();
@@ -140,7 +177,6 @@ export class RawStrategy implements Strategy {
 
   constructor(private readonly options: RawStrategyOptions = {}) {
     this.portRange = options.sourcePorts ? checkPortRange(options.sourcePorts) : defaultProbePortRange();
-    this.nextPort = this.portRange[0] + Math.floor(Math.random() * (this.portRange[1] - this.portRange[0] + 1));
     this.timer = new DeadlineTimer(() => performance.now(), (slot, gen) => this.onTimer(slot, gen));
     for (const text of options.source === undefined ? [] : typeof options.source === 'string' ? [options.source] : options.source) {
       const bytes = parseAddress(text);
@@ -150,6 +186,13 @@ export class RawStrategy implements Strategy {
       this.sourceOverride[family] = { text, bytes };
     }
     this.sendsRst = options.rstShim !== false;
+    this.retransmitPolicy = {
+      ...DEFAULT_RETRANSMIT_POLICY,
+      ...(options.initialRtoMs !== undefined ? { initialRtoMs: options.initialRtoMs } : {}),
+      ...(options.minRtoMs !== undefined ? { minRtoMs: options.minRtoMs } : {}),
+      ...(options.linearRetransmits !== undefined ? { linearRetransmits: options.linearRetransmits } : {}),
+    };
+    this.rtts = new RttEstimator(this.retransmitPolicy);
     this.verifyChecksums = options.verifyChecksums ?? false;
     this.synTemplates = { 4: PacketTemplate.syn(4, options.syn), 6: PacketTemplate.syn(6, options.syn) };
   }
@@ -176,13 +219,29 @@ export class RawStrategy implements Strategy {
     );
     const transport =
       this.options.transport ?? new NativeRawTransport((error, tag, generation) => this.onSendError(error, tag, generation));
+    let claims: PortClaims | undefined;
     try {
+      claims = new PortClaims(this.portRange, this.options.portBinder ?? kernelPortBinder());
+      for (let i = 0; i < INITIAL_CLAIM_BLOCKS && claims.canGrow; i++) claims.grow();
+      if (claims.size === 0) {
+        throw (
+          claims.error ??
+          new SystemError(
+            `no free source port in ${this.portRange[0]}-${this.portRange[1]}: other engines or listeners hold all of them`,
+            'EADDRINUSE',
+            -98,
+            'bind',
+          )
+        );
+      }
+      this.claims = claims;
       if (transport instanceof NativeRawTransport) transport.open(4);
       this.transport = transport;
       if (this.options.rstShim !== false && this.options.installShim !== false) {
         await sweepStaleTables().catch(() => undefined);
         this.shim = await NftShim.install({
           portRange: this.portRange,
+          ports: claims.ports,
           onLost: (error) => {
             this.counters.shimLost++;
             this.warnings.push(`the nftables shim was lost (${error.message}): the local kernel now answers SYN-ACKs with its own RST`);
@@ -193,6 +252,8 @@ export class RawStrategy implements Strategy {
     } catch (error) {
       transport.close();
       this.transport = undefined;
+      claims?.release();
+      this.claims = undefined;
       this.started = false;
       throw error;
     }
@@ -286,10 +347,10 @@ export class RawStrategy implements Strategy {
     }
     const destination = tupleKey(remote, 0, remote.length, target.port, 0);
     const busy = Math.max(0, this.busyByDestination.get(destination));
-    if (busy >= this.portRange[1] - this.portRange[0] + 1) return this.waitForPort(target, remote, route, options, callback);
+    if (busy >= this.claims!.size && this.claimMorePorts().length === 0) return this.waitForPort(target, remote, route, options, callback);
     const captureId = this.captures!.acquire(this.options.interface ?? route.interface);
     const now = performance.now();
-    const localPort = this.pickPort(remote, target.port);
+    const localPort = this.pickPort(remote, target.port, now);
     if (localPort < 0) {
       // Every source port is busy with this very destination (more checks in flight to one
       // ip:port than the range has ports): wait for one of them to finish, inside the deadline,
@@ -309,8 +370,11 @@ export class RawStrategy implements Strategy {
     t.localAddr.set(local, slot * 16);
     t.isn[slot] = this.isns.next(local, remote, localPort, target.port, now);
     t.deadline[slot] = options.deadline;
-    t.rtoMs[slot] = this.options.initialRtoMs ?? 1000;
+    const measured = this.rtts.rtoMs(tupleKey(remote, 0, remote.length, 0, 0));
+    t.rtoMs[slot] = measured ?? unmeasuredRtoMs(options.deadline - now, this.retransmitPolicy);
+    t.rtoMeasured[slot] = measured === undefined ? 0 : 1;
     t.attempts[slot] = 0;
+    t.repeatedPerf[slot] = 0;
     t.retriesLeft[slot] = Math.max(0, Math.min(255, options.retries));
     t.captureId[slot] = captureId;
     this.counters.probesStarted++;
@@ -350,7 +414,12 @@ export class RawStrategy implements Strategy {
     this.recent.clear();
     const shim = this.shim;
     this.shim = undefined;
-    await shim?.remove();
+    try {
+      await shim?.remove();
+    } finally {
+      // Last: once released, another engine may take these ports.
+      this.claims?.release();
+    }
   }
 
   stats(): Record<string, number> {
@@ -359,6 +428,8 @@ export class RawStrategy implements Strategy {
       ...this.counters,
       ...(this.transport?.stats() ?? {}),
       inFlight: this.table.size,
+      portsClaimed: this.claims?.size ?? 0,
+      portsHeldElsewhere: this.claims?.heldElsewhere ?? 0,
       waitingForPort: this.waitingCount,
       captureDrops,
     };
@@ -428,7 +499,13 @@ export class RawStrategy implements Strategy {
 
   private scheduleNext(slot: number, now: number): void {
     const t = this.table;
-    const retransmitAt = t.retriesLeft[slot] > 0 ? t.lastSentPerf[slot] + t.rtoMs[slot] : Infinity;
+    let retransmitAt = Infinity;
+    if (t.retriesLeft[slot] > 0) {
+      retransmitAt = t.lastSentPerf[slot] + retransmitDelayMs(t.rtoMs[slot], t.attempts[slot], this.retransmitPolicy);
+      // A guessed RTO is looked at again after the floor: by then another probe to the same
+      // destination may have measured it (300 checks launched at once all start unmeasured).
+      if (t.rtoMeasured[slot] === 0) retransmitAt = Math.min(retransmitAt, t.lastSentPerf[slot] + this.retransmitPolicy.minRtoMs);
+    }
     this.timer.schedule(Math.max(now, Math.min(retransmitAt, t.deadline[slot])), slot, t.gen[slot]);
   }
 
@@ -443,17 +520,60 @@ export class RawStrategy implements Strategy {
       this.finish(slot, { status: 'timeout', code: 'ETIMEDOUT', attempts: t.attempts[slot] }, true);
       return;
     }
-    if (t.retriesLeft[slot] > 0 && now >= t.lastSentPerf[slot] + t.rtoMs[slot]) {
-      t.retriesLeft[slot]--;
-      // RFC 6298 §5.5: back off the timer by doubling on every retransmission.
-      t.rtoMs[slot] *= 2;
-      this.counters.retransmits++;
-      this.sendSyn(slot, now);
+    if (t.retriesLeft[slot] > 0) {
+      if (t.rtoMeasured[slot] === 0) {
+        const measured = this.rtts.rtoMs(tupleKey(t.remoteAddr, slot * 16, t.family[slot] === 4 ? 4 : 16, 0, 0));
+        if (measured !== undefined) {
+          t.rtoMs[slot] = Math.min(t.rtoMs[slot], measured);
+          t.rtoMeasured[slot] = 1;
+        }
+      }
+      if (now >= t.lastSentPerf[slot] + retransmitDelayMs(t.rtoMs[slot], t.attempts[slot], this.retransmitPolicy)) {
+        t.retriesLeft[slot]--;
+        this.counters.retransmits++;
+        // A server holding our SYN half-open answers its first repeat, then at most one repeat
+        // per 500 ms (Linux's tcp_invalid_ratelimit); sooner than that, a repeat on the same
+        // tuple is wasted, so it goes out on a fresh tuple, which gets an answer of its own.
+        if (t.repeatedPerf[slot] === 0 || now - t.repeatedPerf[slot] >= SERVER_REPEAT_INTERVAL_MS) {
+          t.repeatedPerf[slot] = now;
+        } else {
+          this.moveToFreshTuple(slot, now);
+        }
+        this.sendSyn(slot, now);
+      }
     }
     this.scheduleNext(slot, now);
   }
 
-  private finish(slot: number, outcome: ProbeOutcome, remember: boolean, notify = true, now = performance.now()): void {
+  /**
+   * Moves a live probe to another source port (new tuple, new ISN) for its next SYN. The tuple it
+   * leaves is remembered with the probe as its owner: a late answer there still answers the
+   * probe, and the tuple is not reused until a RST has cleared it on the server.
+   */
+  private moveToFreshTuple(slot: number, now: number): void {
+    const t = this.table;
+    const len = t.family[slot] === 4 ? 4 : 16;
+    const base = slot * 16;
+    const remote = t.remoteAddr.subarray(base, base + len);
+    const port = this.pickPort(remote, t.remotePort[slot], now);
+    if (port < 0) return;
+    this.recent.add(t.key[slot], t.isn[slot], now, false, slot, t.gen[slot]);
+    t.rekey(slot, tupleKey(remote, 0, len, t.remotePort[slot], port));
+    t.localPort[slot] = port;
+    t.isn[slot] = this.isns.next(t.localAddr.subarray(base, base + len), remote, port, t.remotePort[slot], now);
+    t.repeatedPerf[slot] = 0;
+    this.counters.freshTuples++;
+  }
+
+  /** `settled`: the server holds nothing on the probe's current tuple (see RecentProbes). */
+  private finish(
+    slot: number,
+    outcome: ProbeOutcome,
+    remember: boolean,
+    notify = true,
+    now = performance.now(),
+    settled = outcome.status !== 'timeout',
+  ): void {
     const t = this.table;
     const key = t.key[slot];
     const isn = t.isn[slot];
@@ -464,7 +584,7 @@ export class RawStrategy implements Strategy {
     if (busy > 0) this.busyByDestination.set(destination, busy);
     else this.busyByDestination.delete(destination);
     const callback = t.release(slot)!;
-    if (remember) this.recent.add(key, isn, now);
+    if (remember) this.recent.add(key, isn, now, settled);
     if (!notify) this.counters.aborted++;
     else this.counters[outcome.status === 'error' ? 'errors' : outcome.status]++;
     this.captures?.release(captureId);
@@ -476,7 +596,7 @@ export class RawStrategy implements Strategy {
   /** Queues a probe until a source port frees up for its destination. */
   private waitForPort(target: ProbeTarget, remote: Uint8Array, route: Route, options: ProbeOptions, callback: ProbeCallback): () => void {
     const destination = tupleKey(remote, 0, remote.length, target.port, 0);
-    const entry: WaitingProbe = { target, remote, route, options, callback, cancelled: false };
+    const entry: WaitingProbe = { target, remote, route, options, callback, cancelled: false, queuedAt: performance.now() };
     let queue = this.waiting.get(destination);
     if (!queue) this.waiting.set(destination, (queue = []));
     queue.push(entry);
@@ -497,12 +617,10 @@ export class RawStrategy implements Strategy {
       this.waitingCount--;
       if (queue.length === 0) this.waiting.delete(destination);
       if (entry.cancelled) continue;
-      if (performance.now() >= entry.options.deadline) {
-        this.counters.timeout++;
-        entry.callback({ status: 'timeout', code: 'ETIMEDOUT', attempts: 0 });
-        continue;
-      }
-      this.launchOrReport(entry.target, entry.remote, entry.route, entry.options, entry.callback);
+      // Its deadline starts when its SYN leaves (issue #12): a check that only waited for one of
+      // this engine's source ports must not read as a dead target. Abort still ends the wait.
+      const options = { ...entry.options, deadline: entry.options.deadline + (performance.now() - entry.queuedAt) };
+      this.launchOrReport(entry.target, entry.remote, entry.route, options, entry.callback);
       return;
     }
   }
@@ -510,22 +628,19 @@ export class RawStrategy implements Strategy {
   // --- receiving ------------------------------------------------------------------------------
 
   private readonly onFrame: FrameHandler = (frame, timestampUs, linkType) => {
-    const view = this.replyView;
-    // The common case read in place, without allocating; everything else goes the general way.
-    if (!this.verifyChecksums && view.read(frame, linkType)) {
-      this.options.onPacket?.('received', frame.subarray(view.ipAt), timestampUs);
-      return this.onTcp(view, timestampUs);
-    }
-    const offset = ipOffset(frame, linkType);
-    if (offset < 0) return this.malformed();
-    const bytes = frame.subarray(offset);
-    this.options.onPacket?.('received', bytes, timestampUs);
-    const reply = decodeReply(bytes, this.verifyChecksums);
-    switch (reply.kind) {
-      case 'tcp':
-        return this.onTcp(view.fromRepr(reply.family, reply.src, reply.dst, reply.ttl, reply.tcp), timestampUs);
-      case 'icmp':
-        return this.onIcmp(reply.family, reply.responder, reply.type, reply.code, reply.errno, reply.quoted, reply.ttl, timestampUs);
+    const match = matchReply(this.table, frame, linkType, this.verifyChecksums, this.match);
+    if (match.ipAt >= 0) this.options.onPacket?.('received', match.ip, timestampUs);
+    switch (match.verdict) {
+      case 'open':
+        return this.onOpen(match.slot, match.tcp, timestampUs);
+      case 'closed':
+        return this.onClosed(match.slot, match.tcp, timestampUs);
+      case 'unreachable':
+        return this.onUnreachable(match.slot, match.icmp!, timestampUs);
+      case 'late-syn-ack':
+        return this.onLateSynAck(match.tcp, match.tcpKey, timestampUs);
+      case 'late-rst':
+        return this.onLateRst(match.tcp, match.tcpKey, timestampUs);
       case 'ignored':
         return this.ignored();
       case 'malformed':
@@ -533,105 +648,157 @@ export class RawStrategy implements Strategy {
     }
   };
 
-  private onTcp(reply: TcpReplyView, timestampUs: number): void {
-    const { bytes, srcAt, dstAt, addrLen, family, flags } = reply;
-    const key = tupleKey(bytes, srcAt, addrLen, reply.srcPort, reply.dstPort);
+  /** `onCurrentTuple` false: the answer came on a tuple the probe left (its current one may still be half-open). */
+  private onOpen(slot: number, reply: TcpReplyView, timestampUs: number, onCurrentTuple = true): void {
     const t = this.table;
-    const slot = t.find(key, family, bytes, reply.srcPort, reply.dstPort, srcAt);
-    const syn = (flags & TcpFlags.SYN) !== 0;
-    const ack = (flags & TcpFlags.ACK) !== 0;
-    const rst = (flags & TcpFlags.RST) !== 0;
+    const { bytes, srcAt, dstAt, family, flags } = reply;
     const now = performance.now();
-
-    if (slot < 0 || !this.sameAddress(slot, bytes, dstAt, addrLen, t.localAddr)) {
-      // A SYN-ACK for a probe that already finished (our RST was lost, or the server
-      // retransmitted before it arrived): one more RST at most, never a second verdict.
-      if (syn && ack && !rst && this.sendsRst) {
-        const claim = this.recent.claimExtraRst(key, reply.ack, now);
-        if (claim !== 'unknown') {
-          this.counters.duplicateSynAcks++;
-          if (claim === 'send') {
-            if (this.rstLimiter.allow(tupleKey(bytes, srcAt, addrLen, 0, 0), now)) {
-              this.sendRst(family, bytes, dstAt, bytes, srcAt, reply.dstPort, reply.srcPort, reply.ack);
-            } else {
-              this.counters.rstRateLimited++;
-            }
-          }
-          return;
-        }
-      }
-      return this.ignored();
-    }
-
-    const expectedAck = (t.isn[slot] + 1) >>> 0;
-    if (syn && ack && !rst) {
-      if (reply.ack !== expectedAck) return this.ignored();
-      // RFC 793 §3.4: a reset for an unexpected SYN-ACK carries seq = the segment's ack.
-      if (this.sendsRst) this.sendRst(family, bytes, dstAt, bytes, srcAt, reply.dstPort, reply.srcPort, reply.ack);
-      this.finish(
-        slot,
-        {
-          status: 'open',
-          rttMs: this.rtt(slot, timestampUs, now),
-          attempts: t.attempts[slot],
-          evidence: reply.parsedOptions
-            ? { flags: formatTcpFlags(flags), ttl: reply.ttl, window: reply.window, ...synOptionEvidence(reply.parsedOptions) }
-            : synAckEvidence(formatTcpFlags(flags), reply.ttl, reply.window, bytes, reply.optionsAt, reply.optionsEnd),
-        },
-        true,
-        true,
-        now,
-      );
-      return;
-    }
-    if (rst) {
-      // RFC 793 §3.4 (SYN-SENT): a RST is acceptable only if it acknowledges our SYN.
-      if (!ack || reply.ack !== expectedAck) return this.ignored();
-      this.finish(
-        slot,
-        {
-          status: 'closed',
-          code: 'ECONNREFUSED',
-          rttMs: this.rtt(slot, timestampUs, now),
-          attempts: t.attempts[slot],
-          evidence: { flags: formatTcpFlags(flags), ttl: reply.ttl, window: reply.window },
-        },
-        true,
-        true,
-        now,
-      );
-      return;
-    }
-    this.ignored();
+    // RFC 793 §3.4: a reset for an unexpected SYN-ACK carries seq = the segment's ack.
+    if (this.sendsRst) this.sendRst(family, bytes, dstAt, bytes, srcAt, reply.dstPort, reply.srcPort, reply.ack);
+    const rttMs = this.rtt(slot, timestampUs, now);
+    this.sampleRtt(slot, rttMs);
+    this.finish(
+      slot,
+      {
+        status: 'open',
+        rttMs,
+        attempts: t.attempts[slot],
+        evidence: reply.parsedOptions
+          ? { flags: formatTcpFlags(flags), ttl: reply.ttl, window: reply.window, ...synOptionEvidence(reply.parsedOptions) }
+          : synAckEvidence(formatTcpFlags(flags), reply.ttl, reply.window, bytes, reply.optionsAt, reply.optionsEnd),
+      },
+      true,
+      true,
+      now,
+      onCurrentTuple,
+    );
   }
 
-  private onIcmp(
-    family: Family,
-    responder: Uint8Array,
-    type: number,
-    code: number,
-    errno: string,
-    quoted: IcmpQuote | undefined,
-    ttl: number,
-    timestampUs: number,
-  ): void {
-    if (!quoted || quoted.protocol !== 6 || quoted.srcPort === undefined || quoted.dstPort === undefined) return this.ignored();
-    const key = tupleKey(quoted.dst, 0, quoted.dst.length, quoted.dstPort, quoted.srcPort);
+  private onClosed(slot: number, reply: TcpReplyView, timestampUs: number, onCurrentTuple = true): void {
     const t = this.table;
-    const slot = t.find(key, family, quoted.dst, quoted.dstPort, quoted.srcPort);
-    // The quoted header must be our SYN: our source address and our ISN.
-    if (slot < 0 || !this.sameAddress(slot, quoted.src, 0, quoted.src.length, t.localAddr) || quoted.seq !== t.isn[slot]) return this.ignored();
+    const now = performance.now();
+    const rttMs = this.rtt(slot, timestampUs, now);
+    this.sampleRtt(slot, rttMs);
+    this.finish(
+      slot,
+      {
+        status: 'closed',
+        code: 'ECONNREFUSED',
+        rttMs,
+        attempts: t.attempts[slot],
+        evidence: { flags: formatTcpFlags(reply.flags), ttl: reply.ttl, window: reply.window },
+      },
+      true,
+      true,
+      now,
+      onCurrentTuple,
+    );
+  }
+
+  /**
+   * A SYN-ACK on a tuple no live probe uses now, or that acknowledges another ISN than the live
+   * probe's. If a live probe left that tuple for a fresh one, it is that probe's answer (open).
+   * If it answers a probe that already finished (our RST was lost, or the server retransmitted
+   * before it arrived): one more RST at most, never a second verdict. Otherwise nothing here sent
+   * the SYN it answers, but it came to a port this engine holds: the shim keeps the kernel from
+   * answering it, so the engine answers in the kernel's place (RFC 9293 §3.10.7.1, a RST with
+   * seq = the segment's ack). That clears a handshake an earlier run (or engine, or a probe
+   * forgotten under overload) left half-open on the server, which would otherwise answer later
+   * SYNs on that tuple for its old ISN (issue #12: an overload poisoned the next run).
+   */
+  private onLateSynAck(reply: TcpReplyView, key: number, timestampUs: number): void {
+    const { bytes, srcAt, dstAt, addrLen, family } = reply;
+    const now = performance.now();
+    const owner = this.liveOwner(key, reply.ack, now);
+    if (owner >= 0) {
+      this.counters.lateAnswers++;
+      return this.onOpen(owner, reply, timestampUs, false);
+    }
+    if (!this.sendsRst) return this.ignored();
+    const claim = this.recent.claimExtraRst(key, reply.ack, now);
+    if (claim === 'unknown') return this.onStrayedSynAck(reply, key, now);
+    this.counters.duplicateSynAcks++;
+    if (claim !== 'send') return;
+    // The limit of RSTs in the kernel's place: this one clears a handshake our own probe left.
+    if (this.strayRstLimiter.allow(tupleKey(bytes, srcAt, addrLen, 0, 0), now)) {
+      this.sendRst(family, bytes, dstAt, bytes, srcAt, reply.dstPort, reply.srcPort, reply.ack);
+    } else {
+      // Not sent, so the server still holds the handshake: the tuple stays out of reuse.
+      this.recent.rstNotSent(key, reply.ack, now);
+      this.counters.rstRateLimited++;
+    }
+  }
+
+  /** A SYN-ACK to our port that answers no SYN the engine remembers (see onLateSynAck). */
+  private onStrayedSynAck(reply: TcpReplyView, key: number, now: number): void {
+    const { bytes, srcAt, dstAt, addrLen, family } = reply;
+    this.ignored();
+    // Another engine's port (its owner answers), or no one's (the kernel does: the shim leaves it).
+    if (!this.claims?.owns(reply.dstPort)) return;
+    const t = this.table;
+    const slot = t.find(key, family, bytes, reply.srcPort, reply.dstPort, srcAt);
+    // A live probe's SYN met a stale handshake on its tuple: after our RST the server holds
+    // nothing there, so the probe's next SYN goes at once instead of after its RTO. Only a probe
+    // with a retry left (--retries 0 stays one SYN), and that retry pays for the RST, so a flood
+    // of forged SYN-ACKs gets no more out of us than the retries allow.
+    const resend = slot >= 0 && t.retriesLeft[slot] > 0;
+    if (resend || this.strayRstLimiter.allow(tupleKey(bytes, srcAt, addrLen, 0, 0), now)) {
+      this.sendRst(family, bytes, dstAt, bytes, srcAt, reply.dstPort, reply.srcPort, reply.ack);
+      this.counters.strayedSynAcksReset++;
+    } else {
+      this.counters.rstRateLimited++;
+    }
+    if (!resend) return;
+    t.retriesLeft[slot]--;
+    this.counters.retransmits++;
+    t.repeatedPerf[slot] = now;
+    // Queued after the RST, on the same path: the server sees them in this order.
+    this.sendSyn(slot, now);
+    this.scheduleNext(slot, now);
+  }
+
+  /** A RST-ACK on a tuple a live probe left: that probe's answer (closed). Else ignored. */
+  private onLateRst(reply: TcpReplyView, key: number, timestampUs: number): void {
+    const now = performance.now();
+    const owner = this.liveOwner(key, reply.ack, now);
+    if (owner < 0) return this.ignored();
+    this.counters.lateAnswers++;
+    this.onClosed(owner, reply, timestampUs, false);
+  }
+
+  /** The live probe that left tuple `key` whose SYN `ack` acknowledges, or -1 (settles the tuple). */
+  private liveOwner(key: number, ack: number, now: number): number {
+    const i = this.recent.find(key, ack, now);
+    if (i < 0) return -1;
+    const slot = this.recent.ownerSlot(i);
+    if (slot < 0 || !this.table.isLive(slot, this.recent.ownerGeneration(i))) return -1;
+    // Answered: a RST-ACK leaves the server nothing, a SYN-ACK gets our RST in onOpen.
+    this.recent.settle(i);
+    return slot;
+  }
+
+  private onUnreachable(slot: number, icmp: IcmpFields, timestampUs: number): void {
     this.finish(
       slot,
       {
         status: 'unreachable',
-        code: errno,
+        code: icmp.errno,
         rttMs: this.rtt(slot, timestampUs, performance.now()),
-        attempts: t.attempts[slot],
-        evidence: { icmpType: type, icmpCode: code, responder: formatAddress(responder), ttl },
+        attempts: this.table.attempts[slot],
+        evidence: { icmpType: icmp.type, icmpCode: icmp.code, responder: formatAddress(icmp.responder), ttl: icmp.ttl },
       },
       true,
     );
+  }
+
+  /**
+   * Feeds the destination's RTO estimate. Karn's rule (RFC 6298 §3): a reply after a
+   * retransmission may answer either SYN (they carry the same ISN), so it measures nothing.
+   */
+  private sampleRtt(slot: number, rttMs: number): void {
+    const t = this.table;
+    if (t.attempts[slot] !== 1) return;
+    this.rtts.sample(tupleKey(t.remoteAddr, slot * 16, t.family[slot] === 4 ? 4 : 16, 0, 0), rttMs);
   }
 
   private rtt(slot: number, timestampUs: number, now: number): number {
@@ -642,12 +809,6 @@ export class RawStrategy implements Strategy {
     // process clock when they disagree with it (clock steps, a library without timestamps).
     const rtt = timestampUs > 0 && fromCapture >= 0 && fromCapture <= fromClock + 1 ? fromCapture : fromClock;
     return Math.round(rtt * 1000) / 1000;
-  }
-
-  private sameAddress(slot: number, addr: Uint8Array, addrAt: number, addrLen: number, column: Uint8Array): boolean {
-    const base = slot * 16;
-    for (let i = 0; i < addrLen; i++) if (column[base + i] !== addr[addrAt + i]) return false;
-    return true;
   }
 
   private malformed(): void {
@@ -661,20 +822,63 @@ export class RawStrategy implements Strategy {
   // --- ports, ISNs, routes, captures -------------------------------------------------------------
 
   /**
-   * A source port whose 4-tuple with this destination is not in flight. The cursor walks the
-   * whole range before it comes back to a port, which already keeps a tuple's reuse as far apart
-   * as the range allows; a reused tuple gets a new ISN (the clock term), so a late reply to its
-   * predecessor cannot match it. O(1) unless nearly every port is busy with this destination.
+   * A source port whose 4-tuple with this destination is neither in flight nor possibly still
+   * half-open on the server (a recent tuple that timed out or was left for a fresh one, until
+   * our RST clears it): a new SYN on such a tuple meets the server's old connection, which
+   * answers for the old ISN (issue #12: an overload poisoned the next run). Only ports this
+   * engine claimed (port-claims.ts), so no other engine on the host shares a tuple with it. The
+   * cursor walks every claimed port before it comes back to one, which keeps a tuple's reuse as
+   * far apart as the claim allows; when none is clean, another block is claimed. A reused tuple
+   * gets a new ISN (the clock term), so a late reply to its predecessor cannot match it. O(1)
+   * unless nearly every port is busy with this destination.
    */
-  private pickPort(remote: Uint8Array, remotePort: number): number {
-    const [low, high] = this.portRange;
-    const width = high - low + 1;
+  private pickPort(remote: Uint8Array, remotePort: number, now: number): number {
+    const ports = this.claims!.ports;
+    let width = ports.length;
     for (let tries = 0; tries < width; tries++) {
-      const port = this.nextPort;
-      this.nextPort = port >= high ? low : port + 1;
+      const port = this.nextClaimedPort(ports);
+      const key = tupleKey(remote, 0, remote.length, remotePort, port);
+      if (!this.table.has(key) && !this.recent.unsettled(key, now)) return port;
+      // Every claimed port tried and none clean: claim more and go on from the first new one.
+      if (tries === width - 1) {
+        const added = this.claimMorePorts().length;
+        if (added > 0) this.nextPort = ports.length - added;
+        width += added;
+      }
+    }
+    // Every clean tuple is taken and the range is exhausted: rather than wait (nothing would
+    // wake the waiting probe when a record expires), take one that is only possibly half-open.
+    // Its fresh ISN keeps a stale answer from matching; the probe may time out, never read open
+    // or closed wrongly.
+    for (let tries = 0; tries < width; tries++) {
+      const port = this.nextClaimedPort(ports);
       if (!this.table.has(tupleKey(remote, 0, remote.length, remotePort, port))) return port;
     }
     return -1;
+  }
+
+  private nextClaimedPort(ports: readonly number[]): number {
+    if (this.nextPort >= ports.length) this.nextPort = 0;
+    return ports[this.nextPort++];
+  }
+
+  /**
+   * Claims another block of source ports and adds them to the shim's set; returns the ports
+   * added (none once the range is exhausted). The first SYN-ACKs to them may meet the kernel
+   * before nft has added them: it then sends the RST the engine sends anyway.
+   */
+  private claimMorePorts(): number[] {
+    const claims = this.claims!;
+    if (!claims.canGrow) return [];
+    const added = claims.grow();
+    if (added.length > 0) {
+      this.shim?.addPorts(added).catch((error: Error) => {
+        this.warnings.push(`cannot add source ports to the nftables shim (${error.message}): the kernel may answer SYN-ACKs to them with its own RST`);
+      });
+    } else if (claims.error) {
+      this.warnings.push(`no more source ports claimed: ${claims.error.message}`);
+    }
+    return added;
   }
 
   /**

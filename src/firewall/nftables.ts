@@ -3,11 +3,11 @@
 // ruleset.ts; this file runs nft. It installs no signal handlers: cleanup on a crash is the
 // kernel's job (`flags owner`) or, where the kernel cannot, the next start's sweepStaleTables().
 //
-// The drop rule takes every inbound TCP segment to the port range, whoever it is for: the range
-// must hold no listener and lie outside the kernel's ephemeral range (src/engine/port-range.ts
-// checks the latter). Prerouting also sees traffic this host forwards or un-NATs, so on a
-// router or container host a masqueraded connection remapped into the range would lose its
-// replies while the shim is up.
+// The drop rule takes SYN-ACKs to the ports the engine claimed (a set it grows with addPorts()),
+// and nothing else: a claimed port is bound by the engine, so no listener can be on it, and a
+// listener elsewhere in the range stays reachable. Prerouting also sees traffic this host
+// forwards or un-NATs, so on a router or container host a masqueraded connection remapped onto a
+// claimed port would lose the SYN-ACKs of its handshake while the shim is up.
 import os from 'node:os';
 import { InvalidArgumentError, SystemError, UnsupportedError } from '../core/errors.js';
 import {
@@ -24,6 +24,7 @@ import { NftCliUnavailableError, NftSession } from './nft-session.js';
 import {
   checkShimPortRange,
   checkTableName,
+  renderAddPorts,
   renderShimRuleset,
   shimTableName,
   shimTablePid,
@@ -94,8 +95,10 @@ export async function nftAvailable(options: NftOptions = {}): Promise<NftAvailab
 }
 
 export interface NftShimOptions extends NftOptions {
-  /** The engine's source ports. */
+  /** The engine's source port range. */
   portRange: PortRange;
+  /** The ports claimed so far, inside portRange (default: all of it); addPorts() adds more. */
+  ports?: readonly number[];
   /** Use `flags owner`: true, false, or 'auto' (default) for whatever nftAvailable() finds. */
   owner?: boolean | 'auto';
   /** Default: shimTableName(), i.e. tcp_shaker_<pid>_<random>. */
@@ -155,13 +158,14 @@ export class NftShim {
       if (!owner) warning = `${availability.reason}; ${plainTableCaveat(tableName)}`;
     }
     const init = { tableName, portRange, command, timeoutMs };
+    const script = (owner: boolean): string => renderShimRuleset({ tableName, portRange, ports: options.ports, owner });
     let session: NftSession;
     try {
       session = await NftSession.open(command, timeoutMs, options.onLost);
     } catch (error) {
       // Without `nft -i` nothing can hold an owner table open: a plain table, applied once.
       if (!(error instanceof NftCliUnavailableError) || options.owner === true) throw error;
-      await NftShim.#applyOnce(tableName, portRange, command, timeoutMs);
+      await NftShim.#applyOnce(tableName, script(false), command, timeoutMs);
       warning = `${error.message}; ${plainTableCaveat(tableName)}`;
       return new NftShim(undefined, { ...init, owner: false, warning });
     }
@@ -169,7 +173,7 @@ export class NftShim {
       // Checked first: the `table` command would merge into an existing plain table, and an
       // existing owner table answers EPERM, which reads like a missing capability.
       if (session.initialTables.some((t) => t.family === 'inet' && t.name === tableName)) throw tableExists(tableName);
-      const reply = await session.run(toInteractiveLine(renderShimRuleset({ tableName, portRange, owner })), timeoutMs);
+      const reply = await session.run(toInteractiveLine(script(owner)), timeoutMs);
       if (!reply.tables.some((t) => t.family === 'inet' && t.name === tableName)) {
         throw nftFailure(`cannot install nftables table inet ${tableName}`, reply.stderr);
       }
@@ -180,12 +184,29 @@ export class NftShim {
     return new NftShim(session, { ...init, owner, warning });
   }
 
-  static async #applyOnce(tableName: string, portRange: PortRange, command: NftCommand, timeoutMs: number): Promise<void> {
+  static async #applyOnce(tableName: string, script: string, command: NftCommand, timeoutMs: number): Promise<void> {
     const listing = await runNft(command, ['list', 'tables', 'inet'], '', timeoutMs);
     if (listing.exitCode !== 0) throw nftFailure('cannot list nftables tables', listing.stderr);
     if (parseTableList(listing.stdout).some((t) => t.name === tableName)) throw tableExists(tableName);
-    const result = await runNft(command, ['-f', '-'], renderShimRuleset({ tableName, portRange, owner: false }), timeoutMs);
+    const result = await runNft(command, ['-f', '-'], script, timeoutMs);
     if (result.exitCode !== 0) throw nftFailure(`cannot install nftables table inet ${tableName}`, result.stderr);
+  }
+
+  /**
+   * Adds newly claimed ports to the drop set. Until it resolves, a SYN-ACK to them may still
+   * reach the kernel, which then sends the same RST the engine does (seq = the SYN-ACK's ack):
+   * the server's state is cleared either way and the verdict comes from the capture.
+   */
+  async addPorts(ports: readonly number[]): Promise<void> {
+    if (ports.length === 0 || !this.active) return;
+    const line = renderAddPorts(this.tableName, ports);
+    if (this.#session) {
+      const reply = await this.#session.run(line, this.#timeoutMs);
+      if (/Error:/.test(reply.stderr)) throw nftFailure(`cannot add ports to nftables table inet ${this.tableName}`, reply.stderr);
+      return;
+    }
+    const result = await runNft(this.#command, ['-f', '-'], `${line}\n`, this.#timeoutMs);
+    if (result.exitCode !== 0) throw nftFailure(`cannot add ports to nftables table inet ${this.tableName}`, result.stderr);
   }
 
   /** False once remove() has started, or when the nft child holding an owner table died under us. */

@@ -4,6 +4,11 @@
 // the kernel finds no socket for it and answers with its own RST (RFC 9293 §3.10.7.1). The
 // shim drops those replies in the prerouting hook. libpcap taps packets at the device layer,
 // before netfilter, so the engine still sees every reply the kernel never does.
+//
+// What it drops is only what the probes can provoke (issue #13 §4): SYN-ACKs, to the ports this
+// engine claimed (a set the engine grows as it claims more, engine/port-claims.ts). A RST needs
+// no rule (the kernel answers no RST with anything), and every other segment to the range
+// (a listener on a port the engine skipped, a NAT'ed flow) reaches the kernel as if no engine ran.
 import { randomBytes } from 'node:crypto';
 import { InvalidArgumentError } from '../core/errors.js';
 import { parsePortRange, type PortRange } from '../core/port-range.js';
@@ -13,8 +18,13 @@ export type { PortRange };
 export interface ShimRulesetOptions {
   /** nft table name; see shimTableName(). Letters, digits and `_` only. */
   tableName: string;
-  /** The engine's source ports: inbound TCP to them never reaches the kernel's TCP stack. */
+  /** The engine's source port range. */
   portRange: PortRange;
+  /**
+   * The ports the engine claimed so far (inside portRange): SYN-ACKs to them never reach the
+   * kernel's TCP stack. Default: the whole range.
+   */
+  ports?: readonly number[];
   /** `flags owner`: the kernel deletes the table when the netlink socket that made it closes. */
   owner: boolean;
 }
@@ -60,6 +70,28 @@ export function nftPortSet([low, high]: PortRange): string {
   return low === high ? String(low) : `${low}-${high}`;
 }
 
+/** The set the shim's rules match on; NftShim.addPorts() adds to it. */
+export const SHIM_PORT_SET = 'probe_ports';
+
+/** Ports as nft set elements, runs joined: [1, 2, 3, 7] -> '1-3, 7'. Throws on a port outside 1-65535. */
+export function nftPortElements(ports: readonly number[]): string {
+  const sorted = [...new Set(ports)].sort((a, b) => a - b);
+  for (const p of sorted) if (!Number.isInteger(p) || p < 1 || p > 65535) throw new InvalidArgumentError(`not a port: ${JSON.stringify(p)}`);
+  const out: string[] = [];
+  for (let i = 0; i < sorted.length; ) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j] + 1) j++;
+    out.push(nftPortSet([sorted[i], sorted[j]]));
+    i = j + 1;
+  }
+  return out.join(', ');
+}
+
+/** The nft command that adds claimed ports to a live shim's set. */
+export function renderAddPorts(tableName: string, ports: readonly number[]): string {
+  return `add element inet ${checkTableName(tableName)} ${SHIM_PORT_SET} { ${nftPortElements(ports)} }`;
+}
+
 /**
  * The shim as an nft script (what `nft -f` reads). Priority raw (-300) runs before conntrack
  * (-200), so nothing here ever creates a conntrack entry.
@@ -67,17 +99,31 @@ export function nftPortSet([low, high]: PortRange): string {
 export function renderShimRuleset(options: ShimRulesetOptions): string {
   const tableName = checkTableName(options.tableName);
   const owner = options.owner;
-  const ports = nftPortSet(checkShimPortRange(options.portRange));
+  const range = checkShimPortRange(options.portRange);
+  const claimed = options.ports ?? [];
+  for (const p of claimed) {
+    if (!(p >= range[0] && p <= range[1])) throw new InvalidArgumentError(`port ${p} is outside the shim's range ${nftPortSet(range)}`);
+  }
+  const elements = options.ports ? nftPortElements(claimed) : nftPortSet(range);
+  const ports = `@${SHIM_PORT_SET}`;
   const lines = [
     '# tcp-shaker kernel-RST shim (rendered by src/firewall/ruleset.ts).',
     `table inet ${tableName} {`,
     ...(owner ? ['\t# Tied to the nft process that made it: the kernel deletes it when that process exits.', '\tflags owner', ''] : []),
-    '\t# Replies to the engine\'s raw SYNs arrive on its source ports, where the kernel has no socket',
+    '\t# The source ports this engine holds (bound, never listening: no listener can be among them).',
+    `\tset ${SHIM_PORT_SET} {`,
+    '\t\ttype inet_service',
+    '\t\tflags interval',
+    ...(elements ? [`\t\telements = { ${elements} }`] : []),
+    '\t}',
+    '',
+    '\t# SYN-ACKs to the engine\'s raw SYNs arrive on its source ports, where the kernel has no socket',
     '\t# and would answer with a RST of its own. libpcap has already copied them (it taps before',
     '\t# netfilter). Over loopback the target\'s answer passes output, then prerouting: caught here too.',
+    '\t# Nothing else is dropped: the kernel sends nothing in answer to a RST.',
     '\tchain prerouting {',
     '\t\ttype filter hook prerouting priority raw; policy accept;',
-    `\t\ttcp dport ${ports} counter drop comment "replies to tcp-shaker probes"`,
+    `\t\ttcp dport ${ports} tcp flags & (syn | ack | rst) == syn | ack counter drop comment "SYN-ACKs to tcp-shaker probes"`,
     '\t}',
     '',
     '\t# Probes never enter conntrack, so a scan cannot fill its table and a "ct state invalid drop"',

@@ -27,12 +27,18 @@ export interface NativeAddon extends RawSocketCalls, ConnectCalls {
   Sender: NativeSenderClass;
 }
 
-/** native/addon.cc: raw sockets. Every call returns an fd or a byte count, or -errno. */
+/** native/addon.cc: raw sockets and port claims. Every call returns an fd or a byte count, or -errno. */
 export interface RawSocketCalls {
   /** A raw IPPROTO_RAW socket of the family (the packets carry their own IP header). */
   openRaw(family: 4 | 6, sndbufBytes: number): number;
   send(fd: number, packet: Uint8Array, dst: Uint8Array): number;
   close(fd: number): number;
+  /**
+   * A TCP socket bound to the wildcard address on `port` (both families) that never listens:
+   * the raw engine's kernel-held claim on a source port (engine/port-claims.ts). EADDRINUSE when
+   * any socket already holds the port. Closing the fd (or the process dying) releases it.
+   */
+  bindTcpPort(port: number): number;
 }
 
 /** Where the loaded addon came from (doctor reports it). */

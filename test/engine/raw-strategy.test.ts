@@ -23,6 +23,7 @@ import {
 } from '../../src/wire/index.js';
 import { FakeCaptures } from '../helpers/fake-capture.js';
 import { FakeTransport, type SentPacket } from '../helpers/fake-transport.js';
+import { FakePortTable } from '../helpers/fake-port-binder.js';
 import { prng } from '../wire/util.js';
 
 // Addresses from the benchmarking ranges (RFC 2544's 198.18.0.0/15, RFC 5180's 2001:2::/48):
@@ -55,6 +56,8 @@ async function rig(t: ExecutionContext, family: Family = 4, options: RawStrategy
     interface: 'fake0',
     source: NET[family].source,
     captureIdleMs: 10,
+    // Claims from a host of its own: tests run concurrently and must not claim each other's ports.
+    portBinder: new FakePortTable().binder(),
     ...options,
   });
   // Whatever a failed test leaves behind: no timer or probe outlives its test. (Per test, not
@@ -437,17 +440,52 @@ test('link types: Ethernet and NULL framing are unwrapped, an unknown link type 
 
 // --- retransmission --------------------------------------------------------------------------------
 
-test('retries 2 with initialRtoMs 50: three SYNs with the same sequence number, then timeout', async (t) => {
-  const r = await rig(t, 4, { initialRtoMs: 50 });
+test('retries 2 with initialRtoMs 50: the first repeat on the same tuple, the second (within 500 ms) from a fresh one, then timeout', async (t) => {
+  // The engine's own send times (its clock, as it decided): on a loaded machine the second repeat
+  // can leave more than 500 ms after the first, and then the same tuple is the right choice.
+  const sentAtUs: number[] = [];
+  const r = await rig(t, 4, { initialRtoMs: 50, minRtoMs: 50, linearRetransmits: 0, onPacket: (d, _b, us) => void (d === 'sent' && sentAtUs.push(us)) });
   // The deadline is far past 50 + 100 ms, so both retransmissions fit even on a loaded machine.
   const outcome = await probe(r, { timeoutMs: 3000, retries: 2 });
   const syns = r.transport.syns;
   t.is(syns.length, 3);
-  t.is(new Set(syns.map((s) => s.tcp.seq)).size, 1, 'the same ISN each time');
-  t.is(new Set(syns.map((s) => s.tcp.srcPort)).size, 1, 'the same source port each time');
+  // A server answers the first repeated SYN of a half-open connection, then at most one per
+  // 500 ms (tcp_invalid_ratelimit): the third SYN would be wasted on the first tuple.
+  t.is(syns[1].tcp.seq, syns[0].tcp.seq, 'the first repeat: same ISN');
+  t.is(syns[1].tcp.srcPort, syns[0].tcp.srcPort, 'the first repeat: same source port');
+  const withinRateLimit = (sentAtUs[2] - sentAtUs[1]) / 1000 < 500;
+  if (withinRateLimit) {
+    t.not(syns[2].tcp.srcPort, syns[0].tcp.srcPort, 'the second repeat: a fresh source port');
+    t.not(syns[2].tcp.seq, syns[0].tcp.seq, 'the second repeat: its own ISN');
+  } else {
+    t.log('the second repeat left 500 ms or more after the first (a loaded machine): same tuple is right');
+    t.is(syns[2].tcp.srcPort, syns[0].tcp.srcPort);
+  }
   t.like(outcome, { status: 'timeout', attempts: 3 });
-  t.like(r.raw.stats(), { synsSent: 3, retransmits: 2 });
+  t.like(r.raw.stats(), { synsSent: 3, retransmits: 2, freshTuples: withinRateLimit ? 1 : 0 });
 });
+
+const lateOnLeftTuple = test.macro({
+  async exec(t, answer: 'SYN-ACK' | 'RST-ACK') {
+    const r = await rig(t, 4, { initialRtoMs: 20, minRtoMs: 20, linearRetransmits: 0 });
+    const pending = probe(r, { timeoutMs: 5000, retries: 5 });
+    const first = await nthSyn(r, 1);
+    await nthSyn(r, 3);
+    t.not(r.transport.syns[2].tcp.srcPort, first.tcp.srcPort);
+    // The answer to the first SYN arrives after the probe moved on: it is still the answer.
+    r.captures.push(answer === 'SYN-ACK' ? synAck(first) : rstAck(first));
+    t.like(await pending, { status: answer === 'SYN-ACK' ? 'open' : 'closed' });
+    t.like(r.raw.stats(), { lateAnswers: 1 });
+    if (answer === 'SYN-ACK') {
+      const rst = r.transport.rsts.at(-1)!;
+      t.is(rst.tcp.srcPort, first.tcp.srcPort, 'the RST goes to the tuple that answered');
+      t.is(rst.tcp.seq, (first.tcp.seq + 1) >>> 0);
+    }
+  },
+  title: (_, answer: string) => `a ${answer} on a tuple the probe left for a fresh one answers the probe`,
+});
+test(lateOnLeftTuple, 'SYN-ACK');
+test(lateOnLeftTuple, 'RST-ACK');
 
 test('retries 0: exactly one SYN', async (t) => {
   const r = await rig(t, 4, { initialRtoMs: 10 });
@@ -493,7 +531,7 @@ test('close() settles in-flight probes as error ERR_SHAKER_CLOSED and releases t
 });
 
 test('probe() before start() rejects ERR_SHAKER_NOT_STARTED; start() twice rejects ERR_SHAKER_ALREADY_STARTED', async (t) => {
-  const raw = new RawStrategy({ transport: new FakeTransport(), openCapture: new FakeCaptures().open, installShim: false, interface: 'fake0', source: NET[4].source });
+  const raw = new RawStrategy({ transport: new FakeTransport(), openCapture: new FakeCaptures().open, installShim: false, interface: 'fake0', source: NET[4].source, portBinder: new FakePortTable().binder() });
   t.teardown(() => raw.close());
   await t.throwsAsync(raw.probe({ ip: NET[4].target, family: 4, port: 80 }, { deadline: performance.now() + 100, retries: 0 }), {
     instanceOf: StateError,
@@ -645,16 +683,19 @@ test('source ports run out per destination: the extra probe waits for a free por
   t.true((await Promise.all(pending)).every((o) => o.status === 'closed'));
 });
 
-test('a probe still waiting for a port at its deadline times out; close() answers waiting probes', async (t) => {
+test('a probe that waited for a port gets its whole timeout once its SYN leaves; close() answers waiting probes', async (t) => {
   const [low] = defaultProbePortRange();
   const r = await rig(t, 4, { sourcePorts: [low, low] });
-  const first = probe(r, { timeoutMs: 200 });
-  const second = probe(r, { timeoutMs: 50 });
-  const third = probe(r, { timeoutMs: 10_000 });
-  // The first times out at 200 ms and frees the port: the second is past its deadline by then.
+  const first = probe(r, { timeoutMs: 400, retries: 0 });
+  const second = probe(r, { timeoutMs: 100, retries: 0 });
+  const third = probe(r, { timeoutMs: 10_000, retries: 0 });
+  // The first times out at 400 ms and frees the port. The second waited longer than its own
+  // timeout, but that wait was the engine's: its SYN goes out, and only then does its 100 ms run.
   t.is((await first).status, 'timeout');
-  t.like(await second, { status: 'timeout', code: 'ETIMEDOUT', attempts: 0 });
-  await until(() => r.transport.syns.length === 2, 'the third SYN');
+  const secondSyn = await nthSyn(r, 2);
+  r.captures.push(rstAck(secondSyn));
+  t.like(await second, { status: 'closed', attempts: 1 });
+  await until(() => r.transport.syns.length === 3, 'the third SYN');
   const fourth = probe(r);
   await r.raw.close();
   t.is((await third).code, 'ERR_SHAKER_CLOSED');
@@ -731,4 +772,114 @@ test('IPv6 end to end: open, closed, then unreachable on one engine', async (t) 
     t.is((await pending).status, status);
   }
   t.like(r.raw.stats(), { open: 1, closed: 1, unreachable: 1, inFlight: 0 });
+});
+
+// --- source-port claims (issue #13 §3) ----------------------------------------------------------
+
+test('two engines on one host never share a source port, even toward one destination', async (t) => {
+  const host = new FakePortTable();
+  const a = await rig(t, 4, { portBinder: host.binder() });
+  const b = await rig(t, 4, { portBinder: host.binder() });
+  const n = 300; // more than either engine's first claim (256): both grow, still disjoint
+  const pending = [...Array.from({ length: n }, () => probe(a, { port: 443 })), ...Array.from({ length: n }, () => probe(b, { port: 443 }))];
+  await until(() => a.transport.syns.length === n && b.transport.syns.length === n, 'every SYN');
+  const portsA = new Set(a.transport.syns.map((s) => s.tcp.srcPort));
+  const portsB = new Set(b.transport.syns.map((s) => s.tcp.srcPort));
+  t.is(portsA.size, n);
+  t.is(portsB.size, n);
+  t.deepEqual([...portsA].filter((p) => portsB.has(p)), []);
+  for (const p of portsA) t.is(host.held.get(p) !== undefined, true);
+  t.true(a.raw.stats().portsClaimed >= n && b.raw.stats().portsClaimed >= n);
+  for (const r of [a, b]) for (const syn of r.transport.syns) r.captures.push(rstAck(syn));
+  t.true((await Promise.all(pending)).every((o) => o.status === 'closed'));
+  await a.raw.close();
+  await b.raw.close();
+  t.is(host.held.size, 0, 'close() releases every claim');
+});
+
+test('a port held by a listener is never a source port', async (t) => {
+  const host = new FakePortTable();
+  const [low] = defaultProbePortRange();
+  host.hold(low + 1);
+  const r = await rig(t, 4, { portBinder: host.binder(), sourcePorts: [low, low + 3] });
+  const pending = Array.from({ length: 6 }, () => probe(r));
+  await until(() => r.transport.syns.length === 3, '3 SYNs');
+  t.deepEqual(new Set(r.transport.syns.map((s) => s.tcp.srcPort)), new Set([low, low + 2, low + 3]));
+  t.like(r.raw.stats(), { portsClaimed: 3, portsHeldElsewhere: 1, inFlight: 3, waitingForPort: 3 });
+  for (let i = 0; i < 6; i++) r.captures.push(rstAck(await nthSyn(r, i + 1)));
+  t.true((await Promise.all(pending)).every((o) => o.status === 'closed'));
+  t.false(r.transport.syns.some((s) => s.tcp.srcPort === low + 1));
+});
+
+test('start() fails with EADDRINUSE when every port of the range is held elsewhere, and holds nothing', async (t) => {
+  const host = new FakePortTable();
+  const [low] = defaultProbePortRange();
+  for (let p = low; p <= low + 3; p++) host.hold(p);
+  const raw = new RawStrategy({
+    transport: new FakeTransport(),
+    openCapture: new FakeCaptures().open,
+    installShim: false,
+    interface: 'fake0',
+    source: NET[4].source,
+    sourcePorts: [low, low + 3],
+    portBinder: host.binder(),
+  });
+  await t.throwsAsync(raw.start(), { code: 'EADDRINUSE', message: /no free source port/ });
+  t.is(host.held.size, 4);
+  await raw.close();
+});
+
+// --- late and stale SYN-ACKs (issue #12: an overload must not poison the next run) ---------------
+
+test('a SYN-ACK to a port this engine holds that nothing here sent gets a RST in the kernel\'s place; another engine\'s port gets none', async (t) => {
+  const host = new FakePortTable();
+  const [low] = defaultProbePortRange();
+  const r = await rig(t, 4, { portBinder: host.binder(), sourcePorts: [low, low + 511] });
+  const other = await rig(t, 4, { portBinder: host.binder(), sourcePorts: [low, low + 511] });
+  const pending = probe(r);
+  const syn = await nthSyn(r);
+  // From an earlier run: the server still retransmits its SYN-ACK for an ISN nobody here knows.
+  const strayed = synAck(syn, { ack: 0x0bad_cafe, srcPort: 8443, seq: 777 });
+  r.captures.push(strayed);
+  await until(() => r.transport.rsts.length === 1, 'the RST');
+  const rst = r.transport.rsts[0];
+  t.is(rst.tcp.seq, 0x0bad_cafe, 'seq = the SYN-ACK\'s ack (RFC 9293 §3.10.7.1)');
+  t.is(rst.tcp.srcPort, syn.tcp.srcPort);
+  t.is(rst.tcp.dstPort, 8443);
+  t.like(r.raw.stats(), { strayedSynAcksReset: 1, open: 0, inFlight: 1 });
+  // The other engine captures the same frame: not its port, not its RST to send.
+  const otherPending = probe(other);
+  const otherSyn = await nthSyn(other);
+  other.captures.push(strayed);
+  t.like(other.raw.stats(), { strayedSynAcksReset: 0, rstSent: 0, repliesIgnored: 1 });
+  other.captures.push(rstAck(otherSyn));
+  t.is((await otherPending).status, 'closed');
+  r.captures.push(rstAck(syn));
+  t.is((await pending).status, 'closed');
+});
+
+test('a stale SYN-ACK on a live probe\'s tuple (another ISN): RST, then the SYN again at once, and the right answer counts', async (t) => {
+  const r = await rig(t, 4);
+  const pending = probe(r, { retries: 2, timeoutMs: 30_000 });
+  const syn = await nthSyn(r);
+  const staleAck = (syn.tcp.seq + 12345) >>> 0;
+  r.captures.push(synAck(syn, { ack: staleAck }));
+  const again = await nthSyn(r, 2);
+  t.is(r.transport.rsts.length, 1);
+  t.is(r.transport.rsts[0].tcp.seq, staleAck);
+  t.true(r.transport.sent.indexOf(r.transport.rsts[0]) < r.transport.sent.indexOf(again), 'the RST leaves before the SYN');
+  t.is(again.tcp.srcPort, syn.tcp.srcPort, 'same tuple: the RST cleared it');
+  t.is(again.tcp.seq, syn.tcp.seq);
+  r.captures.push(synAck(again));
+  t.like(await pending, { status: 'open', attempts: 2 });
+});
+
+test('with retries 0 a stale SYN-ACK on the tuple gets a RST (rate-limited) but no second SYN', async (t) => {
+  const r = await rig(t, 4);
+  const pending = probe(r, { retries: 0, timeoutMs: 200 });
+  const syn = await nthSyn(r);
+  r.captures.push(synAck(syn, { ack: 5 }));
+  t.like(await pending, { status: 'timeout', attempts: 1 });
+  t.is(r.transport.syns.length, 1);
+  t.is(r.transport.rsts.length, 1);
 });

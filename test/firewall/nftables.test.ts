@@ -22,6 +22,7 @@ import {
   toInteractiveLine,
   type ShimRulesetOptions,
 } from '../../src/firewall/nftables.js';
+import { nftPortElements, renderAddPorts } from '../../src/firewall/ruleset.js';
 import { parseAddress } from '../../src/wire/address.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -33,6 +34,10 @@ const fixture = (name: string): string => path.join(root, 'fixtures/nft', name);
 const goldenCases: Array<{ file: string; options: ShimRulesetOptions }> = [
   { file: 'shim.nft', options: { tableName: 'tcp_shaker_4242_c0ffee', portRange: [61000, 65535], owner: true } },
   { file: 'shim-no-owner.nft', options: { tableName: 'tcp_shaker_4242_c0ffee', portRange: [40000, 40000], owner: false } },
+  {
+    file: 'shim-claimed.nft',
+    options: { tableName: 'tcp_shaker_4242_c0ffee', portRange: [61000, 65535], ports: [61064, 61065, 61066, 61000, 62000], owner: true },
+  },
 ];
 
 const golden = test.macro({
@@ -44,6 +49,24 @@ const golden = test.macro({
   title: (_ = '', file: string) => `renderShimRuleset matches fixtures/nft/${file}`,
 });
 for (const { file, options } of goldenCases) test(golden, file, options);
+
+test('claimed ports become set elements, runs joined; NftShim.addPorts() adds more the same way', (t) => {
+  t.is(nftPortElements([5, 1, 2, 3, 9, 10, 3]), '1-3, 5, 9-10');
+  t.is(renderAddPorts('tcp_shaker_1_ab', [61064, 61065]), 'add element inet tcp_shaker_1_ab probe_ports { 61064-61065 }');
+  t.throws(() => renderAddPorts('tcp_shaker_1_ab', [0]), { instanceOf: InvalidArgumentError });
+  t.throws(() => renderAddPorts('bad name;', [1]), { instanceOf: InvalidArgumentError });
+  // A claimed port outside the range is a bug of the caller.
+  t.throws(() => renderShimRuleset({ tableName: 'tcp_shaker_1_ab', portRange: [61000, 61063], ports: [61064], owner: true }), {
+    instanceOf: InvalidArgumentError,
+  });
+});
+
+test('the shim drops SYN-ACKs to claimed ports only: no rule takes every segment to the range', (t) => {
+  const text = renderShimRuleset({ tableName: 'tcp_shaker_1_ab', portRange: [61000, 65535], ports: [61000], owner: true });
+  const drops = text.split('\n').filter((line) => /\bdrop\b/.test(line) && !line.trim().startsWith('#'));
+  t.is(drops.length, 1);
+  t.regex(drops[0], /tcp dport @probe_ports tcp flags & \(syn \| ack \| rst\) == syn \| ack counter drop/);
+});
 
 const badRender = test.macro({
   exec(t, options: unknown) {
@@ -65,7 +88,7 @@ test('toInteractiveLine: one line, no comments, a separator after every closing 
   const line = toInteractiveLine(renderShimRuleset(base));
   t.false(line.includes('\n'));
   t.false(line.includes('#'));
-  t.regex(line, /^table inet tcp_shaker_1_aa \{; flags owner; chain prerouting \{/);
+  t.regex(line, /^table inet tcp_shaker_1_aa \{; flags owner; set probe_ports \{; type inet_service; flags interval; elements = \{ [0-9-]+ \}; \}; chain prerouting \{/);
   t.regex(line, /\}; chain output \{/);
   t.true(line.endsWith('}; }'));
 });
@@ -286,9 +309,11 @@ rootTest('install applies the ruleset, remove() deletes it; both owner and plain
     const ruleset = must([...nftIn(ns), 'list', 'ruleset']);
     t.true(ruleset.includes(`table inet ${shim.tableName} {`));
     t.is(ruleset.includes('flags owner'), owner);
-    t.regex(ruleset, /type filter hook prerouting priority raw; policy accept;\n\s+tcp dport 61000-61999 counter packets 0 bytes 0 drop/);
-    t.regex(ruleset, /type filter hook output priority raw; policy accept;\n\s+tcp sport 61000-61999 counter packets \d+ bytes \d+ notrack/);
-    t.regex(ruleset, /oifname "lo" tcp dport 61000-61999 counter packets \d+ bytes \d+ notrack/);
+    t.regex(ruleset, /set probe_ports \{\n\s+type inet_service\n\s+flags interval\n\s+elements = \{ 61000-61999 \}/);
+    // nft lists `flags & (syn | ack | rst) == syn | ack` in its own short form.
+    t.regex(ruleset, /type filter hook prerouting priority raw; policy accept;\n\s+tcp dport @probe_ports tcp flags syn,ack \/ syn,rst,ack counter packets 0 bytes 0 drop/);
+    t.regex(ruleset, /type filter hook output priority raw; policy accept;\n\s+tcp sport @probe_ports counter packets \d+ bytes \d+ notrack/);
+    t.regex(ruleset, /oifname "lo" tcp dport @probe_ports counter packets \d+ bytes \d+ notrack/);
     start = performance.now();
     await shim.remove();
     const removeMs = performance.now() - start;
@@ -304,6 +329,19 @@ rootTest('install applies the ruleset, remove() deletes it; both owner and plain
   t.is(auto.warning, undefined);
   await auto[Symbol.asyncDispose]();
   t.deepEqual(tablesIn(ns), []);
+});
+
+rootTest('a shim made with the claimed ports grows with addPorts(), owner and plain', async (t) => {
+  const ns = namespace(t);
+  for (const owner of [true, false]) {
+    const shim = await NftShim.install({ portRange: [61000, 61999], ports: [61000, 61001], nftCommand: nftIn(ns), owner });
+    t.regex(must([...nftIn(ns), 'list', 'set', 'inet', shim.tableName, 'probe_ports']), /elements = \{ 61000-61001 \}/);
+    await shim.addPorts([61064, 61065, 61066, 61500]);
+    t.regex(must([...nftIn(ns), 'list', 'set', 'inet', shim.tableName, 'probe_ports']), /elements = \{ 61000-61001, 61064-61066,\s+61500 \}/);
+    await shim.remove();
+    await shim.addPorts([61600]); // after remove(): nothing to add to, no error
+    t.deepEqual(tablesIn(ns), []);
+  }
 });
 
 rootTest('two shims side by side get distinct tables; an existing foreign table is left alone', async (t) => {
@@ -365,7 +403,7 @@ rootTest('nft without its interactive CLI: a plain table applied once, with a wa
   t.regex(shim.warning ?? '', /interactive CLI.*sweepStaleTables/);
   t.true(shim.active);
   t.deepEqual(tablesIn(ns), [`inet ${shim.tableName}`]);
-  t.regex(must([...nftIn(ns), 'list', 'ruleset']), /tcp dport 61000-61999 counter packets 0 bytes 0 drop/);
+  t.regex(must([...nftIn(ns), 'list', 'ruleset']), /elements = \{ 61000-61999 \}[^]*tcp dport @probe_ports tcp flags syn,ack \/ syn,rst,ack counter packets 0 bytes 0 drop/);
   await shim.remove();
   t.deepEqual(tablesIn(ns), []);
   const error = await t.throwsAsync(NftShim.install({ portRange: [61000, 61999], nftCommand, owner: true }));
@@ -554,7 +592,7 @@ async function tcpdump(t: ExecutionContext, ns: string, iface: string, filter: s
 
 function dropCounter(ns: string, table: string): number {
   const chain = must([...nftIn(ns), 'list', 'chain', 'inet', table, 'prerouting']);
-  const match = /tcp dport \S+ counter packets (\d+)/.exec(chain);
+  const match = /tcp dport \S+ tcp flags \S+ \/ \S+ counter packets (\d+)/.exec(chain);
   if (!match) throw new Error(`no drop counter in:\n${chain}`);
   return Number(match[1]);
 }

@@ -4,7 +4,8 @@
 //   {"result": {...CheckResult}}                  per check
 //   {"stats": {...}, "afterClose": {...}}         at the end
 // The spec comes as one JSON argument: { strategy, targets, timeout, retries, family, raw,
-// abortAfterMs, holdMs, parallel }.
+// abortAfterMs, holdMs, parallel, afterMs, checkers }. With `checkers` > 1, that many Checkers run
+// side by side in this process, each over every target; their lines carry "checker": index.
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { findNft } from '../../src/firewall/nft-command.js';
@@ -25,6 +26,8 @@ interface Spec {
   parallel?: boolean;
   /** Stay alive this long after the checks (to watch late replies) before printing stats. */
   afterMs?: number;
+  /** Checkers side by side in this one process (default 1). */
+  checkers?: number;
 }
 
 function emit(value: unknown): void {
@@ -70,35 +73,47 @@ function openSockets(): { raw: number; packet: number; total: number } {
 }
 
 const spec = JSON.parse(process.argv[2] ?? '{}') as Spec;
-const checker = new Checker({
-  strategy: spec.strategy ?? 'raw',
-  timeout: spec.timeout ?? 1000,
-  ...(spec.retries !== undefined ? { retries: spec.retries } : {}),
-  ...(spec.family !== undefined ? { family: spec.family } : {}),
-  ...(spec.raw ? { raw: spec.raw } : {}),
-});
+const copies = spec.checkers ?? 1;
+/** Tags a line with its checker's index when there is more than one. */
+const tag = (index: number): { checker?: number } => (copies > 1 ? { checker: index } : {});
+const checkers = Array.from(
+  { length: copies },
+  () =>
+    new Checker({
+      strategy: spec.strategy ?? 'raw',
+      timeout: spec.timeout ?? 1000,
+      ...(spec.retries !== undefined ? { retries: spec.retries } : {}),
+      ...(spec.family !== undefined ? { family: spec.family } : {}),
+      ...(spec.raw ? { raw: spec.raw } : {}),
+    }),
+);
 try {
-  await checker.start();
-  emit({ ready: checker.strategy, tables: nftTables() });
+  for (const [index, checker] of checkers.entries()) {
+    await checker.start();
+    emit({ ready: checker.strategy, tables: nftTables(), ...tag(index) });
+  }
   if (spec.holdMs) {
     emit({ holding: true, sockets: openSockets() });
     await new Promise((resolve) => setTimeout(resolve, spec.holdMs));
   }
-  const one = async (target: string): Promise<void> => {
-    const signal = spec.abortAfterMs !== undefined ? AbortSignal.timeout(spec.abortAfterMs) : undefined;
-    try {
-      emit({ result: await checker.check(target, signal ? { signal } : {}) });
-    } catch (error) {
-      emit({ rejected: error, target });
-    }
+  const run = async (checker: Checker, index: number): Promise<void> => {
+    const one = async (target: string): Promise<void> => {
+      const signal = spec.abortAfterMs !== undefined ? AbortSignal.timeout(spec.abortAfterMs) : undefined;
+      try {
+        emit({ result: await checker.check(target, signal ? { signal } : {}), ...tag(index) });
+      } catch (error) {
+        emit({ rejected: error, target, ...tag(index) });
+      }
+    };
+    if (spec.parallel) await Promise.all(spec.targets.map(one));
+    else for (const target of spec.targets) await one(target);
   };
-  if (spec.parallel) await Promise.all(spec.targets.map(one));
-  else for (const target of spec.targets) await one(target);
+  await Promise.all(checkers.map(run));
   if (spec.afterMs) await new Promise((resolve) => setTimeout(resolve, spec.afterMs));
-  emit({ stats: checker.stats(), sockets: openSockets() });
+  for (const [index, checker] of checkers.entries()) emit({ stats: checker.stats(), sockets: openSockets(), ...tag(index) });
 } catch (error) {
   emit({ startFailed: error });
 } finally {
-  await checker.close();
+  for (const checker of checkers) await checker.close();
   emit({ afterClose: { tables: nftTables(), sockets: openSockets(), handles: process.getActiveResourcesInfo() } });
 }

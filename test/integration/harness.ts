@@ -22,14 +22,18 @@ export interface DriverSpec {
   holdMs?: number;
   parallel?: boolean;
   afterMs?: number;
+  checkers?: number;
 }
 
 export interface DriverReport {
   ready?: { name: string; reason: string };
   tables: string[];
-  results: Array<CheckResult & { error?: { name: string; code: string; message: string } }>;
+  /** `checker`: which of the driver's Checkers (spec.checkers > 1 only). */
+  results: Array<CheckResult & { error?: { name: string; code: string; message: string }; checker?: number }>;
   rejected: Array<{ target: string; rejected: { name: string; code?: string; message: string } }>;
   stats?: Record<string, number>;
+  /** Every checker's stats, by index (the last one is also `stats`). */
+  statsByChecker: Array<Record<string, number>>;
   afterClose?: { tables: string[]; sockets: { raw: number; packet: number; total: number }; handles: string[] };
   startFailed?: { name: string; code?: string; message: string };
   stderr: string;
@@ -37,7 +41,7 @@ export interface DriverReport {
 }
 
 export function parseDriverOutput(stdout: string, stderr: string, exitCode: number | null): DriverReport {
-  const report: DriverReport = { tables: [], results: [], rejected: [], stderr, exitCode };
+  const report: DriverReport = { tables: [], results: [], rejected: [], statsByChecker: [], stderr, exitCode };
   for (const line of stdout.split('\n')) {
     if (!line.trim()) continue;
     let value: Record<string, unknown>;
@@ -50,9 +54,15 @@ export function parseDriverOutput(stdout: string, stderr: string, exitCode: numb
       report.ready = value.ready as DriverReport['ready'];
       report.tables = value.tables as string[];
     }
-    if (value.result) report.results.push(value.result as DriverReport['results'][number]);
+    if (value.result) {
+      const result = value.result as DriverReport['results'][number];
+      report.results.push(value.checker === undefined ? result : { ...result, checker: value.checker as number });
+    }
     if (value.rejected) report.rejected.push(value as unknown as DriverReport['rejected'][number]);
-    if (value.stats) report.stats = value.stats as Record<string, number>;
+    if (value.stats) {
+      report.stats = value.stats as Record<string, number>;
+      report.statsByChecker[(value.checker as number | undefined) ?? 0] = report.stats;
+    }
     if (value.afterClose) report.afterClose = value.afterClose as DriverReport['afterClose'];
     if (value.startFailed) report.startFailed = value.startFailed as DriverReport['startFailed'];
   }

@@ -80,7 +80,9 @@ privilegedTest('open, closed, filtered and prohibited ports over IPv4 and IPv6',
     const filtered = byTarget.get(`${bracket(ip)}:${FILTERED}`)!;
     t.is(filtered.status, 'timeout', `${ip} filtered`);
     t.is(filtered.code, 'ETIMEDOUT');
-    t.is(filtered.attempts, 2, 'one retransmission after 1 s inside a 1.5 s timeout');
+    // The destination answered the checks before (measured RTO: the 100 ms floor), so all six
+    // default retransmissions fit: SYNs at 0, 100, 200, 300, 400, 500 and 700 ms of 1500.
+    t.is(filtered.attempts, 7, 'every retransmission inside a 1.5 s timeout');
 
     const prohibited = byTarget.get(`${bracket(ip)}:${PROHIBITED}`)!;
     t.is(prohibited.status, 'unreachable', `${ip} prohibited`);
@@ -155,7 +157,11 @@ privilegedTest('forged replies that do not match the probe are ignored; a matchi
   t.is(forged.results.length, 1);
   t.is(forged.results[0].status, 'timeout', 'no forged reply decided the check');
   t.true((forged.stats?.repliesIgnored ?? 0) >= 6, `ignored ${forged.stats?.repliesIgnored}`);
-  t.is(forged.stats?.rstSent, 0, 'no RST for a SYN-ACK that does not match');
+  // A SYN-ACK to our port that matches nothing gets the RST the kernel would have sent (the shim
+  // took that job from it), rate-limited; never a verdict.
+  t.is(forged.stats?.rstSent, forged.stats?.strayedSynAcksReset, 'every RST answers one of the 3 stray SYN-ACKs');
+  t.true((forged.stats?.rstSent ?? 0) <= 3);
+  t.is(forged.stats?.open, 0);
 
   const genuine = await probeAndForge((syn) => [tcp(syn, { ack: (syn.seq + 1) >>> 0, flags: TcpFlags.SYN | TcpFlags.ACK })]);
   t.is(genuine.results[0].status, 'open', 'the same injection path with the right ack is believed');
