@@ -5,6 +5,7 @@ import net from 'node:net';
 import { parseArgs } from 'node:util';
 import type { StrategyRequest } from '../strategies/choose.js';
 import { parseDuration } from '../monitor/settings.js';
+import type { Shard } from '../core/permutation.js';
 import { parseTargetSpec, type TargetSpec } from './target-spec.js';
 import { UsageError } from './usage-error.js';
 
@@ -52,6 +53,10 @@ export interface CliOptions {
   source: string | undefined;
   interface: string | undefined;
   pcap: string | undefined;
+  /** --seed: visit targets × ports in this seed's pseudo-random order (core/permutation.ts). */
+  seed: number | undefined;
+  /** --shard I/N (needs --seed). */
+  shard: Shard | undefined;
   /** Set in monitor mode only. */
   monitor: MonitorCliOptions | undefined;
   help: boolean;
@@ -102,7 +107,19 @@ export function parseListenAddress(text: string, name = '--metrics'): ListenAddr
   return { host: host === '' ? undefined : host, port };
 }
 
-const CHECK_ONLY = ['requests', 'rate'] as const;
+/** "I/N": shard I (1-based) of N. */
+function parseShard(text: string | undefined): Shard | undefined {
+  if (text === undefined) return undefined;
+  const m = /^(\d{1,9})\/(\d{1,9})$/.exec(text);
+  const index = m ? Number(m[1]) : 0;
+  const count = m ? Number(m[2]) : 0;
+  if (!m || count < 1 || index < 1 || index > count) {
+    throw new UsageError(`--shard wants I/N with 1 <= I <= N (e.g. 2/4), got "${text}"`);
+  }
+  return { index, count };
+}
+
+const CHECK_ONLY = ['requests', 'rate', 'seed', 'shard'] as const;
 const MONITOR_ONLY = ['config', 'metrics', 'inter', 'fastinter', 'downinter', 'rise', 'fall', 'burst'] as const;
 const flagName: Record<string, string> = { requests: '-n/--requests' };
 
@@ -132,6 +149,8 @@ export function parseCli(argv: string[]): CliOptions {
         source: { type: 'string' },
         interface: { type: 'string' },
         pcap: { type: 'string' },
+        seed: { type: 'string' },
+        shard: { type: 'string' },
         json: { type: 'boolean' },
         verbose: { type: 'boolean', short: 'v' },
         quiet: { type: 'boolean', short: 'q' },
@@ -188,6 +207,10 @@ export function parseCli(argv: string[]): CliOptions {
   }
   if (v.pcap === '') throw new UsageError('--pcap needs a file name');
   const timeoutMs = integer(v.timeout, '--timeout', 1, 3_600_000, 1000);
+  const shard = parseShard(v.shard);
+  if (shard !== undefined && v.seed === undefined) {
+    throw new UsageError('--shard needs --seed (every shard must use the same seed, or the shards would overlap and leave gaps)');
+  }
   return {
     mode,
     targets,
@@ -203,6 +226,8 @@ export function parseCli(argv: string[]): CliOptions {
     source: v.source,
     interface: v.interface,
     pcap: v.pcap,
+    seed: optionalInteger(v.seed, '--seed', 0, Number.MAX_SAFE_INTEGER),
+    shard,
     json: v.json === true,
     verbose: v.verbose === true,
     quiet: v.quiet === true,

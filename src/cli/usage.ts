@@ -29,6 +29,10 @@ Options:
       --interface IF       capture replies on IF (raw strategy)
       --pcap FILE          record every packet sent and received to FILE (pcap,
                            LINKTYPE_RAW; needs the raw strategy)
+      --seed S             visit targets x ports in a pseudo-random order fixed by S
+                           (0 to 2^53-1; the same S gives the same order everywhere)
+      --shard I/N          check only shard I of N of that order (needs --seed); the N
+                           shards are disjoint and together cover every target
   -4 / -6                  resolve host names to IPv4 / IPv6 only
       --json               one JSON line per check on stdout (the summary goes to stderr)
   -v, --verbose            print every check and the chosen strategy

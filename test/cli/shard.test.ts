@@ -1,0 +1,72 @@
+// --seed and --shard: the target expansion in a seeded order, shards of real target specs that
+// are disjoint and cover every target, and the command-line checks (exit 2, one line).
+import test from 'ava';
+import { parseCli, USAGE, UsageError } from '../../src/cli/args.js';
+import { expandSpecs, parseTargetSpec } from '../../src/cli/target-spec.js';
+import { cliHere } from './cli-runner.js';
+
+const seed = Number(process.env.SHARD_SEED ?? Math.floor(Math.random() * 2 ** 31));
+
+const covers = test.macro({
+  exec(t, texts: string[], shards: number) {
+    t.log(`seed ${seed} (replay: SHARD_SEED=${seed})`);
+    const specs = texts.map((text) => parseTargetSpec(text));
+    const inOrder = [...expandSpecs(specs)];
+    const parts = Array.from({ length: shards }, (_x, i) => [...expandSpecs(specs, { seed, shard: { index: i + 1, count: shards } })]);
+    const all = parts.flat();
+    t.is(new Set(all).size, all.length, 'no target in two shards (or twice in one)');
+    t.deepEqual([...all].sort(), [...inOrder].sort(), 'the shards together are exactly the unsharded targets');
+    // The same seed and split again: the same targets in the same order.
+    t.deepEqual([...expandSpecs(specs, { seed, shard: { index: 1, count: shards } })], parts[0]);
+    if (inOrder.length >= 20) t.notDeepEqual(all, inOrder, 'not address order');
+  },
+  title: (_p, texts: string[], shards: number) => `${shards} shard(s) of ${texts.join(' ')}`,
+});
+test(covers, ['198.18.0.2:80'], 1);
+test(covers, ['198.18.0.2:80'], 3); // more shards than targets: some are empty
+test(covers, ['198.18.0.0/28:80,443'], 4);
+test(covers, ['198.18.0.0/24:22,80,443', '198.18.1.7:9'], 7);
+test(covers, ['[2001:2::/120]:22,80', '198.18.0.0/30:1-5', 'db.example:5432,6432'], 5);
+test(covers, ['[2001:2::fff0/124]:1', '[2001:2:0:0:ffff:ffff:ffff:ff00/120]:7'], 2); // IPv6 carries across bytes
+
+test('a huge IPv6 space (2^45 targets) is sharded lazily: its first targets come at once', (t) => {
+  const spec = parseTargetSpec('[2001:2::/84]:80,443');
+  const firsts: string[] = [];
+  for (const target of expandSpecs([spec], { seed, shard: { index: 2, count: 3 } })) {
+    t.regex(target, /^\[2001:2::[0-9a-f:]*\]:(80|443)$/);
+    if (firsts.push(target) === 1000) break;
+  }
+  t.is(new Set(firsts).size, 1000);
+});
+
+test('a space over 2^52 targets is refused', (t) => {
+  const spec = parseTargetSpec('[2001:2::/64]:1-1024');
+  t.throws(() => expandSpecs([spec], { seed: 1 }).next(), { instanceOf: UsageError, message: /at most 2\^52/ });
+});
+
+test('--seed and --shard parse', (t) => {
+  t.like(parseCli(['-a', '198.18.0.2:80', '--seed', '42']), { seed: 42, shard: undefined });
+  t.like(parseCli(['-a', '198.18.0.2:80', '--seed', '0', '--shard', '2/4']), { seed: 0, shard: { index: 2, count: 4 } });
+  t.like(parseCli(['-a', '198.18.0.2:80']), { seed: undefined, shard: undefined });
+  for (const flag of ['--seed', '--shard']) t.true(USAGE.includes(flag), flag);
+});
+
+const refused = test.macro({
+  exec(t, args: string[], message: RegExp) {
+    t.throws(() => parseCli(args), { instanceOf: UsageError, message });
+    const r = cliHere(args);
+    t.is(r.code, 2, r.stderr);
+    t.regex(r.stderr, message);
+    t.is(r.stderr.trim().split('\n').length, 2, `one line and the --help hint, got:\n${r.stderr}`);
+    t.is(r.stdout, '');
+  },
+  title: (_p, args: string[]) => `refused with exit 2: ${args.slice(2).join(' ')}`,
+});
+test(refused, ['-a', '198.18.0.2:80', '--shard', '1/2'], /--shard needs --seed/);
+test(refused, ['-a', '198.18.0.2:80', '--seed', '1', '--shard', '0/2'], /--shard wants I\/N/);
+test(refused, ['-a', '198.18.0.2:80', '--seed', '1', '--shard', '3/2'], /--shard wants I\/N/);
+test(refused, ['-a', '198.18.0.2:80', '--seed', '1', '--shard', '2'], /--shard wants I\/N/);
+test(refused, ['-a', '198.18.0.2:80', '--seed', '-1'], /ambiguous|--seed must/);
+test(refused, ['-a', '198.18.0.2:80', '--seed', 'abc'], /--seed must be a whole number/);
+test(refused, ['-a', '198.18.0.2:80', '--seed', '9007199254740992'], /--seed must be from 0 to 9007199254740991/);
+test(refused, ['monitor', '-a', '198.18.0.2:80', '--seed', '1'], /--seed has no meaning in monitor mode/);
