@@ -8,6 +8,7 @@ import { doctor, formatDoctor } from '../doctor.js';
 import { parseCli, UsageError, USAGE, type CliOptions } from './args.js';
 import { runChecks } from './check-command.js';
 import { runMonitor } from './monitor-command.js';
+import { parseReadArgs, runRead } from './read-command.js';
 
 const EXIT_OK = 0;
 const EXIT_FAILED = 1;
@@ -41,8 +42,20 @@ function isUsageError(error: unknown): boolean {
   return error instanceof UsageError || (error instanceof ShakerError && error.code.startsWith('ERR_SHAKER_INVALID'));
 }
 
+/** A subcommand with its own arguments: the same one-line errors and exit codes as the checks. */
+async function runSubcommand(run: () => Promise<number>): Promise<number> {
+  try {
+    return await run();
+  } catch (error) {
+    process.stderr.write(`tcp-checker: ${error instanceof Error ? error.message : String(error)}\n`);
+    if (process.env.TCP_SHAKER_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+    return isUsageError(error) ? EXIT_USAGE : EXIT_FAILED;
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'doctor') return runDoctor(argv.slice(1));
+  if (argv[0] === 'read') return runSubcommand(() => runRead(parseReadArgs(argv.slice(1))));
   let options: CliOptions;
   try {
     options = parseCli(argv);

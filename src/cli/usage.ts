@@ -3,6 +3,7 @@
 export const USAGE = `Usage: tcp-checker -a HOST:PORT [options] [TARGET...]
        tcp-checker monitor [options] [TARGET...]     (or --monitor)
        tcp-checker doctor [--json] [--no-self-test]
+       tcp-checker read FILE [--json]                 checks recorded in a pcap/pcapng file
 
 Checks whether TCP ports are open with a half-open handshake (SYN, SYN-ACK, RST): the
 server application never sees a connection.
