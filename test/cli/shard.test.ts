@@ -3,7 +3,8 @@
 import test from 'ava';
 import { parseCli, USAGE, UsageError } from '../../src/cli/args.js';
 import { expandSpecs, parseTargetSpec } from '../../src/cli/target-spec.js';
-import { cliHere } from './cli-runner.js';
+import { privilegedTest, withTestbed } from '../helpers/testbed.js';
+import { CLI, cliHere } from './cli-runner.js';
 
 const seed = Number(process.env.SHARD_SEED ?? Math.floor(Math.random() * 2 ** 31));
 
@@ -70,3 +71,23 @@ test(refused, ['-a', '198.18.0.2:80', '--seed', '-1'], /ambiguous|--seed must/);
 test(refused, ['-a', '198.18.0.2:80', '--seed', 'abc'], /--seed must be a whole number/);
 test(refused, ['-a', '198.18.0.2:80', '--seed', '9007199254740992'], /--seed must be from 0 to 9007199254740991/);
 test(refused, ['monitor', '-a', '198.18.0.2:80', '--seed', '1'], /--seed has no meaning in monitor mode/);
+
+privilegedTest('four shards of a sweep on the testbed: disjoint, covering, each target checked once', async (t) => {
+  const tb = await withTestbed(t, { localPrefixes: ['198.19.0.0/28'] });
+  const server = await tb.startServer({ port: 80 });
+  const sweep = '198.19.0.0/28:79,80'; // 14 hosts × 2 ports
+  const expected = [...expandSpecs([parseTargetSpec(sweep)])];
+  const seen: string[] = [];
+  for (let index = 1; index <= 4; index++) {
+    // -c 1: results print in the order the checks started.
+    const r = await tb.execNode(CLI, ['--json', '-c', '1', '-t', '1000', '--seed', '7', '--shard', `${index}/4`, sweep]);
+    t.is(r.code, 1, r.stderr); // port 79 is closed
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { target: string; port: number; status: string });
+    t.deepEqual(lines.map((l) => l.target), [...expandSpecs([parseTargetSpec(sweep)], { seed: 7, shard: { index, count: 4 } })], `shard ${index}/4 in the library's order`);
+    for (const l of lines) t.is(l.status, l.port === 80 ? 'open' : 'closed', l.target);
+    seen.push(...lines.map((l) => l.target));
+  }
+  t.is(new Set(seen).size, seen.length, 'no target in two shards');
+  t.deepEqual([...seen].sort(), [...expected].sort(), 'the four shards cover the sweep');
+  t.is(await server.acceptCount(), 0);
+});
