@@ -49,6 +49,8 @@ export class Permutation {
   readonly size: number;
   readonly #halfBits: number;
   readonly #halfMask: number;
+  /** 2^halfBits, kept to split and join halves above 32 bits, where shifts do not reach. */
+  readonly #halfScale: number;
   readonly #keys: Uint32Array;
 
   constructor(size: number, seed: number) {
@@ -59,7 +61,8 @@ export class Permutation {
     let bits = 0;
     while (2 ** bits < size) bits++;
     this.#halfBits = Math.max(1, Math.ceil(bits / 2));
-    this.#halfMask = 2 ** this.#halfBits - 1;
+    this.#halfScale = 2 ** this.#halfBits;
+    this.#halfMask = this.#halfScale - 1;
     this.#keys = roundKeys(checkSeed(seed));
   }
 
@@ -77,16 +80,18 @@ export class Permutation {
   #encrypt(value: number): number {
     const h = this.#halfBits;
     const mask = this.#halfMask;
-    let left = Math.floor(value / 2 ** h);
-    let right = value % 2 ** h;
+    const keys = this.#keys;
+    // Spaces up to 2^32 (every IPv4 sweep) split with shifts; larger ones with division.
+    const small = h <= 16;
+    let left = small ? value >>> h : Math.floor(value / this.#halfScale);
+    let right = small ? value & mask : value % this.#halfScale;
     for (let r = 0; r < ROUNDS; r++) {
-      const f = mix32((right ^ this.#keys[r]) >>> 0) & mask;
-      const next = (left ^ f) & mask;
+      const next = (left ^ mix32((right ^ keys[r]) >>> 0)) & mask;
       left = right;
       right = next;
     }
-    // `& mask` on a 26-bit mask stays a non-negative 32-bit integer.
-    return left * 2 ** h + right;
+    // `& mask` on a mask of at most 26 bits stays a non-negative 32-bit integer.
+    return small ? ((left << h) | right) >>> 0 : left * this.#halfScale + right;
   }
 }
 
