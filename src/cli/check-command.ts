@@ -11,8 +11,7 @@ import { PcapRecorder } from './pcap-recorder.js';
 import { checkerOptions, checkFamilies, checkInterface, effectiveFamily, loadSpecs, needsRaw, resolveNames } from './prepare.js';
 import { ProgressBar } from './progress.js';
 import { Summary } from './summary.js';
-import { shardSize } from '../core/permutation.js';
-import { countTargets, expandSpecs, type SweepOrder, type TargetSpec } from './target-spec.js';
+import { countShard, countTargets, expandSpecs, type SweepOrder, type TargetSpec } from './target-spec.js';
 import { TokenBucket } from './token-bucket.js';
 import { UsageError } from './usage-error.js';
 import { onStopSignals, startChecker } from './lifecycle.js';
@@ -46,10 +45,9 @@ function wantsProgress(options: CliOptions): boolean {
 export async function runChecks(options: CliOptions): Promise<number> {
   const specs = await loadSpecs(options);
   if (specs.length === 0) throw new UsageError('no target: the target files are empty');
-  const total = countTargets(specs, options.maxTargets);
-  const count = options.shard ? shardSize(total, options.shard) : total;
+  const count = options.shard ? countShard(specs, options.shard, options.maxTargets) : countTargets(specs, options.maxTargets);
   const family = effectiveFamily(options);
-  checkFamilies(specs, family, options.source !== undefined ? `--source ${options.source}` : `-${family}`);
+  checkFamilies(specs, family, options.source !== undefined ? `--source ${options.source}` : options.syn?.extensionHeaders ? '--ipv6-ext' : `-${family}`);
   checkInterface(options.interface);
   const lookup = await resolveNames(specs, family);
   const planned = count * options.requests;

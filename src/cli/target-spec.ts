@@ -15,7 +15,7 @@
 import net from 'node:net';
 import { formatAddress, parseAddress } from '../wire/index.js';
 import { parseTarget } from '../core/target.js';
-import { MAX_PERMUTATION_SIZE, permutedIndices, type Shard } from '../core/permutation.js';
+import { MAX_PERMUTATION_SIZE, permutedIndices, shardSize, type Shard } from '../core/permutation.js';
 import { parsePortList } from './port-list.js';
 import { UsageError } from './usage-error.js';
 
@@ -246,4 +246,24 @@ export function countTargets(specs: Iterable<TargetSpec>, max: number): number {
     }
   }
   return Number(total);
+}
+
+/**
+ * The number of targets shard `shard` visits, or a UsageError when that exceeds `max`: a shard
+ * of a space too large for one machine is the point of sharding, so only the shard is bounded.
+ */
+export function countShard(specs: Iterable<TargetSpec>, shard: Shard, max: number): number {
+  let total = 0n;
+  for (const spec of specs) total += spec.count;
+  if (total > BigInt(MAX_PERMUTATION_SIZE)) {
+    throw new UsageError(`a shuffled sweep covers at most 2^52 targets, these expand to ${total}`);
+  }
+  const count = shardSize(Number(total), shard);
+  if (count > max) {
+    throw new UsageError(
+      `shard ${shard.index}/${shard.count} of ${total} targets is ${count}, more than --max-targets ${max}; ` +
+        'use more shards or raise --max-targets',
+    );
+  }
+  return count;
 }

@@ -2,7 +2,7 @@
 // are disjoint and cover every target, and the command-line checks (exit 2, one line).
 import test from 'ava';
 import { parseCli, USAGE, UsageError } from '../../src/cli/args.js';
-import { expandSpecs, parseTargetSpec } from '../../src/cli/target-spec.js';
+import { countShard, expandSpecs, parseTargetSpec } from '../../src/cli/target-spec.js';
 import { privilegedTest, withTestbed } from '../helpers/testbed.js';
 import { CLI, cliHere } from './cli-runner.js';
 
@@ -90,4 +90,12 @@ privilegedTest('four shards of a sweep on the testbed: disjoint, covering, each 
   t.is(new Set(seen).size, seen.length, 'no target in two shards');
   t.deepEqual([...seen].sort(), [...expected].sort(), 'the four shards cover the sweep');
   t.is(await server.acceptCount(), 0);
+});
+
+test('--max-targets bounds the shard, not the whole space', (t) => {
+  const specs = [parseTargetSpec('198.18.0.0/15:1-200')]; // 131070 hosts × 200 ports = 26214000
+  t.is(countShard(specs, { index: 1, count: 400 }, 65536), 65535);
+  t.is(countShard(specs, { index: 400, count: 400 }, 65536), 65535);
+  t.throws(() => countShard(specs, { index: 1, count: 100 }, 65536), { instanceOf: UsageError, message: /shard 1\/100 of 26214000 targets is 262140, more than --max-targets 65536/ });
+  t.throws(() => countShard([parseTargetSpec('[2001:2::/64]:1-1024')], { index: 1, count: 2 }, 65536), { instanceOf: UsageError, message: /at most 2\^52/ });
 });
