@@ -105,7 +105,8 @@ export function parseSynOptions(text: string): TcpOption[] {
         return { kind: 'sack-permitted' };
       case 'ts':
         noValue();
-        // tsVal 0 here; the engine stamps its millisecond clock into it when sending.
+        // Sent with TSval 0: a custom option list is sent as given (wire/packet-template.ts
+        // stamps the clock only into its default list). Legal (RFC 7323 §4.3), if unusual.
         return { kind: 'timestamps', tsVal: 0, tsEcr: 0 };
       case 'nop':
         noValue();
