@@ -53,6 +53,9 @@ fi
 stamp=node_modules/.package-lock.json
 if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ] || [ package.json -nt "$stamp" ]; then
   say "npm ci"
+  # The test oracles npm `pcap` and `cap` build with node-gyp at install: use this machine's
+  # Node headers (no download, no internet) and libpcap-dev from above.
+  [ -f /usr/include/node/node_api.h ] && export npm_config_nodedir=/usr
   npm ci --no-audit --no-fund --loglevel=error >/dev/null || die "npm ci failed (see the npm log above)."
 fi
 

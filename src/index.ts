@@ -8,6 +8,10 @@ export type { CheckStatus, ProbeEvidence, StrategyName, Family } from './core/ty
 export { parseTarget } from './core/target.js';
 export { WaitTimeoutError } from './wait-for.js';
 export type { WaitForOptions, WaitForResult } from './wait-for.js';
+// Sweeps: target specs ("198.18.0.0/24:80,443") expanded lazily, in address order or in a
+// seeded permutation split into shards (--seed/--shard on the command line).
+export { parseTargetSpec, expandSpecs, countShard, type TargetSpec, type SweepOrder } from './cli/target-spec.js';
+export { Permutation, permutedIndices, shardSize, type Shard } from './core/permutation.js';
 export { doctor, formatDoctor, selfTest } from './doctor.js';
 export type { DoctorReport, DoctorFinding, DoctorLevel } from './doctor.js';
 export type { Target } from './core/target.js';

@@ -170,7 +170,7 @@ function detectMagic(bigEndianMagic: number): { byteOrder: ByteOrder; precision:
   if (swapped === magic.nano) return { byteOrder: 'little', precision: 'nano' };
   if (bigEndianMagic === magic.pcapng) {
     throw new MalformedPcapError(
-      'this is a pcapng file; only classic pcap is supported (convert it: `editcap -F pcap in.pcapng out.pcap`)',
+      'this is a pcapng file; parsePcap reads classic pcap only (parseCapture in capture-file.ts reads both)',
     );
   }
   throw new MalformedPcapError(`not a pcap file: unknown magic number ${hex32(bigEndianMagic)}`);

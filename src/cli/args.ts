@@ -5,6 +5,9 @@ import net from 'node:net';
 import { parseArgs } from 'node:util';
 import type { StrategyRequest } from '../strategies/choose.js';
 import { parseDuration } from '../monitor/settings.js';
+import type { Shard } from '../core/permutation.js';
+import type { PortRange } from '../core/port-range.js';
+import { parseSynFlags, SYN_FLAGS, type SynOverrides } from './syn-flags.js';
 import { parseTargetSpec, type TargetSpec } from './target-spec.js';
 import { UsageError } from './usage-error.js';
 
@@ -52,6 +55,14 @@ export interface CliOptions {
   source: string | undefined;
   interface: string | undefined;
   pcap: string | undefined;
+  /** --seed: visit targets × ports in this seed's pseudo-random order (core/permutation.ts). */
+  seed: number | undefined;
+  /** --shard I/N (needs --seed). */
+  shard: Shard | undefined;
+  /** --ipv6-ext, --syn-options, --ttl, --window: the raw engine's `syn` overrides. */
+  syn: SynOverrides | undefined;
+  /** --source-ports LO-HI. */
+  sourcePorts: PortRange | undefined;
   /** Set in monitor mode only. */
   monitor: MonitorCliOptions | undefined;
   help: boolean;
@@ -102,7 +113,19 @@ export function parseListenAddress(text: string, name = '--metrics'): ListenAddr
   return { host: host === '' ? undefined : host, port };
 }
 
-const CHECK_ONLY = ['requests', 'rate'] as const;
+/** "I/N": shard I (1-based) of N. */
+function parseShard(text: string | undefined): Shard | undefined {
+  if (text === undefined) return undefined;
+  const m = /^(\d{1,9})\/(\d{1,9})$/.exec(text);
+  const index = m ? Number(m[1]) : 0;
+  const count = m ? Number(m[2]) : 0;
+  if (!m || count < 1 || index < 1 || index > count) {
+    throw new UsageError(`--shard wants I/N with 1 <= I <= N (e.g. 2/4), got "${text}"`);
+  }
+  return { index, count };
+}
+
+const CHECK_ONLY = ['requests', 'rate', 'seed', 'shard'] as const;
 const MONITOR_ONLY = ['config', 'metrics', 'inter', 'fastinter', 'downinter', 'rise', 'fall', 'burst'] as const;
 const flagName: Record<string, string> = { requests: '-n/--requests' };
 
@@ -132,6 +155,13 @@ export function parseCli(argv: string[]): CliOptions {
         source: { type: 'string' },
         interface: { type: 'string' },
         pcap: { type: 'string' },
+        seed: { type: 'string' },
+        shard: { type: 'string' },
+        'ipv6-ext': { type: 'string' },
+        'syn-options': { type: 'string' },
+        ttl: { type: 'string' },
+        window: { type: 'string' },
+        'source-ports': { type: 'string' },
         json: { type: 'boolean' },
         verbose: { type: 'boolean', short: 'v' },
         quiet: { type: 'boolean', short: 'q' },
@@ -177,17 +207,27 @@ export function parseCli(argv: string[]): CliOptions {
     throw new UsageError(`--strategy must be auto, raw, socket or connect, got "${strategy}"`);
   }
   if (v.ipv4 && v.ipv6) throw new UsageError('-4 and -6 exclude each other');
+  // Extension headers exist only in IPv6: the flag makes the run IPv6-only (names resolve to IPv6).
+  const ipv6Only = v['ipv6-ext'] !== undefined;
+  if (ipv6Only && v.ipv4) throw new UsageError('--ipv6-ext and -4 exclude each other (extension headers are IPv6 only)');
+  const v4Target = ipv6Only ? targets.find((spec) => spec.hosts.kind === 'v4') : undefined;
+  if (v4Target) throw new UsageError(`--ipv6-ext: ${v4Target.text} is an IPv4 target (extension headers are IPv6 only)`);
   if (v.source !== undefined && net.isIP(v.source) === 0) throw new UsageError(`--source must be an IP address, got "${v.source}"`);
   if (v.interface !== undefined && !/^[\w.:@-]{1,15}$/.test(v.interface)) {
     throw new UsageError(`--interface "${v.interface}" is not an interface name`);
   }
-  for (const [flag, value] of [['--pcap', v.pcap], ['--source', v.source], ['--interface', v.interface]] as const) {
+  const shaped = SYN_FLAGS.filter((name) => v[name] !== undefined).map((name) => [`--${name}`, v[name]] as const);
+  for (const [flag, value] of [['--pcap', v.pcap], ['--source', v.source], ['--interface', v.interface], ...shaped] as const) {
     if (value !== undefined && (strategy === 'socket' || strategy === 'connect')) {
       throw new UsageError(`${flag} needs the raw strategy (it works on the raw engine's packets), not --strategy ${strategy}`);
     }
   }
   if (v.pcap === '') throw new UsageError('--pcap needs a file name');
   const timeoutMs = integer(v.timeout, '--timeout', 1, 3_600_000, 1000);
+  const shard = parseShard(v.shard);
+  if (shard !== undefined && v.seed === undefined) {
+    throw new UsageError('--shard needs --seed (every shard must use the same seed, or the shards would overlap and leave gaps)');
+  }
   return {
     mode,
     targets,
@@ -199,10 +239,13 @@ export function parseCli(argv: string[]): CliOptions {
     maxTargets: integer(v['max-targets'], '--max-targets', 1, 100_000_000, DEFAULT_MAX_TARGETS),
     retries: optionalInteger(v.retries, '--retries', 0, 255),
     strategy,
-    family: v.ipv4 ? 4 : v.ipv6 ? 6 : 'both',
+    family: v.ipv4 ? 4 : v.ipv6 || ipv6Only ? 6 : 'both',
     source: v.source,
     interface: v.interface,
     pcap: v.pcap,
+    seed: optionalInteger(v.seed, '--seed', 0, Number.MAX_SAFE_INTEGER),
+    ...parseSynFlags(v),
+    shard,
     json: v.json === true,
     verbose: v.verbose === true,
     quiet: v.quiet === true,

@@ -11,7 +11,7 @@ import { PcapRecorder } from './pcap-recorder.js';
 import { checkerOptions, checkFamilies, checkInterface, effectiveFamily, loadSpecs, needsRaw, resolveNames } from './prepare.js';
 import { ProgressBar } from './progress.js';
 import { Summary } from './summary.js';
-import { countTargets, expandSpecs, type TargetSpec } from './target-spec.js';
+import { countShard, countTargets, expandSpecs, type SweepOrder, type TargetSpec } from './target-spec.js';
 import { TokenBucket } from './token-bucket.js';
 import { UsageError } from './usage-error.js';
 import { onStopSignals, startChecker } from './lifecycle.js';
@@ -20,8 +20,13 @@ export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 
 /** Each target `requests` times in a row, lazily. */
-function* jobs(specs: readonly TargetSpec[], requests: number): Generator<string> {
-  for (const target of expandSpecs(specs)) for (let i = 0; i < requests; i++) yield target;
+function* jobs(specs: readonly TargetSpec[], requests: number, order: SweepOrder | undefined): Generator<string> {
+  for (const target of expandSpecs(specs, order)) for (let i = 0; i < requests; i++) yield target;
+}
+
+/** --seed/--shard as an expansion order; undefined keeps address order. */
+function sweepOrder(options: CliOptions): SweepOrder | undefined {
+  return options.seed === undefined ? undefined : { seed: options.seed, shard: options.shard };
 }
 
 function describeTargets(specs: readonly TargetSpec[], count: number): string {
@@ -40,9 +45,9 @@ function wantsProgress(options: CliOptions): boolean {
 export async function runChecks(options: CliOptions): Promise<number> {
   const specs = await loadSpecs(options);
   if (specs.length === 0) throw new UsageError('no target: the target files are empty');
-  const count = countTargets(specs, options.maxTargets);
+  const count = options.shard ? countShard(specs, options.shard, options.maxTargets) : countTargets(specs, options.maxTargets);
   const family = effectiveFamily(options);
-  checkFamilies(specs, family, options.source !== undefined ? `--source ${options.source}` : `-${family}`);
+  checkFamilies(specs, family, options.source !== undefined ? `--source ${options.source}` : options.syn?.extensionHeaders ? '--ipv6-ext' : `-${family}`);
   checkInterface(options.interface);
   const lookup = await resolveNames(specs, family);
   const planned = count * options.requests;
@@ -77,7 +82,7 @@ export async function runChecks(options: CliOptions): Promise<number> {
       process.stdout.write(`${options.json ? resultJson(result) : resultLine(result)}\n`);
     };
     await pump({
-      jobs: jobs(specs, options.requests),
+      jobs: jobs(specs, options.requests, sweepOrder(options)),
       concurrency: options.concurrency,
       bucket: options.rate !== undefined ? new TokenBucket(options.rate) : undefined,
       signal: aborter.signal,

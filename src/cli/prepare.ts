@@ -72,7 +72,13 @@ export function checkInterface(name: string | undefined): void {
 
 /** Flags that only the raw engine honours make 'auto' mean 'raw'. */
 export function needsRaw(options: CliOptions): boolean {
-  return options.pcap !== undefined || options.source !== undefined || options.interface !== undefined;
+  return (
+    options.pcap !== undefined ||
+    options.source !== undefined ||
+    options.interface !== undefined ||
+    options.syn !== undefined ||
+    options.sourcePorts !== undefined
+  );
 }
 
 export function checkerOptions(
@@ -84,6 +90,8 @@ export function checkerOptions(
   const raw: RawStrategyOptions = {};
   if (options.source !== undefined) raw.source = options.source;
   if (options.interface !== undefined) raw.interface = options.interface;
+  if (options.syn !== undefined) raw.syn = options.syn;
+  if (options.sourcePorts !== undefined) raw.sourcePorts = options.sourcePorts;
   if (onPacket) raw.onPacket = onPacket;
   const result: CheckerOptions = {
     strategy: options.strategy === 'auto' && needsRaw(options) ? 'raw' : options.strategy,

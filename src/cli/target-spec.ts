@@ -15,6 +15,7 @@
 import net from 'node:net';
 import { formatAddress, parseAddress } from '../wire/index.js';
 import { parseTarget } from '../core/target.js';
+import { MAX_PERMUTATION_SIZE, permutedIndices, shardSize, type Shard } from '../core/permutation.js';
 import { parsePortList } from './port-list.js';
 import { UsageError } from './usage-error.js';
 
@@ -163,9 +164,70 @@ export function* expandSpec(spec: TargetSpec): Generator<string> {
   }
 }
 
-/** Every target of every spec, lazily, in order. */
-export function* expandSpecs(specs: Iterable<TargetSpec>): Generator<string> {
-  for (const spec of specs) yield* expandSpec(spec);
+/**
+ * A scattered visiting order (`--seed`, `--shard`): targets × ports of all specs numbered as
+ * expandSpecs would list them, then visited in the seed's permutation of those numbers
+ * (core/permutation.ts), keeping only the given shard's positions.
+ */
+export interface SweepOrder {
+  seed: number;
+  /** Default 1/1: the whole space. */
+  shard?: Shard;
+}
+
+/** The host text of the `index`th host of a range (address order), without walking up to it. */
+function hostTextAt(hosts: HostRange, index: number): string {
+  switch (hosts.kind) {
+    case 'name':
+      return hosts.host;
+    case 'v4':
+      return formatAddress(v4Bytes((hosts.first + index) >>> 0));
+    case 'v6': {
+      const address = Uint8Array.from(hosts.first);
+      let carry = BigInt(index);
+      for (let i = 15; i >= 0 && carry > 0n; i--) {
+        const sum = BigInt(address[i]) + (carry & 0xffn);
+        address[i] = Number(sum & 0xffn);
+        carry = (carry >> 8n) + (sum >> 8n);
+      }
+      return `[${formatAddress(address)}]`;
+    }
+  }
+}
+
+/** The target numbered `index` in expandSpecs' order, found from the specs' sizes alone. */
+function targetAt(specs: readonly TargetSpec[], starts: readonly number[], index: number): string {
+  // Few specs in practice (one per -a or file line): a binary search keeps many-line files cheap.
+  let low = 0;
+  let high = specs.length - 1;
+  while (low < high) {
+    const mid = (low + high + 1) >> 1;
+    if (starts[mid] <= index) low = mid;
+    else high = mid - 1;
+  }
+  const spec = specs[low];
+  const local = index - starts[low];
+  const ports = spec.ports.length;
+  return `${hostTextAt(spec.hosts, Math.floor(local / ports))}:${spec.ports[local % ports]}`;
+}
+
+/** Every target of every spec, lazily: in order, or in `order`'s permutation and shard. */
+export function* expandSpecs(specs: Iterable<TargetSpec>, order?: SweepOrder): Generator<string> {
+  if (order === undefined) {
+    for (const spec of specs) yield* expandSpec(spec);
+    return;
+  }
+  const list = [...specs];
+  const starts: number[] = [];
+  let total = 0n;
+  for (const spec of list) {
+    starts.push(Number(total));
+    total += spec.count;
+  }
+  if (total > BigInt(MAX_PERMUTATION_SIZE)) {
+    throw new UsageError(`a shuffled sweep covers at most 2^52 targets, these expand to ${total}`);
+  }
+  for (const index of permutedIndices(Number(total), order.seed, order.shard)) yield targetAt(list, starts, index);
 }
 
 /**
@@ -184,4 +246,24 @@ export function countTargets(specs: Iterable<TargetSpec>, max: number): number {
     }
   }
   return Number(total);
+}
+
+/**
+ * The number of targets shard `shard` visits, or a UsageError when that exceeds `max`: a shard
+ * of a space too large for one machine is the point of sharding, so only the shard is bounded.
+ */
+export function countShard(specs: Iterable<TargetSpec>, shard: Shard, max: number): number {
+  let total = 0n;
+  for (const spec of specs) total += spec.count;
+  if (total > BigInt(MAX_PERMUTATION_SIZE)) {
+    throw new UsageError(`a shuffled sweep covers at most 2^52 targets, these expand to ${total}`);
+  }
+  const count = shardSize(Number(total), shard);
+  if (count > max) {
+    throw new UsageError(
+      `shard ${shard.index}/${shard.count} of ${total} targets is ${count}, more than --max-targets ${max}; ` +
+        'use more shards or raise --max-targets',
+    );
+  }
+  return count;
 }

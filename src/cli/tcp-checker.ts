@@ -10,6 +10,7 @@ import { runChecks } from './check-command.js';
 import { runMonitor } from './monitor-command.js';
 import { parseServeArgs, runServe } from './serve-command.js';
 import { parseWaitArgs, runWait } from './wait-command.js';
+import { parseReadArgs, runRead } from './read-command.js';
 
 const EXIT_OK = 0;
 const EXIT_FAILED = 1;
@@ -55,6 +56,7 @@ function reportError(error: unknown): number {
 const SUBCOMMANDS = new Map<string, (argv: string[]) => Promise<number>>([
   ['wait', async (argv) => runWait(parseWaitArgs(argv))],
   ['serve', async (argv) => runServe(parseServeArgs(argv))],
+  ['read', async (argv) => runRead(parseReadArgs(argv))],
 ]);
 
 async function main(argv: string[]): Promise<number> {

@@ -5,6 +5,7 @@ export const USAGE = `Usage: tcp-checker -a HOST:PORT [options] [TARGET...]
        tcp-checker doctor [--json] [--no-self-test]
        tcp-checker wait TARGET... [--timeout T] [--interval T]
        tcp-checker serve [--listen HOST:PORT] [--config FILE]
+       tcp-checker read FILE [--json]                 checks recorded in a pcap/pcapng file
 
 Checks whether TCP ports are open with a half-open handshake (SYN, SYN-ACK, RST): the
 server application never sees a connection.
@@ -31,7 +32,23 @@ Options:
       --interface IF       capture replies on IF (raw strategy)
       --pcap FILE          record every packet sent and received to FILE (pcap,
                            LINKTYPE_RAW; needs the raw strategy)
+      --seed S             visit targets x ports in a pseudo-random order fixed by S
+                           (0 to 2^53-1; the same S gives the same order everywhere)
+      --shard I/N          check only shard I of N of that order (needs --seed); the N
+                           shards are disjoint and together cover every target
   -4 / -6                  resolve host names to IPv4 / IPv6 only
+
+Shaping the SYN (raw strategy; for experiments such as RFC 7872's):
+      --ipv6-ext LIST      IPv6 extension headers before TCP, in order: hbh, dest, frag,
+                           route, each with an optional :BYTES (multiple of 8), e.g.
+                           "hbh:16,dest"; makes the run IPv6-only (like -6)
+      --syn-options LIST   TCP options in order: mss:N, ws:N, sack, ts, nop, eol, or "none"
+                           (default: Linux's mss,sack,ts,nop,ws)
+      --ttl N              IPv4 TTL / IPv6 hop limit of the SYN (default 64)
+      --window N           the SYN's window (default 64240 / 64800)
+      --source-ports LO-HI send from these ports (default: above the kernel's ephemeral
+                           range; must stay clear of it)
+
       --json               one JSON line per check on stdout (the summary goes to stderr)
   -v, --verbose            print every check and the chosen strategy
   -q, --quiet              no progress line (it shows on a terminal for runs over 100
