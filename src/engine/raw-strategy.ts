@@ -21,7 +21,7 @@ import { IsnGenerator } from './isn.js';
 import { buildCaptureFilter } from '../capture/filter.js';
 import { NftShim, sweepStaleTables } from '../firewall/nftables.js';
 import { DeadlineTimer } from '../core/deadline-heap.js';
-import { DEFAULT_RETRANSMIT_POLICY, RttEstimator, retransmitDelayMs, unmeasuredRtoMs, type RetransmitPolicy } from './rto.js';
+import { DEFAULT_RETRANSMIT_POLICY, RttEstimator, budgetedRtoMs, retransmitDelayMs, unmeasuredRtoMs, type RetransmitPolicy } from './rto.js';
 import { ProbeTable, RecentProbes, type ProbeCallback } from './probe-table.js';
 import { RstLimiter } from './rst-limiter.js';
 import { tupleKey } from './tuple-key.js';
@@ -371,7 +371,8 @@ export class RawStrategy implements Strategy {
     t.isn[slot] = this.isns.next(local, remote, localPort, target.port, now);
     t.deadline[slot] = options.deadline;
     const measured = this.rtts.rtoMs(tupleKey(remote, 0, remote.length, 0, 0));
-    t.rtoMs[slot] = measured ?? unmeasuredRtoMs(options.deadline - now, this.retransmitPolicy);
+    const timeoutMs = options.deadline - now;
+    t.rtoMs[slot] = budgetedRtoMs(measured ?? unmeasuredRtoMs(timeoutMs, this.retransmitPolicy), timeoutMs, this.retransmitPolicy);
     t.rtoMeasured[slot] = measured === undefined ? 0 : 1;
     t.attempts[slot] = 0;
     t.repeatedPerf[slot] = 0;

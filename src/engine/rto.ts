@@ -59,6 +59,19 @@ export function unmeasuredRtoMs(timeoutMs: number, policy: RetransmitPolicy): nu
 }
 
 /**
+ * SYNs a check should get inside its timeout whatever the estimate says, when its retries allow.
+ * A measured RTO can be inflated by the engine's own queueing (a burst of thousands of SYNs on a
+ * loaded machine measures the queue, not the path), and an inflated RTO would leave a 500 ms
+ * check one SYN: under 20% reply loss that is 20% wrong answers, where four SYNs make it 0.16%.
+ */
+const SYNS_IN_BUDGET = 4;
+
+/** The RTO a probe starts with: the estimate, capped so SYNS_IN_BUDGET SYNs fit its timeout. */
+export function budgetedRtoMs(rtoMs: number, timeoutMs: number, policy: RetransmitPolicy): number {
+  return Math.min(rtoMs, Math.max(policy.minRtoMs, timeoutMs / SYNS_IN_BUDGET));
+}
+
+/**
  * SRTT and RTTVAR per destination (RFC 6298 §2.2-2.3), keyed by a number naming the destination
  * address. Bounded: when full it forgets everything and starts over (a sweep of distinct
  * addresses gains nothing from remembering them, a monitor's few hundred stay).

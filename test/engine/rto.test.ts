@@ -1,7 +1,7 @@
 // The retransmission schedule (Linux's linear-then-exponential SYN timeouts) and the RFC 6298
 // estimator, as numbers: no clock, no engine.
 import test from 'ava';
-import { DEFAULT_RETRANSMIT_POLICY, RttEstimator, retransmitDelayMs, unmeasuredRtoMs, type RetransmitPolicy } from '../../src/engine/rto.js';
+import { DEFAULT_RETRANSMIT_POLICY, RttEstimator, budgetedRtoMs, retransmitDelayMs, unmeasuredRtoMs, type RetransmitPolicy } from '../../src/engine/rto.js';
 
 /** The times SYNs go out for a base RTO, until `untilMs`. */
 function synTimes(rtoMs: number, policy: RetransmitPolicy, untilMs: number): number[] {
@@ -64,4 +64,12 @@ test('a full estimator forgets everything and starts over', (t) => {
   e.sample(99, 10);
   t.is(e.rtoMs(0), undefined);
   t.not(e.rtoMs(99), undefined);
+});
+
+test('budgetedRtoMs: an estimate too long for the timeout is capped so four SYNs fit; never below the floor', (t) => {
+  const policy = { ...DEFAULT_RETRANSMIT_POLICY };
+  t.is(budgetedRtoMs(900, 500, policy), 125);
+  t.is(budgetedRtoMs(50, 500, policy), 50, 'a shorter estimate stands');
+  t.is(budgetedRtoMs(900, 200, policy), 100, 'the floor wins over the budget');
+  t.is(budgetedRtoMs(1000, 3000, policy), 750);
 });

@@ -64,7 +64,10 @@ const twoEngines = async (t: ExecutionContext, how: 'two processes' | 'two Check
   const tb = await withTestbed(t);
   const server = await tb.startServer({ port: OPEN });
   const targets = Array<string>(CHECKS).fill(`${tb.address('server', 4)}:${OPEN}`);
-  const spec = { strategy: 'raw' as const, raw: { sourcePorts: RANGE }, timeout: 500, retries: 0, targets, parallel: true };
+  // retries 0: one SYN per check, so a 4-tuple stolen by the other engine shows as a timeout (a
+  // repeat could hide it). The timeout is long on purpose: a stolen tuple never answers however
+  // long it waits, while a short one would also fail checks on a machine that starves us.
+  const spec = { strategy: 'raw' as const, raw: { sourcePorts: RANGE }, timeout: 5000, retries: 0, targets, parallel: true };
   const reports =
     how === 'two processes'
       ? await Promise.all([runDriver(tb, spec, 120_000), runDriver(tb, spec, 120_000)])
