@@ -3,7 +3,6 @@
 // ProbeOutcome into a CheckResult (check) or a typed error (checkAddr).
 import dns from 'node:dns';
 import { performance } from 'node:perf_hooks';
-import { addAbortListener } from 'node:events';
 import net from 'node:net';
 import {
   AbortError,
@@ -15,6 +14,7 @@ import {
   TimeoutError,
 } from './core/errors.js';
 import { parseTarget, type Target } from './core/target.js';
+import { unwatchAbort, watchAbort } from './core/abort-watch.js';
 import type { CheckStatus, Family, ProbeEvidence, ProbeOutcome, Strategy, StrategyName } from './core/types.js';
 import { chooseStrategy, type StrategyChoice, type StrategyRequest } from './strategies/choose.js';
 import type { RawStrategyOptions } from './engine/raw-strategy.js';
@@ -346,18 +346,18 @@ async function withDeadline<T>(
   const remaining = deadline - performance.now();
   if (remaining <= 0) throw onTimeout();
   let timer: NodeJS.Timeout | undefined;
-  let disposable: Disposable | undefined;
+  let onAbort: (() => void) | undefined;
   try {
     return await Promise.race([
       work,
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(onTimeout()), remaining);
-        if (signal) disposable = addAbortListener(signal, () => reject(signal.reason ?? new AbortError()));
+        if (signal) watchAbort(signal, (onAbort = () => reject(signal.reason ?? new AbortError())));
       }),
     ]);
   } finally {
     if (timer) clearTimeout(timer);
-    disposable?.[Symbol.dispose]();
+    if (signal && onAbort) unwatchAbort(signal, onAbort);
   }
 }
 
