@@ -11,7 +11,7 @@
 // Everything per probe lives in ProbeTable columns; one DeadlineTimer drives retransmissions and
 // timeouts for all of them. Replies that match nothing are counted and dropped.
 import { performance } from 'node:perf_hooks';
-import { addAbortListener } from 'node:events';
+import { watchAbort, unwatchAbort } from '../core/abort-watch.js';
 import { AbortError, InvalidArgumentError, StateError, UnsupportedError } from '../core/errors.js';
 import type { Family, ProbeOptions, ProbeOutcome, ProbeTarget, Strategy } from '../core/types.js';
 import { NativeRawTransport, type PacketSlot, type RawTransport } from '../native/sender.js';
@@ -95,6 +95,8 @@ export class RawStrategy implements Strategy {
   private readonly recent = new RecentProbes();
   private readonly rstLimiter = new RstLimiter();
   private readonly routes = new RouteCache();
+  /** The route when `source` and `interface` are both given: one object, not one per check. */
+  private readonly fixedRoutes: { [F in Family]?: Route } = {};
   private readonly parsedSources = new Map<string, Uint8Array>();
   private lastTarget: { text: string; bytes: Uint8Array } = { text: '', bytes: new Uint8Array(0) };
   private readonly replyView = new TcpReplyView();
@@ -206,11 +208,17 @@ export class RawStrategy implements Strategy {
         return;
       }
       let settled = false;
-      let disposeAbort: Disposable | undefined;
+      // One listener on the signal however many probes share it (core/abort-watch.ts).
+      const onAbort = (): void => {
+        if (settled) return;
+        settled = true;
+        cancel();
+        reject(signal!.reason ?? new AbortError());
+      };
       const done: ProbeCallback = (outcome) => {
         if (settled) return;
         settled = true;
-        disposeAbort?.[Symbol.dispose]();
+        if (signal) unwatchAbort(signal, onAbort);
         resolve(outcome);
       };
       let cancel: () => void;
@@ -220,14 +228,7 @@ export class RawStrategy implements Strategy {
         reject(error);
         return;
       }
-      if (signal && !settled) {
-        disposeAbort = addAbortListener(signal, () => {
-          if (settled) return;
-          settled = true;
-          cancel();
-          reject(signal.reason ?? new AbortError());
-        });
-      }
+      if (signal && !settled) watchAbort(signal, onAbort);
     });
   }
 
@@ -246,13 +247,13 @@ export class RawStrategy implements Strategy {
     if (!remote || (remote.length === 4) !== (target.family === 4)) {
       throw new UnsupportedError(`not an IPv${target.family} address: ${target.ip}`);
     }
-    const route = this.knownRoute(target);
+    const route = this.knownRoute(target, remote);
     if (route) return this.launchOrReport(target, remote, route, options, callback);
 
     // First probe to this address: ask the kernel's routing table, then go on.
     let cancelled = false;
     let cancelLaunched: (() => void) | undefined;
-    this.routes.lookup(target.ip, target.family).then(
+    this.routes.lookup(target.ip, target.family, remote).then(
       (found) => {
         if (cancelled) return;
         if (this.closed) return callback(this.closedOutcome(0));
@@ -360,6 +361,9 @@ export class RawStrategy implements Strategy {
       ...(this.transport?.stats() ?? {}),
       inFlight: this.table.size,
       waitingForPort: this.waitingCount,
+      routeTableReads: this.routes.stats.tableReads,
+      routesResolved: this.routes.stats.routesResolved,
+      routeKernelLookups: this.routes.stats.kernelLookups,
       captureDrops,
     };
   }
@@ -700,9 +704,11 @@ export class RawStrategy implements Strategy {
   }
 
   /** The route when it needs no lookup: given in the options, or cached. */
-  private knownRoute(target: ProbeTarget): Route | undefined {
+  private knownRoute(target: ProbeTarget, remote: Uint8Array): Route | undefined {
     const source = this.sourceOverride[target.family];
-    if (source && this.options.interface !== undefined) return { source: source.text, interface: this.options.interface };
-    return this.routes.peek(target.ip);
+    if (source && this.options.interface !== undefined) {
+      return (this.fixedRoutes[target.family] ??= { source: source.text, interface: this.options.interface });
+    }
+    return this.routes.peek(target.ip, remote);
   }
 }
