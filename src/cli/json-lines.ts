@@ -1,0 +1,125 @@
+// `--json`: one JSON line per check, written in batches with stdout's backpressure honoured.
+//
+// Why not JSON.stringify per result and a write per line: the CLI's rate halved with --json
+// (bench, issue #12). JSON.stringify walks an object it knows nothing about, the spread that
+// swapped the Error for {name, code, message} copied every result once more, and a write per line
+// is a syscall (or a queued chunk) per check. Here the serializer knows CheckResult's fields,
+// lines are joined into chunks of about CHUNK_BYTES, and write() says when stdout's buffer is
+// full so the caller stops pulling results (a slow reader slows the run; memory stays flat).
+import type { Writable } from 'node:stream';
+import { errorShape, type CheckResult } from '../checker.js';
+import type { ProbeEvidence } from '../core/types.js';
+
+/**
+ * About how much text goes to the stream in one write. 64 KiB is a Linux pipe's default
+ * capacity: bigger chunks only wait in Node's buffer, smaller ones cost a write each.
+ */
+const CHUNK_BYTES = 64 * 1024;
+
+/** Characters JSON must escape: quote, backslash, controls; lone surrogates go to JSON.stringify too. */
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+function str(value: string): string {
+  return NEEDS_ESCAPE.test(value) ? JSON.stringify(value) : `"${value}"`;
+}
+
+/** A number as JSON.stringify writes it (non-finite numbers become null). */
+function num(value: number): string {
+  return Number.isFinite(value) ? String(value) : 'null';
+}
+
+function evidenceJson(evidence: ProbeEvidence): string {
+  let out = '{';
+  let first = true;
+  // In the object's own key order, as JSON.stringify would; undefined fields are left out.
+  for (const key in evidence) {
+    const value = (evidence as Record<string, unknown>)[key];
+    let text: string;
+    if (typeof value === 'number') text = num(value);
+    else if (typeof value === 'string') text = str(value);
+    else if (typeof value === 'boolean') text = value ? 'true' : 'false';
+    else if (value === undefined || typeof value === 'function') continue;
+    else text = JSON.stringify(value);
+    out += `${first ? '' : ','}${str(key)}:${text}`;
+    first = false;
+  }
+  return `${out}}`;
+}
+
+/**
+ * One result as a JSON line (no newline): check()'s fields in their order, the error as
+ * {name, code, message}; a failed check without an Error of its own (checkMany's results) gets
+ * the one checkAddr() would reject with, described without being built.
+ */
+export function resultJson(result: CheckResult): string {
+  let out = `{"target":${str(result.target)},"ip":${str(result.ip)},"port":${num(result.port)},"status":"${result.status}","strategy":"${result.strategy}","attempts":${num(result.attempts)}`;
+  if (result.code !== undefined) out += `,"code":${str(result.code)}`;
+  if (result.rttMs !== undefined) out += `,"rttMs":${num(result.rttMs)}`;
+  if (result.evidence !== undefined) out += `,"evidence":${evidenceJson(result.evidence)}`;
+  const error = result.error;
+  if (error !== undefined) {
+    const code = (error as { code?: unknown }).code;
+    out += `,"error":{"name":${str(error.name)}${typeof code === 'string' ? `,"code":${str(code)}` : ''},"message":${str(error.message)}}`;
+  } else if (result.status !== 'open') {
+    const shape = errorShape(result);
+    out += `,"error":{"name":"${shape.name}","code":${str(shape.code)},"message":${str(shape.message)}}`;
+  }
+  return `${out}}`;
+}
+
+/**
+ * Lines into a stream in chunks. write() returns false once the stream wants no more (its
+ * buffer is full): wait for drained() before writing on. Text left in the chunk goes out by
+ * itself on the next turn of the event loop (one setImmediate per chunk, not per line), or on
+ * flush().
+ */
+export class JsonLinesWriter {
+  private chunk = '';
+  private immediate: NodeJS.Immediate | undefined;
+  private blocked = false;
+
+  constructor(private readonly stream: Writable) {}
+
+  /** Appends a line (newline added); false when the caller should await drained(). */
+  write(line: string): boolean {
+    this.chunk += `${line}\n`;
+    if (this.chunk.length >= CHUNK_BYTES) this.flush();
+    else this.immediate ??= setImmediate(() => this.flush());
+    return !this.blocked;
+  }
+
+  /** Sends what is buffered now. */
+  flush(): void {
+    if (this.immediate) clearImmediate(this.immediate);
+    this.immediate = undefined;
+    if (this.chunk.length === 0) return;
+    const text = this.chunk;
+    this.chunk = '';
+    if (!this.stream.write(text)) this.blocked = true;
+  }
+
+  /** Resolves once the stream has room again (at once if it has). */
+  drained(): Promise<void> {
+    if (!this.blocked) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.stream.off('drain', done);
+        this.stream.off('close', done);
+        this.stream.off('error', done);
+        this.blocked = false;
+        resolve();
+      };
+      // A closed or failed stream (EPIPE: the reader went away) drains nothing; the run goes on
+      // and the error surfaces where the stream's owner handles it.
+      this.stream.once('drain', done);
+      this.stream.once('close', done);
+      this.stream.once('error', done);
+    });
+  }
+
+  /** Flushes, then resolves when the stream has taken everything written so far. */
+  async end(): Promise<void> {
+    this.flush();
+    await this.drained();
+  }
+}
