@@ -15,9 +15,10 @@ import { fileURLToPath } from 'node:url';
 import { ERROR_ROUTES, Testbed } from '../src/testbed/index.js';
 import { findNft } from '../src/firewall/nft-command.js';
 import { buildBaseline, runBaseline, BASELINE_MAX_WINDOW } from './workloads/baseline.js';
-import { buildPlan, GROUP_NAMES, STRATEGY_NAMES, type GroupName, type Job, type StrategyLabel, type StrategyName } from './workloads/plan.js';
+import { buildPlan, GROUP_NAMES, STRATEGY_NAMES, SWEEP17, type GroupName, type Job, type StrategyLabel, type StrategyName } from './workloads/plan.js';
 import { BenchServer, counterDelta, halfOpenOnServer, tcpCounters } from './workloads/server-side.js';
 import type { DriverLine, DriverResult, DriverSpec, TargetSpec } from './workloads/spec.js';
+import type { CliDriverSpec } from './workloads/cli-driver.js';
 import { summariseProfile } from './profile-summary.js';
 import {
   formatLatency,
@@ -32,6 +33,7 @@ import {
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const DRIVER = path.join(HERE, 'workloads', 'driver.ts');
+const CLI_DRIVER = path.join(HERE, 'workloads', 'cli-driver.ts');
 const RESULTS = path.join(HERE, 'results');
 
 /** Server ports: [PORT_BASE, PORT_BASE + ports) on every address the server answers for. */
@@ -183,6 +185,36 @@ class Bench {
     return parsed.result;
   }
 
+  /** tcp-checker (dist/ build) with --json, its output into /dev/null or a pipe (cli-driver.ts). */
+  async cliDriver(label: StrategyLabel, targets: TargetSpec, n: number, concurrency: number): Promise<DriverResult> {
+    const target =
+      targets.addresses === 1
+        ? `${targets.base}:${targets.port}`
+        : // The CIDR block whose hosts are targets.base .. + addresses (a /17 of the sweep prefix).
+          `${SWEEP_PREFIX.split('/')[0]}/${32 - Math.log2(targets.addresses + 2)}:${targets.port}`;
+    const common = ['-a', target, '-t', String(TIMEOUT_MS), '--json', '-q'];
+    const perTarget = targets.addresses === 1 ? n : Math.ceil(n / targets.addresses);
+    const spec: CliDriverSpec = {
+      args: [...common, '-n', String(perTarget), '-c', String(concurrency)],
+      // Start-up cost measured on the same target, one check (its CPU is subtracted).
+      startupArgs: ['-a', `${this.nextAddress()}:${PORT_BASE}`, '-t', String(TIMEOUT_MS), '--json', '-q', '-n', '1'],
+      output: label === 'CLI --json | pipe' ? 'pipe' : 'devnull',
+      n,
+      timeoutS: this.maxSeconds + 60,
+    };
+    const argv = [process.execPath, '--import', import.meta.resolve('tsx/esm'), CLI_DRIVER, JSON.stringify(spec)];
+    const r = await this.tb.exec('client', argv, { check: false, timeoutMs: (spec.timeoutS + 90) * 1000 });
+    const line = r.stdout.trim().split('\n').pop() ?? '';
+    let parsed: DriverLine;
+    try {
+      parsed = JSON.parse(line) as DriverLine;
+    } catch {
+      throw new Error(`the CLI driver printed no result (exit ${r.code}): ${r.stderr.trim().split('\n').slice(-3).join(' | ') || '(no stderr)'}`);
+    }
+    if ('failed' in parsed) throw new Error(`${parsed.failed.name}: ${parsed.failed.message}`);
+    return parsed.result;
+  }
+
   private rawOptions(): DriverSpec['raw'] {
     // Known route: no lookup per new address in sweeps (the engine's knownRoute()).
     return { interface: this.tb.client.iface, source: this.tb.client.ipv4 };
@@ -213,6 +245,9 @@ class Bench {
       case 'raw (Checker)':
         // The public path, defaults included (route lookup, cached after the first check).
         return { strategy: 'raw', api: 'checker' };
+      case 'raw (checkMany)':
+        // The batch API with the Checker's defaults (routes from the routing table).
+        return { strategy: 'raw', api: 'batch' };
       case 'socket':
         return { strategy: 'socket', api: 'probe' };
       case 'connect':
@@ -263,9 +298,11 @@ class Bench {
   private async throughputOnce(job: Extract<Job, { kind: 'throughput' }>): Promise<ThroughputRow & { softnetDrops?: number }> {
     const row: ThroughputRow & { softnetDrops?: number } = { group: job.group, workload: job.workload, strategy: job.strategy, notes: [] };
     const targets: TargetSpec =
-      job.group === 'one-target'
+      job.addresses === 1
         ? { base: this.nextAddress(), addresses: 1, port: PORT_BASE, ports: 1 }
-        : { base: SWEEP_PREFIX.split('/')[0], addresses: job.addresses, port: this.nextPorts(job.ports), ports: job.ports };
+        : job.addresses === SWEEP17
+          ? { base: '198.19.0.1', addresses: SWEEP17, port: this.nextPorts(1), ports: 1 }
+          : { base: SWEEP_PREFIX.split('/')[0], addresses: job.addresses, port: this.nextPorts(job.ports), ports: job.ports };
     try {
       const { value, server, softnetDrops: drops } = await this.measure(targets, () => {
         if (job.strategy === 'baseline (C)') {
@@ -280,6 +317,7 @@ class Bench {
             maxSeconds: this.maxSeconds,
           });
         }
+        if (job.strategy === 'CLI --json >/dev/null' || job.strategy === 'CLI --json | pipe') return this.cliDriver(job.strategy, targets, job.n, job.concurrency);
         return this.driver(this.closedLoop(job.strategy, targets, job.n, job.concurrency));
       });
       row.result = value;

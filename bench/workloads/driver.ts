@@ -327,7 +327,49 @@ async function runHold(issue: Issue, stats: () => Record<string, number>): Promi
   };
 }
 
+/**
+ * The batch API: `for await (const r of checker.checkMany(texts, { concurrency }))`, targets
+ * generated lazily. Latency per check is not seen by the caller of a batch (completion order).
+ */
+async function mainBatch(): Promise<DriverResult> {
+  const targets = new Targets(spec.targets, true);
+  const checker = new Checker({ strategy: spec.strategy, timeout: spec.timeoutMs, retries: spec.retries, ...(spec.raw ? { raw: spec.raw } : {}) });
+  await checker.start();
+  const run = async (first: number, count: number, tally: Tally): Promise<void> => {
+    function* texts(): Generator<string> {
+      for (let i = first; i < first + count; i++) yield targets.text(i);
+    }
+    for await (const r of checker.checkMany(texts(), { concurrency: spec.concurrency })) {
+      tally.completed++;
+      tally.statuses[r.status] = (tally.statuses[r.status] ?? 0) + 1;
+      if (r.status === 'open') {
+        if (r.rttMs !== undefined && tally.rttCount < tally.rtt.length) tally.rtt[tally.rttCount++] = r.rttMs;
+      } else {
+        const code = r.code ?? r.status;
+        tally.codes[code] = (tally.codes[code] ?? 0) + 1;
+      }
+    }
+  };
+  try {
+    if (spec.warmup > 0) await run(0, spec.warmup, newTally(spec.warmup));
+    const tally = newTally(spec.n);
+    const threads0 = threadCpuNs();
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    const from = monotonicUs();
+    await run(spec.warmup, spec.n, tally);
+    const to = monotonicUs();
+    const elapsedS = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const threadCpuUsPerCheck = threadCpuPerCheck(threads0, threadCpuNs(), tally.completed);
+    return { ...summarise(tally, spec.n, elapsedS, cpu, false, checker.stats()), threadCpuUsPerCheck, windowUs: [from, to] };
+  } finally {
+    await checker.close();
+  }
+}
+
 async function main(): Promise<DriverResult> {
+  if (spec.api === 'batch') return mainBatch();
   const { issue, stats, close } = await makeIssue();
   try {
     if (spec.mode === 'hold') {

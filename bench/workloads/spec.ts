@@ -14,9 +14,10 @@ export type StrategyUnderTest = 'raw' | 'socket' | 'connect';
 /**
  * - `submit`: RawStrategy.submit with a callback (raw only): no promise per probe in the caller;
  * - `probe`: Strategy.probe (a promise per probe, what the Checker calls);
- * - `checker`: Checker.check('ip:port'), the public API with parsing and result mapping.
+ * - `checker`: Checker.check('ip:port'), the public API with parsing and result mapping;
+ * - `batch`: Checker.checkMany('ip:port' texts, { concurrency }), the batch API (closed mode only).
  */
-export type ApiUnderTest = 'submit' | 'probe' | 'checker';
+export type ApiUnderTest = 'submit' | 'probe' | 'checker' | 'batch';
 
 /**
  * - `closed`: `concurrency` checks in flight until `n` are done (the Go tool's `-n N -c C`);

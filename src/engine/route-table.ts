@@ -81,13 +81,15 @@ export function parseIpRoutes(json: unknown, family: Family): RouteEntry[] {
 }
 
 /**
- * Whether `ip -j rule show` lists only the kernel's three default rules (local, main, default).
- * With rules of one's own (a VPN, source routing), the table alone cannot answer.
+ * Whether `ip -j rule show` lists only the kernel's default rules: local, main and (IPv4 has it,
+ * IPv6 in a fresh namespace not) default. With rules of one's own (a VPN, source routing), the
+ * table alone cannot answer.
  */
 export function onlyDefaultRules(json: unknown): boolean {
   if (!Array.isArray(json)) return false;
-  const tables = (json as Array<{ table?: string; src?: string; priority?: number }>).map((r) => `${r.priority}:${r.table}:${r.src ?? 'all'}`);
-  return tables.length === 3 && tables[0] === '0:local:all' && tables[1] === '32766:main:all' && tables[2] === '32767:default:all';
+  const rules = (json as Array<{ table?: string; src?: string; priority?: number }>).map((r) => `${r.priority}:${r.table}:${r.src ?? 'all'}`);
+  const defaults = ['0:local:all', '32766:main:all', '32767:default:all'];
+  return rules.length >= 2 && rules.length <= 3 && rules.every((rule, i) => rule === defaults[i]);
 }
 
 function maskBytes(bytes: Uint8Array, prefixLen: number): Uint8Array {

@@ -82,7 +82,9 @@ const RULES = [
 test('onlyDefaultRules: the three kernel rules, and nothing else', (t) => {
   t.true(onlyDefaultRules(RULES));
   t.false(onlyDefaultRules([RULES[0], { priority: 100, src: '198.18.0.0/24', table: '100' }, RULES[1], RULES[2]]));
-  t.false(onlyDefaultRules([RULES[0], RULES[1]]));
+  t.true(onlyDefaultRules([RULES[0], RULES[1]]), 'IPv6 in a fresh namespace has no rule for the default table');
+  t.false(onlyDefaultRules([RULES[0]]));
+  t.false(onlyDefaultRules([RULES[1], RULES[0]]));
   t.false(onlyDefaultRules('x'));
 });
 
