@@ -28,19 +28,22 @@ function num(value: number): string {
   return Number.isFinite(value) ? String(value) : 'null';
 }
 
+/** Any value as JSON.stringify writes it inside an object (the typed ones without it). */
+function value(v: unknown): string {
+  if (typeof v === 'string') return str(v);
+  if (typeof v === 'number') return num(v);
+  if (typeof v === 'boolean') return v ? 'true' : 'false';
+  return JSON.stringify(v);
+}
+
 function evidenceJson(evidence: ProbeEvidence): string {
   let out = '{';
   let first = true;
   // In the object's own key order, as JSON.stringify would; undefined fields are left out.
   for (const key in evidence) {
-    const value = (evidence as Record<string, unknown>)[key];
-    let text: string;
-    if (typeof value === 'number') text = num(value);
-    else if (typeof value === 'string') text = str(value);
-    else if (typeof value === 'boolean') text = value ? 'true' : 'false';
-    else if (value === undefined || typeof value === 'function') continue;
-    else text = JSON.stringify(value);
-    out += `${first ? '' : ','}${str(key)}:${text}`;
+    const field = (evidence as Record<string, unknown>)[key];
+    if (field === undefined || typeof field === 'function' || typeof field === 'symbol') continue;
+    out += `${first ? '' : ','}${str(key)}:${value(field)}`;
     first = false;
   }
   return `${out}}`;
@@ -59,7 +62,7 @@ export function resultJson(result: CheckResult): string {
   const error = result.error;
   if (error !== undefined) {
     const code = (error as { code?: unknown }).code;
-    out += `,"error":{"name":${str(error.name)}${typeof code === 'string' ? `,"code":${str(code)}` : ''},"message":${str(error.message)}}`;
+    out += `,"error":{"name":${str(error.name)}${code === undefined ? '' : `,"code":${value(code)}`},"message":${str(error.message)}}`;
   } else if (result.status !== 'open') {
     const shape = errorShape(result);
     out += `,"error":{"name":"${shape.name}","code":${str(shape.code)},"message":${str(shape.message)}}`;
