@@ -19,6 +19,22 @@ import { TokenBucket } from './core/token-bucket.js';
 import type { Family, ProbeOptions, ProbeOutcome, ProbeTarget, StrategyName } from './core/types.js';
 import type { CheckOptions, CheckResult } from './checker.js';
 
+/**
+ * A target with what belongs to it: `tag` comes back on its result (to tell apart checks of one
+ * target), `timeout` and `retries` override the batch's for this check.
+ */
+export interface CheckManyTarget {
+  target: string;
+  tag?: unknown;
+  timeout?: number;
+  retries?: number;
+}
+
+export type CheckManyItem = string | CheckManyTarget;
+
+/** A result of checkMany: check()'s, plus the item's `tag` when it had one. */
+export type BatchResult = CheckResult & { tag?: unknown };
+
 export interface CheckManyOptions extends Omit<CheckOptions, 'signal'> {
   /** Checks in flight at most, results not yet pulled included (default 100). */
   concurrency?: number;
@@ -52,7 +68,17 @@ export function checkConcurrency(value: unknown): number {
   return value;
 }
 
-export class CheckBatch implements AsyncIterableIterator<CheckResult> {
+/** An item's own timeout and retries, checked as check() checks its options. */
+function checkItemOptions(timeout: number, retries: number): void {
+  if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0) {
+    throw new InvalidArgumentError(`timeout must be a positive number of milliseconds, got ${String(timeout)}`);
+  }
+  if (typeof retries !== 'number' || !Number.isInteger(retries) || retries < 0 || retries > 255) {
+    throw new InvalidArgumentError(`retries must be an integer from 0 to 255, got ${String(retries)}`);
+  }
+}
+
+export class CheckBatch implements AsyncIterableIterator<BatchResult> {
   private readonly concurrency: number;
   private readonly bucket: TokenBucket | undefined;
   private readonly timeout: number;
@@ -60,7 +86,7 @@ export class CheckBatch implements AsyncIterableIterator<CheckResult> {
   private readonly evidence: boolean;
   private readonly signal: AbortSignal | undefined;
   /** Results not yet pulled: an array used as a queue from `head`. */
-  private queue: CheckResult[] = [];
+  private queue: BatchResult[] = [];
   private head = 0;
   private inFlight = 0;
   private exhausted = false;
@@ -68,7 +94,9 @@ export class CheckBatch implements AsyncIterableIterator<CheckResult> {
   /** The iterator has said done (or thrown): every later next() is done. */
   private ended = false;
   private failure: { error: unknown } | undefined;
-  private waiter: { resolve: (r: IteratorResult<CheckResult>) => void; reject: (e: unknown) => void } | undefined;
+  private waiter: { resolve: (r: IteratorResult<BatchResult>) => void; reject: (e: unknown) => void } | undefined;
+  /** An async source: a pull is under way (one at a time). */
+  private pulling = false;
   private timer: NodeJS.Timeout | undefined;
   private filling = false;
   private sliceScheduled = false;
@@ -80,7 +108,8 @@ export class CheckBatch implements AsyncIterableIterator<CheckResult> {
 
   constructor(
     private readonly host: BatchHost,
-    private readonly targets: Iterator<string>,
+    private readonly targets: Iterator<CheckManyItem> | AsyncIterator<CheckManyItem>,
+    private readonly asyncSource: boolean,
     options: CheckManyOptions = {},
   ) {
     this.concurrency = checkConcurrency(options.concurrency ?? DEFAULT_CONCURRENCY);
@@ -115,11 +144,11 @@ export class CheckBatch implements AsyncIterableIterator<CheckResult> {
     return this;
   }
 
-  next(): Promise<IteratorResult<CheckResult>> {
+  next(): Promise<IteratorResult<BatchResult>> {
     if (this.ended) return Promise.resolve({ value: undefined, done: true });
     if (this.head < this.queue.length) {
       const value = this.queue[this.head];
-      this.queue[this.head++] = undefined as unknown as CheckResult;
+      this.queue[this.head++] = undefined as unknown as BatchResult;
       // Compact now and then, not per pull: the queue never holds more than `concurrency`.
       if (this.head >= 1024 && this.head * 2 >= this.queue.length) {
         this.queue = this.queue.slice(this.head);
@@ -143,9 +172,10 @@ export class CheckBatch implements AsyncIterableIterator<CheckResult> {
   }
 
   /** Breaking out of `for await`: the checks in flight are cancelled, nothing more starts. */
-  return(): Promise<IteratorResult<CheckResult>> {
+  return(): Promise<IteratorResult<BatchResult>> {
     this.stop();
     this.finish();
+    if (this.asyncSource) void (this.targets as AsyncIterator<CheckManyItem>).return?.();
     return Promise.resolve({ value: undefined, done: true });
   }
 
@@ -155,7 +185,7 @@ export class CheckBatch implements AsyncIterableIterator<CheckResult> {
   }
 
   private isDone(): boolean {
-    return (this.exhausted || this.stopped) && this.inFlight === 0 && this.head >= this.queue.length;
+    return (this.exhausted || this.stopped) && !this.pulling && this.inFlight === 0 && this.head >= this.queue.length;
   }
 
   private finish(): void {
@@ -194,7 +224,7 @@ export class CheckBatch implements AsyncIterableIterator<CheckResult> {
     }
   }
 
-  private push(result: CheckResult): void {
+  private push(result: BatchResult): void {
     this.queue.push(result);
     this.wake();
   }
@@ -228,9 +258,13 @@ export class CheckBatch implements AsyncIterableIterator<CheckResult> {
             break;
           }
         }
-        let next: IteratorResult<string>;
+        if (this.asyncSource) {
+          this.pull();
+          break;
+        }
+        let next: IteratorResult<CheckManyItem>;
         try {
-          next = this.targets.next();
+          next = (this.targets as Iterator<CheckManyItem>).next();
         } catch (error) {
           this.failure ??= { error };
           this.stop();
@@ -249,21 +283,68 @@ export class CheckBatch implements AsyncIterableIterator<CheckResult> {
     this.wake();
   }
 
-  private start(text: string): void {
+  /**
+   * Asks an async source for one item (a monitor's due checks, lines of a stream); starts it
+   * and asks again while there is room. One pull at a time, so items start in order.
+   */
+  private pull(): void {
+    if (this.pulling) return;
+    this.pulling = true;
+    let pending: Promise<IteratorResult<CheckManyItem>>;
+    try {
+      pending = (this.targets as AsyncIterator<CheckManyItem>).next();
+    } catch (error) {
+      pending = Promise.reject(error);
+    }
+    pending.then(
+      (next) => {
+        this.pulling = false;
+        if (this.stopped) return this.wake();
+        if (next.done) {
+          this.exhausted = true;
+          return this.wake();
+        }
+        this.start(next.value);
+        this.fill();
+      },
+      (error: unknown) => {
+        this.pulling = false;
+        this.failure ??= { error };
+        this.stop();
+        this.wake();
+      },
+    );
+  }
+
+  private start(item: CheckManyItem): void {
+    let text: string;
+    let tag: unknown;
+    let timeout = this.timeout;
+    let retries = this.retries;
+    if (typeof item === 'string') text = item;
+    else {
+      text = item?.target;
+      tag = item?.tag;
+      if (item?.timeout !== undefined) timeout = item.timeout;
+      if (item?.retries !== undefined) retries = item.retries;
+    }
     let parsed: { target: Target; ip: string };
     try {
+      if (typeof item !== 'string') checkItemOptions(timeout, retries);
       parsed = this.parse(text);
     } catch (error) {
       // Bad input is this target's result, typed; a sweep does not die on one bad line.
       const e = error as ShakerError;
-      this.queue.push({ target: String(text), ip: '', port: 0, status: 'error', code: e.code ?? 'ERR_SHAKER_INVALID_ARGUMENT', strategy: this.host.strategyName, attempts: 0, error: e });
+      const bad: BatchResult = { target: String(text), ip: '', port: 0, status: 'error', code: e.code ?? 'ERR_SHAKER_INVALID_ARGUMENT', strategy: this.host.strategyName, attempts: 0, error: e };
+      if (tag !== undefined) bad.tag = tag;
+      this.queue.push(bad);
       return;
     }
     const { target, ip } = parsed;
     const submit = this.host.submit;
     const literal = target.literal;
     if (submit === undefined || literal === 0 || (typeof this.family === 'number' && this.family !== literal)) {
-      this.startSlow(text);
+      this.startSlow(text, tag, timeout, retries);
       return;
     }
     this.inFlight++;
@@ -275,11 +356,11 @@ export class CheckBatch implements AsyncIterableIterator<CheckResult> {
       done = true;
       if (cancel !== undefined) this.cancellers.delete(id);
       this.inFlight--;
-      this.push(this.result(target, ip, outcome));
+      this.push(this.result(target, ip, outcome, tag));
       if (!this.filling) this.fill();
     };
     try {
-      cancel = submit({ ip, family: literal as Family, port: target.port }, { deadline: performance.now() + this.timeout, retries: this.retries }, callback);
+      cancel = submit({ ip, family: literal as Family, port: target.port }, { deadline: performance.now() + timeout, retries }, callback);
     } catch (error) {
       callback({ status: 'error', code: (error as ShakerError).code ?? 'ERR_SHAKER_SYSTEM', attempts: 0, error: error as Error });
       return;
@@ -288,13 +369,15 @@ export class CheckBatch implements AsyncIterableIterator<CheckResult> {
   }
 
   /** check()'s path: host names, a family mismatch, strategies without submit(). */
-  private startSlow(text: string): void {
+  private startSlow(text: string, tag: unknown, timeout: number, retries: number): void {
     this.inFlight++;
-    this.host.check(text, this.checkOptions).then(
-      (result) => {
+    const options = timeout === this.timeout && retries === this.retries ? this.checkOptions : { ...this.checkOptions, timeout, retries };
+    this.host.check(text, options).then(
+      (result: BatchResult) => {
         this.inFlight--;
         if (this.stopped) return this.wake();
         if (!this.evidence) delete result.evidence;
+        if (tag !== undefined) result.tag = tag;
         this.push(result);
         if (!this.filling) this.fill();
       },
@@ -302,7 +385,9 @@ export class CheckBatch implements AsyncIterableIterator<CheckResult> {
         this.inFlight--;
         if (this.stopped) return this.wake();
         const e = error as ShakerError;
-        this.push({ target: text, ip: '', port: 0, status: 'error', code: e.code ?? 'ERR_SHAKER_SYSTEM', strategy: this.host.strategyName, attempts: 0, error: e });
+        const failed: BatchResult = { target: text, ip: '', port: 0, status: 'error', code: e.code ?? 'ERR_SHAKER_SYSTEM', strategy: this.host.strategyName, attempts: 0, error: e };
+        if (tag !== undefined) failed.tag = tag;
+        this.push(failed);
         if (!this.filling) this.fill();
       },
     );
@@ -320,8 +405,8 @@ export class CheckBatch implements AsyncIterableIterator<CheckResult> {
   }
 
   /** The result, built once; evidence only when asked for. */
-  private result(target: Target, ip: string, outcome: ProbeOutcome): CheckResult {
-    const result: CheckResult = {
+  private result(target: Target, ip: string, outcome: ProbeOutcome, tag: unknown): BatchResult {
+    const result: BatchResult = {
       target: target.text,
       ip,
       port: target.port,
@@ -336,6 +421,7 @@ export class CheckBatch implements AsyncIterableIterator<CheckResult> {
     // error is built on demand by resultError(), not per result: its stack trace is the
     // most expensive thing a timeout sweep would otherwise make.
     if (outcome.error !== undefined) result.error = outcome.error;
+    if (tag !== undefined) result.tag = tag;
     return result;
   }
 }

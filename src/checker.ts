@@ -18,7 +18,7 @@ import { unwatchAbort, watchAbort } from './core/abort-watch.js';
 import type { CheckStatus, Family, ProbeEvidence, ProbeOutcome, Strategy, StrategyName } from './core/types.js';
 import { chooseStrategy, type StrategyChoice, type StrategyRequest } from './strategies/choose.js';
 import type { RawStrategyOptions } from './engine/raw-strategy.js';
-import { CheckBatch, type CheckManyOptions } from './check-many.js';
+import { CheckBatch, type CheckManyItem, type CheckManyOptions } from './check-many.js';
 
 /** How a host name's addresses are used. */
 export type FamilyPreference = 4 | 6 | 'both' | 'prefer4' | 'prefer6';
@@ -250,14 +250,15 @@ export class Checker implements AsyncDisposable {
   /**
    * Many checks, as an async iterable of results in completion order:
    * `for await (const r of checker.checkMany(targets, { concurrency, rate, signal }))`.
-   * `targets` is iterated lazily, one target when a check can start. Results are check()'s,
+   * `targets` (strings, or {target, tag, timeout, retries}; an iterable or an async iterable) is
+   * read lazily, one target when a check can start. Results are check()'s (plus the `tag`),
    * except that evidence is kept only with `evidence: true` and a network verdict (closed,
    * timeout, unreachable) carries no `error`: resultError(result) builds it on demand. A bad
    * target is an 'error' result with the InvalidArgumentError, not a throw. Aborting `signal`
    * cancels the checks in flight, and the iterator throws `signal.reason` after the results
    * already waiting; breaking out of the loop cancels them too.
    */
-  checkMany(targets: Iterable<string>, options: CheckManyOptions = {}): CheckBatch {
+  checkMany(targets: Iterable<CheckManyItem> | AsyncIterable<CheckManyItem>, options: CheckManyOptions = {}): CheckBatch {
     const strategy = this.requireStrategy();
     if (options.timeout !== undefined) checkTimeout(options.timeout, 'timeout');
     if (options.retries !== undefined) checkRetries(options.retries);
@@ -270,7 +271,8 @@ export class Checker implements AsyncDisposable {
         normalizeIp,
         defaults: { timeout: this.options.timeout, retries: this.options.retries, family: this.options.family },
       },
-      targets[Symbol.iterator](),
+      Symbol.asyncIterator in targets ? targets[Symbol.asyncIterator]() : targets[Symbol.iterator](),
+      Symbol.asyncIterator in targets,
       options,
     );
   }

@@ -218,3 +218,30 @@ test('rate: checks start no faster than the bucket allows (counted, not timed)',
   await batch.return();
   await checker.close();
 });
+
+test('an async source: items start as they arrive, tags come back, per-item timeout and retries apply', async (t) => {
+  const { checker, strategy } = await callbackChecker({ timeout: 1000, retries: 6 });
+  let push!: (item: { target: string; tag: string; retries?: number; timeout?: number } | null) => void;
+  async function* source(): AsyncGenerator<{ target: string; tag: string; retries?: number; timeout?: number }> {
+    for (;;) {
+      const item = await new Promise<{ target: string; tag: string } | null>((resolve) => (push = resolve));
+      if (item === null) return;
+      yield item;
+    }
+  }
+  const pulled = collect(checker.checkMany(source(), { concurrency: 10 }));
+  await tick();
+  t.is(strategy.submitted, 0);
+  push({ target: '198.18.0.1:80', tag: 'first', retries: 2 });
+  for (let i = 0; i < 3; i++) await tick();
+  t.is(strategy.submitted, 1);
+  t.is([...strategy.pending][0].options.retries, 2);
+  push({ target: '198.18.0.2:80', tag: 'second', timeout: -5 });
+  for (let i = 0; i < 3; i++) await tick();
+  strategy.answerAll();
+  push(null);
+  const results = await pulled;
+  t.deepEqual(results.map((r) => `${r.tag as string} ${r.status}`).sort(), ['first open', 'second error']);
+  t.true(results.find((r) => r.tag === 'second')?.error instanceof InvalidArgumentError, 'a bad per-item timeout is that item\'s typed error');
+  await checker.close();
+});
