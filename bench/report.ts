@@ -130,13 +130,14 @@ export function formatLatency(rows: LatencyRow[]): string {
       added(r?.latencyP50Ms, base?.rttP50Ms),
       added(r?.latencyP99Ms, base?.rttP99Ms),
       r ? fixed(r.cpuSPer1000, 4) : undefined,
+      r?.threadCpuUsPerCheck ? `${r.threadCpuUsPerCheck.eventLoop.toFixed(1)}/${r.threadCpuUsPerCheck.sender.toFixed(1)}` : undefined,
       [row.error, ...row.notes].filter(Boolean).join('; '),
     ];
   });
   return table(
-    ['workload', 'strategy', 'checks', 'open %', 'RTT p50', 'RTT p99', 'call p50', 'call p99', '+p50 vs C', '+p99 vs C', 'CPU s/1k', 'notes'],
+    ['workload', 'strategy', 'checks', 'open %', 'RTT p50', 'RTT p99', 'call p50', 'call p99', '+p50 vs C', '+p99 vs C', 'CPU s/1k', 'loop/send µs', 'notes'],
     body,
-    [false, false, true, true, true, true, true, true, true, true, true, false],
+    [false, false, true, true, true, true, true, true, true, true, true, true, false],
   );
 }
 

@@ -7,6 +7,7 @@ import { setImmediate as tick } from 'node:timers/promises';
 import { abortWatcherCount } from '../src/core/abort-watch.js';
 import { InvalidArgumentError, StateError } from '../src/core/errors.js';
 import { Checker, resultError, type CheckResult } from '../src/checker.js';
+import type { BatchResult } from '../src/check-many.js';
 import { callbackChecker, type PendingProbe } from './helpers/callback-strategy.js';
 import { scriptedChecker, fromStrings } from './monitor/scripted-strategy.js';
 
@@ -14,8 +15,8 @@ function* targets(count: number, port = 80): Generator<string> {
   for (let i = 0; i < count; i++) yield `198.18.${(i >> 8) & 255}.${i & 255}:${port}`;
 }
 
-async function collect(results: AsyncIterable<CheckResult>): Promise<CheckResult[]> {
-  const out: CheckResult[] = [];
+async function collect(results: AsyncIterable<BatchResult>): Promise<BatchResult[]> {
+  const out: BatchResult[] = [];
   for await (const r of results) out.push(r);
   return out;
 }

@@ -67,8 +67,8 @@ function percentile(sorted: Float64Array, q: number): number | null {
 }
 
 /** Run time in ns of each thread of this process, by role, from the scheduler's own accounting. */
-function threadCpuNs(): { eventLoop: number; sender: number; other: number } {
-  const out = { eventLoop: 0, sender: 0, other: 0 };
+function threadCpuNs(): { eventLoop: number; sender: number; other: number; byName: Record<string, number> } {
+  const out = { eventLoop: 0, sender: 0, other: 0, byName: {} as Record<string, number> };
   for (const tid of readdirSync('/proc/self/task')) {
     try {
       const ns = Number(readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
@@ -76,6 +76,8 @@ function threadCpuNs(): { eventLoop: number; sender: number; other: number } {
       if (Number(tid) === process.pid) out.eventLoop += ns;
       else if (comm === 'tshk-sender') out.sender += ns;
       else out.other += ns;
+      const key = Number(tid) === process.pid ? `${comm} (main)` : comm;
+      out.byName[key] = (out.byName[key] ?? 0) + ns;
     } catch {
       // The thread ended between the listing and the read.
     }
@@ -91,10 +93,16 @@ function threadCpuPerCheck(
   if (completed === 0) return undefined;
   const per = (a: number, b: number) => Math.round(((b - a) / 1000 / completed) * 100) / 100;
   // A thread that ended inside the window takes its time with it: clamp at 0.
+  const otherByName: Record<string, number> = {};
+  for (const [name, ns] of Object.entries(after.byName)) {
+    const us = per(before.byName[name] ?? 0, ns);
+    if (us > 0 && name !== "tshk-sender" && !name.endsWith("(main)")) otherByName[name] = us;
+  }
   return {
     eventLoop: Math.max(0, per(before.eventLoop, after.eventLoop)),
     sender: Math.max(0, per(before.sender, after.sender)),
     other: Math.max(0, per(before.other, after.other)),
+    otherByName,
   };
 }
 

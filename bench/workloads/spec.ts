@@ -83,7 +83,7 @@ export interface DriverResult {
    * event loop, the addon's sender thread (its sendmmsg carries the target's kernel work on a
    * veth), and everything else (GC helpers, libuv's pool).
    */
-  threadCpuUsPerCheck?: { eventLoop: number; sender: number; other: number };
+  threadCpuUsPerCheck?: { eventLoop: number; sender: number; other: number; otherByName?: Record<string, number> };
   /** The measured window on CLOCK_MONOTONIC (µs), to cut a CPU profile down to it. */
   windowUs?: [number, number];
 }

@@ -143,7 +143,11 @@ export class RawStrategy implements Strategy {
   constructor(private readonly options: RawStrategyOptions = {}) {
     this.portRange = options.sourcePorts ? checkPortRange(options.sourcePorts) : defaultProbePortRange();
     this.nextPort = this.portRange[0] + Math.floor(Math.random() * (this.portRange[1] - this.portRange[0] + 1));
-    this.timer = new DeadlineTimer(() => performance.now(), (slot, gen) => this.onTimer(slot, gen));
+    this.timer = new DeadlineTimer(
+      () => performance.now(),
+      (slot, gen) => this.onTimer(slot, gen),
+      (slot, gen) => this.table.isLive(slot, gen),
+    );
     for (const text of options.source === undefined ? [] : typeof options.source === 'string' ? [options.source] : options.source) {
       const bytes = parseAddress(text);
       if (!bytes) throw new InvalidArgumentError(`source ${JSON.stringify(text)} is not an IP address`);
