@@ -100,9 +100,12 @@ export class CheckBatch implements AsyncIterableIterator<BatchResult> {
   private timer: NodeJS.Timeout | undefined;
   private filling = false;
   private sliceScheduled = false;
-  /** Cancellers of fast-path checks in flight, by check number: what an abort cancels. */
-  private readonly cancellers = new Map<number, () => void>();
-  private checkNumber = 0;
+  /**
+   * Cancellers of fast-path checks in flight, in numbered places reused through a free list
+   * (no hashing, nothing allocated per check): what an abort or a break cancels.
+   */
+  private cancellers: Array<(() => void) | undefined> = [];
+  private freePlaces: number[] = [];
   private lastTarget: { text: string; target: Target; ip: string } | undefined;
   private readonly onAbort = (): void => this.abort();
 
@@ -200,8 +203,9 @@ export class CheckBatch implements AsyncIterableIterator<BatchResult> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    const cancellers = [...this.cancellers.values()];
-    this.cancellers.clear();
+    const cancellers = this.cancellers.filter((cancel) => cancel !== undefined);
+    this.cancellers = [];
+    this.freePlaces = [];
     this.inFlight -= cancellers.length;
     for (const cancel of cancellers) cancel();
   }
@@ -348,24 +352,35 @@ export class CheckBatch implements AsyncIterableIterator<BatchResult> {
       return;
     }
     this.inFlight++;
-    const id = this.checkNumber++;
-    let cancel: (() => void) | undefined;
-    let done = false;
+    const place = this.freePlaces.length > 0 ? this.freePlaces.pop()! : this.cancellers.length;
+    // 0: submitting, 1: its canceller in place, 2: done. The place goes back before fill()
+    // runs from the callback, which may be inside submit() (an immediate failure).
+    let state = 0;
     const callback = (outcome: ProbeOutcome): void => {
-      if (done) return;
-      done = true;
-      if (cancel !== undefined) this.cancellers.delete(id);
+      if (state === 2) return;
+      if (state === 1) this.release(place);
+      else this.freePlaces.push(place);
+      state = 2;
       this.inFlight--;
       this.push(this.result(target, ip, outcome, tag));
       if (!this.filling) this.fill();
     };
+    let cancel: () => void;
     try {
       cancel = submit({ ip, family: literal as Family, port: target.port }, { deadline: performance.now() + timeout, retries }, callback);
     } catch (error) {
       callback({ status: 'error', code: (error as ShakerError).code ?? 'ERR_SHAKER_SYSTEM', attempts: 0, error: error as Error });
       return;
     }
-    if (!done) this.cancellers.set(id, cancel);
+    if (state === 0) {
+      this.cancellers[place] = cancel;
+      state = 1;
+    }
+  }
+
+  private release(place: number): void {
+    this.cancellers[place] = undefined;
+    this.freePlaces.push(place);
   }
 
   /** check()'s path: host names, a family mismatch, strategies without submit(). */

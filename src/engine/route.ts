@@ -106,6 +106,9 @@ export class RouteCache {
   private byEntry = new Map<RouteEntry, Route>();
   private readonly pendingByEntry = new Map<RouteEntry, Promise<Route>>();
   readonly stats: RouteCacheStats = { tableReads: 0, routesResolved: 0, kernelLookups: 0 };
+  private lastIp = '';
+  private lastTable: RouteTable | undefined;
+  private lastRoute: Route | undefined;
 
   constructor(
     private readonly maxEntries = 65536,
@@ -117,11 +120,18 @@ export class RouteCache {
     const now = performance.now();
     if (this.tableExpires !== 0 && now >= this.tableExpires) void this.refreshTable();
     if (this.table) {
+      // Checks come in runs to one address (-n, a monitor's burst): the last answer first.
+      if (ip === this.lastIp && this.lastTable === this.table && this.lastRoute !== undefined) return this.lastRoute;
       const address = bytes ?? parseAddress(ip);
       const entry = address && this.table.match(address);
       if (entry) {
         const route = this.byEntry.get(entry);
-        if (route) return route;
+        if (route) {
+          this.lastIp = ip;
+          this.lastTable = this.table;
+          this.lastRoute = route;
+          return route;
+        }
       }
     }
     const hit = this.cache.get(ip);
