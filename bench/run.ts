@@ -202,6 +202,26 @@ class Bench {
       n,
       timeoutS: this.maxSeconds + 60,
     };
+    return this.runCliDriver(spec);
+  }
+
+  /** tcp-checker holding `n` checks to the blackhole prefix in flight, then SIGINT (cli-driver.ts). */
+  async cliHold(n: number): Promise<DriverResult> {
+    const [prefix] = ERROR_ROUTES.blackhole.prefix4.split('/');
+    const hosts = 254;
+    const ports = Math.ceil(n / hosts);
+    const spec: CliDriverSpec = {
+      args: ['-a', `${prefix}/24:1024-${1024 + ports - 1}`, '--max-targets', String(hosts * ports), '-c', String(n), '-t', '300000', '--json', '-q'],
+      startupArgs: ['-a', `${this.nextAddress()}:${PORT_BASE}`, '-t', String(TIMEOUT_MS), '--json', '-q', '-n', '1'],
+      output: 'devnull',
+      n,
+      timeoutS: this.maxSeconds + 60,
+      interruptAfterS: 5,
+    };
+    return this.runCliDriver(spec);
+  }
+
+  private async runCliDriver(spec: CliDriverSpec): Promise<DriverResult> {
     const argv = [process.execPath, '--import', import.meta.resolve('tsx/esm'), CLI_DRIVER, JSON.stringify(spec)];
     const r = await this.tb.exec('client', argv, { check: false, timeoutMs: (spec.timeoutS + 90) * 1000 });
     const line = r.stdout.trim().split('\n').pop() ?? '';
@@ -342,6 +362,11 @@ class Bench {
     // The blackhole prefix: the server drops everything to it, so every probe waits.
     const blackhole = ERROR_ROUTES.blackhole.prefix4.split('/')[0];
     try {
+      if (job.strategy === 'CLI --json >/dev/null') {
+        row.result = await this.cliHold(job.n);
+        row.notes.push('RSS growth over a -n 1 run (peak), per check in flight; no heap split');
+        return row;
+      }
       row.result = await this.driver(
         {
           ...this.api(job.strategy),
@@ -360,7 +385,7 @@ class Bench {
       if (m && m.inFlight < job.n) row.notes.push(`only ${m.inFlight} of ${job.n} in flight`);
       const codes = Object.entries(row.result.codes);
       if (codes.length) row.notes.push(codes.map(([code, n]) => `${code} ${n}`).join(', '));
-      if (job.strategy !== 'raw (submit)') row.notes.push('kernel socket memory not included (not in this process)');
+      if (job.strategy === 'socket' || job.strategy === 'connect') row.notes.push('kernel socket memory not included (not in this process)');
     } catch (error) {
       row.error = (error as Error).message;
     }

@@ -345,6 +345,10 @@ export class CheckBatch implements AsyncIterableIterator<BatchResult> {
       return;
     }
     const { target, ip } = parsed;
+    // What the callback keeps is primitives, not the parsed Target: a check in flight should
+    // hold as little as possible (10^5 of them through the CLI).
+    const targetText = target.text;
+    const port = target.port;
     const submit = this.host.submit;
     const literal = target.literal;
     if (submit === undefined || literal === 0 || (typeof this.family === 'number' && this.family !== literal)) {
@@ -362,12 +366,12 @@ export class CheckBatch implements AsyncIterableIterator<BatchResult> {
       else this.freePlaces.push(place);
       state = 2;
       this.inFlight--;
-      this.push(this.result(target, ip, outcome, tag));
+      this.push(this.result(targetText, ip, port, outcome, tag));
       if (!this.filling) this.fill();
     };
     let cancel: () => void;
     try {
-      cancel = submit({ ip, family: literal as Family, port: target.port }, { deadline: performance.now() + timeout, retries }, callback);
+      cancel = submit({ ip, family: literal as Family, port }, { deadline: performance.now() + timeout, retries }, callback);
     } catch (error) {
       callback({ status: 'error', code: (error as ShakerError).code ?? 'ERR_SHAKER_SYSTEM', attempts: 0, error: error as Error });
       return;
@@ -420,11 +424,11 @@ export class CheckBatch implements AsyncIterableIterator<BatchResult> {
   }
 
   /** The result, built once; evidence only when asked for. */
-  private result(target: Target, ip: string, outcome: ProbeOutcome, tag: unknown): BatchResult {
+  private result(text: string, ip: string, port: number, outcome: ProbeOutcome, tag: unknown): BatchResult {
     const result: BatchResult = {
-      target: target.text,
+      target: text,
       ip,
-      port: target.port,
+      port,
       status: outcome.status,
       strategy: this.host.strategyName,
       attempts: outcome.attempts,

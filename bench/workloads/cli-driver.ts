@@ -20,6 +20,12 @@ export interface CliDriverSpec {
   output: 'devnull' | 'pipe';
   n: number;
   timeoutS: number;
+  /**
+   * Hold mode: SIGINT the run this long after it printed its configuration (all its checks in
+   * flight to targets that never answer), and report the peak RSS growth over the start-up run
+   * per check in flight instead of a rate.
+   */
+  interruptAfterS?: number;
 }
 
 const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'src', 'cli', 'tcp-checker.js');
@@ -59,7 +65,13 @@ function runCli(args: string[], output: 'devnull' | 'pipe'): Promise<Run> {
         // exited
       }
     }, 50);
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => (run.stderr += d));
+    let interrupt: NodeJS.Timeout | undefined;
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      run.stderr += d;
+      if (spec.interruptAfterS !== undefined && args !== spec.startupArgs && !interrupt && /Strategy:/.test(run.stderr)) {
+        interrupt = setTimeout(() => child.kill('SIGINT'), spec.interruptAfterS * 1000);
+      }
+    });
     if (child.stdout) {
       let rest = '';
       child.stdout.setEncoding('utf8').on('data', (d: string) => {
@@ -76,6 +88,7 @@ function runCli(args: string[], output: 'devnull' | 'pipe'): Promise<Run> {
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
+      if (interrupt) clearTimeout(interrupt);
       clearInterval(sampler);
       if (devnull !== undefined) fs.closeSync(devnull);
       run.code = code;
@@ -105,6 +118,30 @@ async function main(): Promise<DriverResult> {
   const run = await runCli(spec.args, spec.output);
   const cpu2 = childCpuS();
   if (run.code === null) throw new Error(`tcp-checker was killed after ${spec.timeoutS} s`);
+  if (spec.interruptAfterS !== undefined) {
+    const rssDelta = (run.peakRssKb - startup.peakRssKb) * 1024;
+    return {
+      submitted: spec.n,
+      completed: 0,
+      statuses: {},
+      codes: {},
+      elapsedS: 0,
+      checksPerSec: 0,
+      shareOpen: 0,
+      cpuUserS: cpu2 - cpu1,
+      cpuSysS: 0,
+      cpuSPer1000: 0,
+      maxRssKb: run.peakRssKb,
+      rttP50Ms: null,
+      rttP99Ms: null,
+      latencyP50Ms: null,
+      latencyP99Ms: null,
+      truncated: false,
+      stats: { startupPeakRssKb: startup.peakRssKb },
+      // The peak RSS over the start-up run's: what the checks in flight added (no heap split).
+      memory: { inFlight: spec.n, heapUsedDelta: 0, externalDelta: 0, arrayBuffersDelta: 0, rssDelta, bytesPerProbe: Math.round(rssDelta / spec.n), submitSeconds: spec.interruptAfterS },
+    };
+  }
   const finished = /Finished (\d+)\/(\d+) checks in (\S+)/.exec(run.stderr);
   if (!finished) throw new Error(`no summary from tcp-checker (exit ${run.code}): ${run.stderr.trim().split('\n').slice(-3).join(' | ')}`);
   const completed = Number(finished[1]);

@@ -376,8 +376,62 @@ async function mainBatch(): Promise<DriverResult> {
   }
 }
 
+/**
+ * The batch API holding `n` checks to a blackhole in flight: heap + external growth per check
+ * (results, the batch's bookkeeping and the engine's rows together), then an abort.
+ */
+async function mainBatchHold(): Promise<DriverResult> {
+  const targets = new Targets(spec.targets, true);
+  const checker = new Checker({ strategy: spec.strategy, timeout: spec.timeoutMs, retries: spec.retries, ...(spec.raw ? { raw: spec.raw } : {}) });
+  await checker.start();
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  try {
+    // One check first, outside the measurement: the capture ring and other one-time costs.
+    const first = checker.checkMany([targets.text(spec.n)], { concurrency: 1 });
+    const firstDone = first.next();
+    for (let i = 0; i < 5; i++) await yieldToLoop();
+    await sleep(100);
+    gc();
+    const before = process.memoryUsage();
+    const inFlightBefore = checker.stats().inFlight ?? 0;
+    const aborter = new AbortController();
+    function* texts(): Generator<string> {
+      for (let i = 0; i < spec.n; i++) yield targets.text(i);
+    }
+    const batch = checker.checkMany(texts(), { concurrency: spec.n, signal: aborter.signal });
+    const pulled = batch.next().catch(() => undefined);
+    while ((checker.stats().inFlight ?? 0) - inFlightBefore < spec.n && performance.now() - t0 < spec.maxSeconds * 1000) await sleep(50);
+    for (let i = 0; i < 20; i++) await yieldToLoop();
+    await sleep(200);
+    const submitSeconds = (performance.now() - t0) / 1000;
+    gc();
+    const after = process.memoryUsage();
+    const inFlight = (checker.stats().inFlight ?? 0) - inFlightBefore;
+    const engineStats = checker.stats();
+    aborter.abort(new Error('weighed'));
+    await pulled;
+    await first.return();
+    void firstDone;
+    const heapUsedDelta = after.heapUsed - before.heapUsed;
+    const externalDelta = after.external - before.external;
+    const memory: MemoryReport = {
+      inFlight,
+      heapUsedDelta,
+      externalDelta,
+      arrayBuffersDelta: after.arrayBuffers - before.arrayBuffers,
+      rssDelta: after.rss - before.rss,
+      bytesPerProbe: inFlight > 0 ? Math.round((heapUsedDelta + externalDelta) / inFlight) : 0,
+      submitSeconds: Math.round(submitSeconds * 1000) / 1000,
+    };
+    return summarise(newTally(0), spec.n, (performance.now() - t0) / 1000, process.cpuUsage(cpu0), false, engineStats, memory);
+  } finally {
+    await checker.close();
+  }
+}
+
 async function main(): Promise<DriverResult> {
-  if (spec.api === 'batch') return mainBatch();
+  if (spec.api === 'batch') return spec.mode === 'hold' ? mainBatchHold() : mainBatch();
   const { issue, stats, close } = await makeIssue();
   try {
     if (spec.mode === 'hold') {

@@ -154,6 +154,9 @@ export function buildPlan(options: PlanOptions): Job[] {
   for (const strategy of ['socket', 'connect'] as const) {
     add({ kind: 'memory', group: 'memory', workload: '10^4 in flight', strategy, n: 10_000 });
   }
+  // The public paths at 10^5 in flight: the batch API (heap + external) and the CLI (RSS).
+  add({ kind: 'memory', group: 'memory', workload: '10^5 in flight', strategy: 'raw (checkMany)', n: 100_000 });
+  add({ kind: 'memory', group: 'memory', workload: '10^5 in flight', strategy: 'CLI --json >/dev/null', n: 100_000 });
 
   // Added latency at a steady 1000 checks/s.
   const seconds = quick ? 2 : 5;
@@ -169,6 +172,17 @@ export function buildPlan(options: PlanOptions): Job[] {
     strategy: 'raw (submit)',
     n: quick ? 50_000 : 200_000,
     concurrency: 100,
+    addresses: 1,
+    ports: 1,
+  });
+  // The public batch path at the CLI's concurrency, to compare stage by stage with the engine.
+  add({
+    kind: 'profile',
+    group: 'profile',
+    workload: `checkMany one target -n ${quick ? 50_000 : 200_000} -c 2000`,
+    strategy: 'raw (checkMany)',
+    n: quick ? 50_000 : 200_000,
+    concurrency: 2000,
     addresses: 1,
     ports: 1,
   });

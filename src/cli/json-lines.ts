@@ -49,13 +49,24 @@ function evidenceJson(evidence: ProbeEvidence): string {
   return `${out}}`;
 }
 
+/** The last target's opening, up to the status: `-n` repeats one target many times in a row. */
+let lastHead = { target: '', ip: '', port: -1, text: '' };
+
+function head(result: CheckResult): string {
+  const last = lastHead;
+  if (result.target === last.target && result.ip === last.ip && result.port === last.port) return last.text;
+  const text = `{"target":${str(result.target)},"ip":${str(result.ip)},"port":${num(result.port)},"status":"`;
+  lastHead = { target: result.target, ip: result.ip, port: result.port, text };
+  return text;
+}
+
 /**
  * One result as a JSON line (no newline): check()'s fields in their order, the error as
  * {name, code, message}; a failed check without an Error of its own (checkMany's results) gets
  * the one checkAddr() would reject with, described without being built.
  */
 export function resultJson(result: CheckResult): string {
-  let out = `{"target":${str(result.target)},"ip":${str(result.ip)},"port":${num(result.port)},"status":"${result.status}","strategy":"${result.strategy}","attempts":${num(result.attempts)}`;
+  let out = `${head(result)}${result.status}","strategy":"${result.strategy}","attempts":${num(result.attempts)}`;
   if (result.code !== undefined) out += `,"code":${str(result.code)}`;
   if (result.rttMs !== undefined) out += `,"rttMs":${num(result.rttMs)}`;
   if (result.evidence !== undefined) out += `,"evidence":${evidenceJson(result.evidence)}`;
