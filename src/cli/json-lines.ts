@@ -91,8 +91,25 @@ export class JsonLinesWriter {
   private chunk = '';
   private immediate: NodeJS.Immediate | undefined;
   private blocked = false;
+  private waiters: Array<() => void> = [];
+  // Listening all along, not only while someone waits: a chunk flushed from the setImmediate
+  // can fill the buffer and drain again (a pipe that takes it at once) before anyone asks, and
+  // a waiter added after that 'drain' would wait for one that never comes (the CLI then died
+  // with exit 13, an unsettled top-level await, once nothing else kept the loop alive).
+  private readonly onDrain = (): void => {
+    this.blocked = false;
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const resolve of waiters) resolve();
+  };
 
-  constructor(private readonly stream: Writable) {}
+  constructor(private readonly stream: Writable) {
+    stream.on('drain', this.onDrain);
+    // A closed or failed stream (EPIPE: the reader went away) drains nothing; the run goes on
+    // and the error surfaces where the stream's owner handles it.
+    stream.on('close', this.onDrain);
+    stream.on('error', this.onDrain);
+  }
 
   /** Appends a line (newline added); false when the caller should await drained(). */
   write(line: string): boolean {
@@ -114,26 +131,19 @@ export class JsonLinesWriter {
 
   /** Resolves once the stream has room again (at once if it has). */
   drained(): Promise<void> {
-    if (!this.blocked) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = (): void => {
-        this.stream.off('drain', done);
-        this.stream.off('close', done);
-        this.stream.off('error', done);
-        this.blocked = false;
-        resolve();
-      };
-      // A closed or failed stream (EPIPE: the reader went away) drains nothing; the run goes on
-      // and the error surfaces where the stream's owner handles it.
-      this.stream.once('drain', done);
-      this.stream.once('close', done);
-      this.stream.once('error', done);
-    });
+    if (!this.blocked || !this.stream.writableNeedDrain || this.stream.destroyed) {
+      this.blocked = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.waiters.push(resolve));
   }
 
-  /** Flushes, then resolves when the stream has taken everything written so far. */
+  /** Flushes, waits until the stream has taken everything written so far, and lets go of it. */
   async end(): Promise<void> {
     this.flush();
     await this.drained();
+    this.stream.off('drain', this.onDrain);
+    this.stream.off('close', this.onDrain);
+    this.stream.off('error', this.onDrain);
   }
 }

@@ -59,8 +59,8 @@ class GatedStream extends Writable {
   private held: Array<() => void> = [];
   gated = true;
 
-  constructor() {
-    super({ highWaterMark: 1024, decodeStrings: false });
+  constructor(highWaterMark = 1024) {
+    super({ highWaterMark, decodeStrings: false });
   }
 
   override _write(chunk: string, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
@@ -118,4 +118,27 @@ test('a stream that stops taking data stops the run (checkMany + JsonLinesWriter
   for (const line of lines) t.is((JSON.parse(line) as { status: string }).status, 'open');
   t.true(stream.chunks.length < total / 10, `lines were batched: ${stream.chunks.length} writes for ${total} lines`);
   await checker.close();
+});
+
+test('a drain that happens before anyone waits for it does not leave drained() waiting', async (t) => {
+  // The race behind a CLI that once exited with 13 (an unsettled top-level await): a chunk
+  // flushed from the setImmediate fills the stream's buffer, the stream drains while the caller
+  // is busy elsewhere (waiting for results), and the caller's next line then fits at once, so
+  // no second 'drain' ever comes for a waiter that missed the first.
+  const stream = new GatedStream(16);
+  const writer = new JsonLinesWriter(stream);
+  t.true(writer.write('{"padding":"more than sixteen bytes"}'), 'buffered: nothing written yet');
+  await tick();
+  await tick();
+  t.is(stream.chunks.length, 1, 'the setImmediate flush wrote the chunk, over the buffer');
+  stream.open();
+  await tick();
+  t.true(writer.write('1'), 'the stream has drained: room again');
+  const outcome = await Promise.race([
+    writer.drained().then(() => 'drained'),
+    new Promise((resolve) => setTimeout(() => resolve('stuck'), 2000)),
+  ]);
+  t.is(outcome, 'drained');
+  await writer.end();
+  t.is(stream.listenerCount('drain'), 0, 'end() lets go of the stream');
 });
