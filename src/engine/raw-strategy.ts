@@ -185,6 +185,9 @@ export class RawStrategy implements Strategy {
     try {
       if (transport instanceof NativeRawTransport) transport.open(4);
       this.transport = transport;
+      // Read alongside the shim's install, so the first probes do not wait for `ip`. (Only for
+      // the native transport: the unit tests' fake engine never asks for a route.)
+      const routesRead = transport instanceof NativeRawTransport ? this.routes.prefetch() : Promise.resolve();
       if (this.options.rstShim !== false && this.options.installShim !== false) {
         await sweepStaleTables().catch(() => undefined);
         this.shim = await NftShim.install({
@@ -196,6 +199,7 @@ export class RawStrategy implements Strategy {
         });
         if (this.shim.warning) this.warnings.push(this.shim.warning);
       }
+      await routesRead;
     } catch (error) {
       transport.close();
       this.transport = undefined;

@@ -156,6 +156,11 @@ export class RouteCache {
     return this.lookupAddress(ip, family);
   }
 
+  /** Reads the routing table now (engine start-up), so the first probes find it ready. */
+  prefetch(): Promise<void> {
+    return this.tableExpires === 0 ? this.refreshTable() : Promise.resolve();
+  }
+
   /** Reads the table once at a time; a failed read leaves per-address lookups until the next. */
   private refreshTable(): Promise<void> {
     if (!this.tableRead) {
