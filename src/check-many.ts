@@ -207,7 +207,9 @@ export class CheckBatch implements AsyncIterableIterator<BatchResult> {
     this.cancellers = [];
     this.freePlaces = [];
     this.inFlight -= cancellers.length;
-    for (const cancel of cancellers) cancel();
+    // Newest first: checks still queued inside the engine (waiting for a source port) go before
+    // the ones on the wire, so cancelling the latter does not launch the former just to cancel.
+    for (let i = cancellers.length - 1; i >= 0; i--) cancellers[i]!();
   }
 
   private abort(): void {
