@@ -23,8 +23,15 @@ function str(value: string): string {
   return NEEDS_ESCAPE.test(value) ? JSON.stringify(value) : `"${value}"`;
 }
 
+/**
+ * Ports, attempts, TTLs, windows, MSS: small integers, the same few again and again. Their text
+ * is made once (String() of a number was the serializer's biggest cost in a profile).
+ */
+const smallInts: string[] = [];
+
 /** A number as JSON.stringify writes it (non-finite numbers become null). */
 function num(value: number): string {
+  if (value >= 0 && value <= 65535 && (value | 0) === value) return (smallInts[value] ??= String(value));
   return Number.isFinite(value) ? String(value) : 'null';
 }
 
@@ -36,7 +43,35 @@ function value(v: unknown): string {
   return JSON.stringify(v);
 }
 
+/** The last evidence and its text: replies of one target carry the same flags, TTL, options. */
+let lastEvidence: { values: unknown[]; keys: string[]; text: string } | undefined;
+
 function evidenceJson(evidence: ProbeEvidence): string {
+  const last = lastEvidence;
+  if (last !== undefined) {
+    let i = 0;
+    let same = true;
+    for (const key in evidence) {
+      if (key !== last.keys[i] || (evidence as Record<string, unknown>)[key] !== last.values[i]) {
+        same = false;
+        break;
+      }
+      i++;
+    }
+    if (same && i === last.keys.length) return last.text;
+  }
+  const text = evidenceText(evidence);
+  const keys: string[] = [];
+  const values: unknown[] = [];
+  for (const key in evidence) {
+    keys.push(key);
+    values.push((evidence as Record<string, unknown>)[key]);
+  }
+  lastEvidence = { keys, values, text };
+  return text;
+}
+
+function evidenceText(evidence: ProbeEvidence): string {
   let out = '{';
   let first = true;
   // In the object's own key order, as JSON.stringify would; undefined fields are left out.
