@@ -17,6 +17,7 @@ interface CallFrame {
 interface ProfileNode {
   id: number;
   callFrame: CallFrame;
+  children?: number[];
 }
 
 interface CpuProfile {
@@ -42,6 +43,33 @@ export interface ProfileSummary {
   top: SelfTimeEntry[];
   /** Self time by source file (or V8 bucket), for the big picture. */
   byFile: SelfTimeEntry[];
+  /** Time by stage of a check (STAGES: the innermost frame on the stack that names one). */
+  byStage: SelfTimeEntry[];
+}
+
+/**
+ * The stages of a check, by the functions that do them; a sample counts for the innermost
+ * frame on its stack that matches (a template write under sendSyn is "build SYN", under
+ * sendRst "RST"). Matched on "name file".
+ */
+const STAGES: Array<[string, RegExp]> = [
+  ['build SYN', /^sendSyn |^buildSyn /],
+  ['RST', /^sendRst /],
+  ['hand-over to the sender', /^(flushQueue|flushSoon|commit|reserve) .*native\/sender/],
+  ['parse', /^(read|readIp|fromRepr) .*tcp-reply-view|^decodeReply |^ipOffset /],
+  ['match', /^(onTcp|onIcmp|sameAddress) |^find .*probe-table/],
+  ['settle', /^(finish|onTimer|closedOutcome|rtt|launchWaiting) .*raw-strategy|deadline-heap|^release .*(probe-table|capture-pool)/],
+  ['capture', /^onFrame |native\/capture|capture\/pcap/],
+  ['submit (port, ISN, table)', /^(launch|launchOrReport|submit|pickPort|knownRoute|targetBytes|sourceBytes|waitForPort) .*raw-strategy|^allocate .*probe-table|isn\.ts|^acquire .*capture-pool|engine\/route/],
+  ['batch / Checker API', /check-many|checker\.ts|core\/target|core\/abort-watch/],
+  ['output (CLI)', /cli\/(json-lines|output|summary|check-command)/],
+  ['caller (bench driver)', /bench\/workloads/],
+];
+
+function stageOf(frame: CallFrame, root: string): string | undefined {
+  const key = `${frame.functionName || '(anonymous)'} ${frame.url ? location(frame.url, root) : ''}`;
+  for (const [stage, pattern] of STAGES) if (pattern.test(key)) return stage;
+  return undefined;
 }
 
 function location(url: string, root: string): string {
@@ -64,10 +92,29 @@ export function summariseProfile(file: string, options: { top?: number; windowUs
   const root = options.root ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
   const byId = new Map<number, string>();
   const fileOf = new Map<number, string>();
+  const parentOf = new Map<number, number>();
+  const nodeOf = new Map<number, ProfileNode>();
   for (const node of profile.nodes) {
     byId.set(node.id, label(node.callFrame, root));
+    nodeOf.set(node.id, node);
+    for (const child of node.children ?? []) parentOf.set(child, node.id);
     fileOf.set(node.id, node.callFrame.url ? location(node.callFrame.url, root) : node.callFrame.functionName || '(anonymous)');
   }
+  const stageCache = new Map<number, string>();
+  const stageFor = (id: number): string => {
+    const cached = stageCache.get(id);
+    if (cached !== undefined) return cached;
+    let stage: string | undefined;
+    for (let at: number | undefined = id; at !== undefined && stage === undefined; at = parentOf.get(at)) {
+      const node = nodeOf.get(at);
+      if (node) stage = stageOf(node.callFrame, root);
+    }
+    const name = nodeOf.get(id)?.callFrame.functionName ?? '';
+    const result = stage ?? (name.startsWith('(') ? name : 'other (Node, start-up, timers)');
+    stageCache.set(id, result);
+    return result;
+  };
+  const stageUs = new Map<string, number>();
   const selfUs = new Map<string, number>();
   const fileUs = new Map<string, number>();
   let t = profile.startTime;
@@ -88,6 +135,8 @@ export function summariseProfile(file: string, options: { top?: number; windowUs
     selfUs.set(name, (selfUs.get(name) ?? 0) + delta);
     const where = fileOf.get(profile.samples[i]) ?? '(unknown)';
     fileUs.set(where, (fileUs.get(where) ?? 0) + delta);
+    const stage = stageFor(profile.samples[i]);
+    stageUs.set(stage, (stageUs.get(stage) ?? 0) + delta);
   }
   const rank = (m: Map<string, number>, n: number): SelfTimeEntry[] =>
     [...m.entries()]
@@ -100,13 +149,14 @@ export function summariseProfile(file: string, options: { top?: number; windowUs
     idleMs: Math.round(idleUs / 10) / 100,
     top: rank(selfUs, options.top ?? 20),
     byFile: rank(fileUs, 10),
+    byStage: rank(stageUs, STAGES.length + 4),
   };
 }
 
 export function formatProfileSummary(summary: ProfileSummary): string {
   const lines = [`${path.basename(summary.file)}: ${summary.totalMs} ms on CPU in the window (${summary.idleMs} ms idle)`];
   const row = (entry: SelfTimeEntry): string => `  ${entry.selfMs.toFixed(1).padStart(9)} ms ${(entry.share * 100).toFixed(1).padStart(5)} %  ${entry.fn}`;
-  lines.push('by function:', ...summary.top.map(row), 'by file:', ...summary.byFile.map(row));
+  lines.push('by function:', ...summary.top.map(row), 'by file:', ...summary.byFile.map(row), 'by stage:', ...summary.byStage.map(row));
   return lines.join('\n');
 }
 

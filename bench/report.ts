@@ -4,7 +4,7 @@ import type { ProfileSummary } from './profile-summary.js';
 import { formatProfileSummary } from './profile-summary.js';
 
 export interface ThroughputRow {
-  group: 'one-target' | 'sweep' | 'unprivileged';
+  group: 'one-target' | 'sweep' | 'cli' | 'unprivileged';
   workload: string;
   strategy: string;
   result?: DriverResult;
@@ -69,6 +69,8 @@ export function formatThroughput(rows: ThroughputRow[]): string {
       r ? int(r.checksPerSec) : 'FAILED',
       fixed(row.throughputRatio, 3),
       r ? pct(r.shareOpen) : undefined,
+      // Wrong verdicts: every target is open, so any check started and not open is one.
+      r ? int(r.submitted - (r.statuses.open ?? 0)) : undefined,
       r ? fixed(r.cpuSPer1000, 4) : undefined,
       fixed(row.cpuRatio, 2),
       r?.threadCpuUsPerCheck ? `${r.threadCpuUsPerCheck.eventLoop.toFixed(1)}/${r.threadCpuUsPerCheck.sender.toFixed(1)}` : undefined,
@@ -81,9 +83,9 @@ export function formatThroughput(rows: ThroughputRow[]): string {
     last = row.workload;
   }
   return table(
-    ['workload', 'strategy', 'checks/s', 'x base', 'open %', 'CPU s/1k', 'x base', 'loop/send µs', 'RSS MB', 'RTT p50', 'RTT p99', 'call p99', 'notes'],
+    ['workload', 'strategy', 'checks/s', 'x base', 'open %', 'wrong', 'CPU s/1k', 'x base', 'loop/send µs', 'RSS MB', 'RTT p50', 'RTT p99', 'call p99', 'notes'],
     body,
-    [false, false, true, true, true, true, true, true, true, true, true, true, false],
+    [false, false, true, true, true, true, true, true, true, true, true, true, true, false],
   );
 }
 
@@ -164,13 +166,14 @@ export function formatLatency(rows: LatencyRow[]): string {
       added(r?.latencyP50Ms, base?.rttP50Ms),
       added(r?.latencyP99Ms, base?.rttP99Ms),
       r ? fixed(r.cpuSPer1000, 4) : undefined,
+      r?.threadCpuUsPerCheck ? `${r.threadCpuUsPerCheck.eventLoop.toFixed(1)}/${r.threadCpuUsPerCheck.sender.toFixed(1)}` : undefined,
       [row.error, ...row.notes].filter(Boolean).join('; '),
     ];
   });
   return table(
-    ['workload', 'strategy', 'checks', 'open %', 'RTT p50', 'RTT p99', 'call p50', 'call p99', '+p50 vs C', '+p99 vs C', 'CPU s/1k', 'notes'],
+    ['workload', 'strategy', 'checks', 'open %', 'RTT p50', 'RTT p99', 'call p50', 'call p99', '+p50 vs C', '+p99 vs C', 'CPU s/1k', 'loop/send µs', 'notes'],
     body,
-    [false, false, true, true, true, true, true, true, true, true, true, false],
+    [false, false, true, true, true, true, true, true, true, true, true, true, false],
   );
 }
 

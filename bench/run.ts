@@ -15,9 +15,10 @@ import { fileURLToPath } from 'node:url';
 import { ERROR_ROUTES, Testbed } from '../src/testbed/index.js';
 import { findNft } from '../src/firewall/nft-command.js';
 import { buildBaseline, runBaseline, runConnectTrick, BASELINE_MAX_WINDOW, NOBODY } from './workloads/baseline.js';
-import { buildPlan, GROUP_NAMES, STRATEGY_NAMES, type GroupName, type Job, type StrategyLabel, type StrategyName } from './workloads/plan.js';
+import { buildPlan, GROUP_NAMES, STRATEGY_NAMES, SWEEP17, type GroupName, type Job, type StrategyLabel, type StrategyName } from './workloads/plan.js';
 import { BenchServer, counterDelta, halfOpenOnServer, tcpCounters } from './workloads/server-side.js';
 import type { DriverLine, DriverResult, DriverSpec, TargetSpec } from './workloads/spec.js';
+import type { CliDriverSpec } from './workloads/cli-driver.js';
 import { summariseProfile } from './profile-summary.js';
 import {
   formatLatency,
@@ -33,6 +34,7 @@ import {
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const DRIVER = path.join(HERE, 'workloads', 'driver.ts');
+const CLI_DRIVER = path.join(HERE, 'workloads', 'cli-driver.ts');
 const RESULTS = path.join(HERE, 'results');
 
 /** Server ports: [PORT_BASE, PORT_BASE + ports) on every address the server answers for. */
@@ -185,6 +187,56 @@ class Bench {
     return parsed.result;
   }
 
+  /** tcp-checker (dist/ build) with --json, its output into /dev/null or a pipe (cli-driver.ts). */
+  async cliDriver(label: StrategyLabel, targets: TargetSpec, n: number, concurrency: number): Promise<DriverResult> {
+    const target =
+      targets.addresses === 1
+        ? `${targets.base}:${targets.port}`
+        : // The CIDR block whose hosts are targets.base .. + addresses (a /17 of the sweep prefix).
+          `${SWEEP_PREFIX.split('/')[0]}/${32 - Math.log2(targets.addresses + 2)}:${targets.port}`;
+    const common = ['-a', target, '-t', String(TIMEOUT_MS), '--json', '-q'];
+    const perTarget = targets.addresses === 1 ? n : Math.ceil(n / targets.addresses);
+    const spec: CliDriverSpec = {
+      args: [...common, '-n', String(perTarget), '-c', String(concurrency)],
+      // Start-up cost measured on the same target, one check (its CPU is subtracted).
+      startupArgs: ['-a', `${this.nextAddress()}:${PORT_BASE}`, '-t', String(TIMEOUT_MS), '--json', '-q', '-n', '1'],
+      output: label === 'CLI --json | pipe' ? 'pipe' : 'devnull',
+      n,
+      timeoutS: this.maxSeconds + 60,
+    };
+    return this.runCliDriver(spec);
+  }
+
+  /** tcp-checker holding `n` checks to the blackhole prefix in flight, then SIGINT (cli-driver.ts). */
+  async cliHold(n: number): Promise<DriverResult> {
+    const [prefix] = ERROR_ROUTES.blackhole.prefix4.split('/');
+    const hosts = 254;
+    const ports = Math.ceil(n / hosts);
+    const spec: CliDriverSpec = {
+      args: ['-a', `${prefix}/24:1024-${1024 + ports - 1}`, '--max-targets', String(hosts * ports), '-c', String(n), '-t', '300000', '--json', '-q'],
+      startupArgs: ['-a', `${this.nextAddress()}:${PORT_BASE}`, '-t', String(TIMEOUT_MS), '--json', '-q', '-n', '1'],
+      output: 'devnull',
+      n,
+      timeoutS: this.maxSeconds + 60,
+      interruptAfterS: 5,
+    };
+    return this.runCliDriver(spec);
+  }
+
+  private async runCliDriver(spec: CliDriverSpec): Promise<DriverResult> {
+    const argv = [process.execPath, '--import', import.meta.resolve('tsx/esm'), CLI_DRIVER, JSON.stringify(spec)];
+    const r = await this.tb.exec('client', argv, { check: false, timeoutMs: (spec.timeoutS + 90) * 1000 });
+    const line = r.stdout.trim().split('\n').pop() ?? '';
+    let parsed: DriverLine;
+    try {
+      parsed = JSON.parse(line) as DriverLine;
+    } catch {
+      throw new Error(`the CLI driver printed no result (exit ${r.code}): ${r.stderr.trim().split('\n').slice(-3).join(' | ') || '(no stderr)'}`);
+    }
+    if ('failed' in parsed) throw new Error(`${parsed.failed.name}: ${parsed.failed.message}`);
+    return parsed.result;
+  }
+
   private rawOptions(): DriverSpec['raw'] {
     // Known route: no lookup per new address in sweeps (the engine's knownRoute()).
     return { interface: this.tb.client.iface, source: this.tb.client.ipv4 };
@@ -215,6 +267,9 @@ class Bench {
       case 'raw (Checker)':
         // The public path, defaults included (route lookup, cached after the first check).
         return { strategy: 'raw', api: 'checker' };
+      case 'raw (checkMany)':
+        // The batch API with the Checker's defaults (routes from the routing table).
+        return { strategy: 'raw', api: 'batch' };
       case 'socket':
         return { strategy: 'socket', api: 'probe' };
       case 'connect':
@@ -269,9 +324,11 @@ class Bench {
   private async throughputOnce(job: Extract<Job, { kind: 'throughput' }>): Promise<ThroughputRow & { softnetDrops?: number }> {
     const row: ThroughputRow & { softnetDrops?: number } = { group: job.group, workload: job.workload, strategy: job.strategy, notes: [] };
     const targets: TargetSpec =
-      job.group === 'sweep'
-        ? { base: SWEEP_PREFIX.split('/')[0], addresses: job.addresses, port: this.nextPorts(job.ports), ports: job.ports }
-        : { base: this.nextAddress(), addresses: 1, port: PORT_BASE, ports: 1 };
+      job.addresses === 1
+        ? { base: this.nextAddress(), addresses: 1, port: PORT_BASE, ports: 1 }
+        : job.addresses === SWEEP17
+          ? { base: '198.19.0.1', addresses: SWEEP17, port: this.nextPorts(1), ports: 1 }
+          : { base: SWEEP_PREFIX.split('/')[0], addresses: job.addresses, port: this.nextPorts(job.ports), ports: job.ports };
     try {
       const { value, server, softnetDrops: drops } = await this.measure(targets, () => {
         if (job.strategy === 'trick baseline (C)') {
@@ -297,6 +354,7 @@ class Bench {
             maxSeconds: this.maxSeconds,
           });
         }
+        if (job.strategy === 'CLI --json >/dev/null' || job.strategy === 'CLI --json | pipe') return this.cliDriver(job.strategy, targets, job.n, job.concurrency);
         return this.driver(this.closedLoop(job.strategy, targets, job.n, job.concurrency));
       });
       row.result = value;
@@ -321,6 +379,11 @@ class Bench {
     // The blackhole prefix: the server drops everything to it, so every probe waits.
     const blackhole = ERROR_ROUTES.blackhole.prefix4.split('/')[0];
     try {
+      if (job.strategy === 'CLI --json >/dev/null') {
+        row.result = await this.cliHold(job.n);
+        row.notes.push('RSS growth over a -n 1 run (peak), per check in flight; no heap split');
+        return row;
+      }
       row.result = await this.driver(
         {
           ...this.api(job.strategy),
@@ -339,7 +402,7 @@ class Bench {
       if (m && m.inFlight < job.n) row.notes.push(`only ${m.inFlight} of ${job.n} in flight`);
       const codes = Object.entries(row.result.codes);
       if (codes.length) row.notes.push(codes.map(([code, n]) => `${code} ${n}`).join(', '));
-      if (job.strategy !== 'raw (submit)') row.notes.push('kernel socket memory not included (not in this process)');
+      if (job.strategy === 'socket' || job.strategy === 'connect') row.notes.push('kernel socket memory not included (not in this process)');
     } catch (error) {
       row.error = (error as Error).message;
     }
@@ -373,7 +436,10 @@ class Bench {
           timeoutMs: TIMEOUT_MS,
           retries: RETRIES,
           maxSeconds: this.maxSeconds,
-          warmup: 200,
+          // Two seconds at the paced rate: V8 keeps compiling on its background threads for
+          // the first second or two, which a shorter warm-up charged to every check (35 µs
+          // per check of "other" threads with 200 checks of warm-up, 5 µs with 3000).
+          warmup: 2 * job.rate,
         });
       }
       const codes = Object.entries(row.result.codes);

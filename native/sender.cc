@@ -41,7 +41,8 @@ constexpr size_t kBatch = 1024;
 constexpr int kBackoffMs = 1;
 // After a batch the thread looks for the next one this long before it sleeps: under load the
 // next hand-over comes within microseconds, and finding it awake spares the JavaScript thread a
-// futex wake-up per tick. At one check a second it costs this much CPU per second.
+// futex wake-up per tick. A spin that finds nothing switches spinning off until a sleep ends
+// within kSpin again (see Run), so a trickle does not pay kSpin of CPU per hand-over.
 constexpr auto kSpin = std::chrono::microseconds(50);
 // At most this many packets are sent on the JavaScript thread when the sender sleeps, and only
 // when the previous hand-over is at least kQuiet old (a rate below a few thousand a second).
@@ -284,15 +285,23 @@ class Sender : public Napi::ObjectWrap<Sender> {
       {
         std::unique_lock<std::mutex> lock(mutex_);
         inFlight_ = 0;
+        bool slept = false;
+        std::chrono::steady_clock::time_point sleptAt;
         if (incoming_.packets.empty()) {
           drained_.notify_all();
           lock.unlock();
-          SpinForWork();
+          // A spin that finds nothing turns spinning off until a sleep proves short enough
+          // that a spin would have caught its wake-up: at a trickle (a monitor's 1000 checks a
+          // second) each spin would otherwise burn kSpin of CPU per hand-over for nothing.
+          if (spin_ && !SpinForWork()) spin_ = false;
           lock.lock();
+          slept = incoming_.packets.empty() && !stopping_;
+          if (slept) sleptAt = std::chrono::steady_clock::now();
         }
         idle_ = true;
         ready_.wait(lock, [this] { return stopping_ || !incoming_.packets.empty(); });
         idle_ = false;
+        if (slept && std::chrono::steady_clock::now() - sleptAt < kSpin) spin_ = true;
         if (stopping_) return;
         // Swap, not copy: the JavaScript thread fills the other queue while this one is sent.
         std::swap(sending, incoming_);
@@ -306,15 +315,17 @@ class Sender : public Napi::ObjectWrap<Sender> {
     }
   }
 
-  // Busy-waits up to kSpin for enqueue() to add packets (or close() to stop us).
-  void SpinForWork() {
+  // Busy-waits up to kSpin for enqueue() to add packets (or close() to stop us); false when
+  // the time ran out with nothing to do.
+  bool SpinForWork() {
     auto until = std::chrono::steady_clock::now() + kSpin;
     while (pending_.load(std::memory_order_acquire) == 0 && !stopping_.load(std::memory_order_relaxed)) {
-      if (std::chrono::steady_clock::now() >= until) return;
+      if (std::chrono::steady_clock::now() >= until) return false;
 #if defined(__x86_64__) || defined(__i386__)
       __builtin_ia32_pause();
 #endif
     }
+    return true;
   }
 
   // Sends q's packets (their bytes at `bytes` + offset) from the first; returns how many went
@@ -404,6 +415,8 @@ class Sender : public Napi::ObjectWrap<Sender> {
   std::mutex mutex_;
   std::condition_variable ready_;
   std::condition_variable drained_;
+  // Whether the thread spins before sleeping (only the sender thread reads or writes it).
+  bool spin_ = true;
   Queue incoming_;
   size_t inFlight_ = 0;
   bool idle_ = false;

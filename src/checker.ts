@@ -3,7 +3,6 @@
 // ProbeOutcome into a CheckResult (check) or a typed error (checkAddr).
 import dns from 'node:dns';
 import { performance } from 'node:perf_hooks';
-import { addAbortListener } from 'node:events';
 import net from 'node:net';
 import {
   AbortError,
@@ -15,10 +14,12 @@ import {
   TimeoutError,
 } from './core/errors.js';
 import { parseTarget, type Target } from './core/target.js';
+import { unwatchAbort, watchAbort } from './core/abort-watch.js';
 import type { CheckStatus, Family, ProbeEvidence, ProbeOutcome, Strategy, StrategyName } from './core/types.js';
 import { chooseStrategy, type StrategyChoice, type StrategyRequest } from './strategies/choose.js';
 import type { RawStrategyOptions } from './engine/raw-strategy.js';
 import { waitFor, type WaitForOptions, type WaitForResult } from './wait-for.js';
+import { CheckBatch, type CheckManyItem, type CheckManyOptions } from './check-many.js';
 
 /** How a host name's addresses are used. */
 export type FamilyPreference = 4 | 6 | 'both' | 'prefer4' | 'prefer6';
@@ -257,6 +258,36 @@ export class Checker implements AsyncDisposable {
     return waitFor(this, targets, { checkTimeout: this.options.timeout, ...options });
   }
 
+  /**
+   * Many checks, as an async iterable of results in completion order:
+   * `for await (const r of checker.checkMany(targets, { concurrency, rate, signal }))`.
+   * `targets` (strings, or {target, tag, timeout, retries}; an iterable or an async iterable) is
+   * read lazily, one target when a check can start. Results are check()'s (plus the `tag`),
+   * except that evidence is kept only with `evidence: true` and a network verdict (closed,
+   * timeout, unreachable) carries no `error`: resultError(result) builds it on demand. A bad
+   * target is an 'error' result with the InvalidArgumentError, not a throw. Aborting `signal`
+   * cancels the checks in flight, and the iterator throws `signal.reason` after the results
+   * already waiting; breaking out of the loop cancels them too.
+   */
+  checkMany(targets: Iterable<CheckManyItem> | AsyncIterable<CheckManyItem>, options: CheckManyOptions = {}): CheckBatch {
+    const strategy = this.requireStrategy();
+    if (options.timeout !== undefined) checkTimeout(options.timeout, 'timeout');
+    if (options.retries !== undefined) checkRetries(options.retries);
+    if (options.family !== undefined) checkFamily(options.family);
+    return new CheckBatch(
+      {
+        strategyName: strategy.name,
+        submit: strategy.submit?.bind(strategy),
+        check: (addr, o) => this.check(addr, o),
+        normalizeIp,
+        defaults: { timeout: this.options.timeout, retries: this.options.retries, family: this.options.family },
+      },
+      Symbol.asyncIterator in targets ? targets[Symbol.asyncIterator]() : targets[Symbol.iterator](),
+      Symbol.asyncIterator in targets,
+      options,
+    );
+  }
+
   private requireStrategy(): Strategy {
     if (this.state === 'closed') throw new StateError('the checker is closed', 'ERR_SHAKER_CLOSED');
     if (!this.strategyInstance) {
@@ -328,17 +359,45 @@ function toResult(target: Target, ip: string, strategy: StrategyName, outcome: P
   return result;
 }
 
-function errorFor(result: Pick<CheckResult, 'status' | 'code' | 'ip' | 'port' | 'target'>): Error {
+/**
+ * The error checkAddr() would reject with for this result (undefined when it is open): the
+ * result's own, or one built now from its status and code (checkMany leaves them to this).
+ */
+export function resultError(result: CheckResult): Error | undefined {
+  if (result.status === 'open') return undefined;
+  return result.error ?? errorFor(result);
+}
+
+type VerdictFields = Pick<CheckResult, 'status' | 'code' | 'ip' | 'port' | 'target'>;
+
+/**
+ * The name, code and message of the error errorFor() would build, without building it (no
+ * stack trace): what a JSON line prints for a result that carries no error of its own.
+ */
+export function errorShape(result: VerdictFields): { name: string; code: string; message: string } {
   const where = result.ip ? `${result.ip.includes(':') ? `[${result.ip}]` : result.ip}:${result.port}` : result.target;
   switch (result.status) {
     case 'timeout':
-      return new TimeoutError(`no reply from ${where} before the deadline`);
+      return { name: 'TimeoutError', code: 'ETIMEDOUT', message: `no reply from ${where} before the deadline` };
     case 'closed':
-      return new ConnectError(`connection to ${where} refused (RST)`, result.code ?? 'ECONNREFUSED');
+      return { name: 'ConnectError', code: result.code ?? 'ECONNREFUSED', message: `connection to ${where} refused (RST)` };
     case 'unreachable':
-      return new ConnectError(`${where} is unreachable (${result.code ?? 'ICMP'})`, result.code ?? 'EHOSTUNREACH');
+      return { name: 'ConnectError', code: result.code ?? 'EHOSTUNREACH', message: `${where} is unreachable (${result.code ?? 'ICMP'})` };
     default:
-      return new ShakerError(`check of ${where} failed${result.code ? `: ${result.code}` : ''}`, result.code ?? 'ERR_SHAKER_SYSTEM');
+      return { name: 'ShakerError', code: result.code ?? 'ERR_SHAKER_SYSTEM', message: `check of ${where} failed${result.code ? `: ${result.code}` : ''}` };
+  }
+}
+
+function errorFor(result: VerdictFields): Error {
+  const { code, message } = errorShape(result);
+  switch (result.status) {
+    case 'timeout':
+      return new TimeoutError(message);
+    case 'closed':
+    case 'unreachable':
+      return new ConnectError(message, code as ConnectError['code']);
+    default:
+      return new ShakerError(message, code);
   }
 }
 
@@ -357,18 +416,18 @@ async function withDeadline<T>(
   const remaining = deadline - performance.now();
   if (remaining <= 0) throw onTimeout();
   let timer: NodeJS.Timeout | undefined;
-  let disposable: Disposable | undefined;
+  let onAbort: (() => void) | undefined;
   try {
     return await Promise.race([
       work,
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(onTimeout()), remaining);
-        if (signal) disposable = addAbortListener(signal, () => reject(signal.reason ?? new AbortError()));
+        if (signal) watchAbort(signal, (onAbort = () => reject(signal.reason ?? new AbortError())));
       }),
     ]);
   } finally {
     if (timer) clearTimeout(timer);
-    disposable?.[Symbol.dispose]();
+    if (signal && onAbort) unwatchAbort(signal, onAbort);
   }
 }
 

@@ -1,6 +1,7 @@
 // Public API of tcp-shaker. Packet builders and parsers are under `tcp-shaker/wire`, the
 // network-namespace testbed under `tcp-shaker/testbed`.
-export { Checker, defaultChecker } from './checker.js';
+export { Checker, defaultChecker, resultError } from './checker.js';
+export type { BatchResult, CheckBatch, CheckManyItem, CheckManyOptions, CheckManyTarget } from './check-many.js';
 export type { CheckerOptions, CheckOptions, CheckResult, FamilyPreference } from './checker.js';
 export type { StrategyChoice, StrategyRequest } from './strategies/choose.js';
 export type { RawStrategyOptions } from './engine/raw-strategy.js';

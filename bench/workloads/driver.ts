@@ -67,8 +67,8 @@ function percentile(sorted: Float64Array, q: number): number | null {
 }
 
 /** Run time in ns of each thread of this process, by role, from the scheduler's own accounting. */
-function threadCpuNs(): { eventLoop: number; sender: number; other: number } {
-  const out = { eventLoop: 0, sender: 0, other: 0 };
+function threadCpuNs(): { eventLoop: number; sender: number; other: number; byName: Record<string, number> } {
+  const out = { eventLoop: 0, sender: 0, other: 0, byName: {} as Record<string, number> };
   for (const tid of readdirSync('/proc/self/task')) {
     try {
       const ns = Number(readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
@@ -77,6 +77,8 @@ function threadCpuNs(): { eventLoop: number; sender: number; other: number } {
       // The addon's threads: the raw sender, and the socket strategy's connect engine.
       else if (comm === 'tshk-sender' || comm === 'tshk-connect') out.sender += ns;
       else out.other += ns;
+      const key = Number(tid) === process.pid ? `${comm} (main)` : comm;
+      out.byName[key] = (out.byName[key] ?? 0) + ns;
     } catch {
       // The thread ended between the listing and the read.
     }
@@ -92,10 +94,16 @@ function threadCpuPerCheck(
   if (completed === 0) return undefined;
   const per = (a: number, b: number) => Math.round(((b - a) / 1000 / completed) * 100) / 100;
   // A thread that ended inside the window takes its time with it: clamp at 0.
+  const otherByName: Record<string, number> = {};
+  for (const [name, ns] of Object.entries(after.byName)) {
+    const us = per(before.byName[name] ?? 0, ns);
+    if (us > 0 && name !== "tshk-sender" && !name.endsWith("(main)")) otherByName[name] = us;
+  }
   return {
     eventLoop: Math.max(0, per(before.eventLoop, after.eventLoop)),
     sender: Math.max(0, per(before.sender, after.sender)),
     other: Math.max(0, per(before.other, after.other)),
+    otherByName,
   };
 }
 
@@ -339,7 +347,103 @@ async function runHold(issue: Issue, stats: () => Record<string, number>): Promi
   };
 }
 
+/**
+ * The batch API: `for await (const r of checker.checkMany(texts, { concurrency }))`, targets
+ * generated lazily. Latency per check is not seen by the caller of a batch (completion order).
+ */
+async function mainBatch(): Promise<DriverResult> {
+  const targets = new Targets(spec.targets, true);
+  const checker = new Checker({ strategy: spec.strategy, timeout: spec.timeoutMs, retries: spec.retries, ...(spec.raw ? { raw: spec.raw } : {}) });
+  await checker.start();
+  const run = async (first: number, count: number, tally: Tally): Promise<void> => {
+    function* texts(): Generator<string> {
+      for (let i = first; i < first + count; i++) yield targets.text(i);
+    }
+    for await (const r of checker.checkMany(texts(), { concurrency: spec.concurrency })) {
+      tally.completed++;
+      tally.statuses[r.status] = (tally.statuses[r.status] ?? 0) + 1;
+      if (r.status === 'open') {
+        if (r.rttMs !== undefined && tally.rttCount < tally.rtt.length) tally.rtt[tally.rttCount++] = r.rttMs;
+      } else {
+        const code = r.code ?? r.status;
+        tally.codes[code] = (tally.codes[code] ?? 0) + 1;
+      }
+    }
+  };
+  try {
+    if (spec.warmup > 0) await run(0, spec.warmup, newTally(spec.warmup));
+    const tally = newTally(spec.n);
+    const threads0 = threadCpuNs();
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    const from = monotonicUs();
+    await run(spec.warmup, spec.n, tally);
+    const to = monotonicUs();
+    const elapsedS = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const threadCpuUsPerCheck = threadCpuPerCheck(threads0, threadCpuNs(), tally.completed);
+    return { ...summarise(tally, spec.n, elapsedS, cpu, false, checker.stats()), threadCpuUsPerCheck, windowUs: [from, to] };
+  } finally {
+    await checker.close();
+  }
+}
+
+/**
+ * The batch API holding `n` checks to a blackhole in flight: heap + external growth per check
+ * (results, the batch's bookkeeping and the engine's rows together), then an abort.
+ */
+async function mainBatchHold(): Promise<DriverResult> {
+  const targets = new Targets(spec.targets, true);
+  const checker = new Checker({ strategy: spec.strategy, timeout: spec.timeoutMs, retries: spec.retries, ...(spec.raw ? { raw: spec.raw } : {}) });
+  await checker.start();
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  try {
+    // One check first, outside the measurement: the capture ring and other one-time costs.
+    const first = checker.checkMany([targets.text(spec.n)], { concurrency: 1 });
+    const firstDone = first.next();
+    for (let i = 0; i < 5; i++) await yieldToLoop();
+    await sleep(100);
+    gc();
+    const before = process.memoryUsage();
+    const inFlightBefore = checker.stats().inFlight ?? 0;
+    const aborter = new AbortController();
+    function* texts(): Generator<string> {
+      for (let i = 0; i < spec.n; i++) yield targets.text(i);
+    }
+    const batch = checker.checkMany(texts(), { concurrency: spec.n, signal: aborter.signal });
+    const pulled = batch.next().catch(() => undefined);
+    while ((checker.stats().inFlight ?? 0) - inFlightBefore < spec.n && performance.now() - t0 < spec.maxSeconds * 1000) await sleep(50);
+    for (let i = 0; i < 20; i++) await yieldToLoop();
+    await sleep(200);
+    const submitSeconds = (performance.now() - t0) / 1000;
+    gc();
+    const after = process.memoryUsage();
+    const inFlight = (checker.stats().inFlight ?? 0) - inFlightBefore;
+    const engineStats = checker.stats();
+    aborter.abort(new Error('weighed'));
+    await pulled;
+    await first.return();
+    void firstDone;
+    const heapUsedDelta = after.heapUsed - before.heapUsed;
+    const externalDelta = after.external - before.external;
+    const memory: MemoryReport = {
+      inFlight,
+      heapUsedDelta,
+      externalDelta,
+      arrayBuffersDelta: after.arrayBuffers - before.arrayBuffers,
+      rssDelta: after.rss - before.rss,
+      bytesPerProbe: inFlight > 0 ? Math.round((heapUsedDelta + externalDelta) / inFlight) : 0,
+      submitSeconds: Math.round(submitSeconds * 1000) / 1000,
+    };
+    return summarise(newTally(0), spec.n, (performance.now() - t0) / 1000, process.cpuUsage(cpu0), false, engineStats, memory);
+  } finally {
+    await checker.close();
+  }
+}
+
 async function main(): Promise<DriverResult> {
+  if (spec.api === 'batch') return spec.mode === 'hold' ? mainBatchHold() : mainBatch();
   const { issue, stats, close, afterWarmup } = await makeIssue();
   try {
     if (spec.mode === 'hold') {

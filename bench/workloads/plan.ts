@@ -6,6 +6,9 @@ export type StrategyLabel =
   | 'baseline (C)'
   | 'raw (submit)'
   | 'raw (Checker)'
+  | 'raw (checkMany)'
+  | 'CLI --json >/dev/null'
+  | 'CLI --json | pipe'
   | 'socket'
   | 'connect'
   // The unprivileged group: the kernel-socket trick in C (bench/baseline/connect-trick.c), and
@@ -14,16 +17,19 @@ export type StrategyLabel =
   | 'socket (nobody)'
   | 'connect (nobody)';
 
-/** Names accepted by --only. 'checker' is the raw engine through Checker.check(). */
-export const STRATEGY_NAMES = ['baseline', 'raw', 'checker', 'socket', 'connect'] as const;
+/**
+ * Names accepted by --only. 'checker' is the raw engine through Checker.check(), 'batch' through
+ * Checker.checkMany(), 'cli' the tcp-checker command (dist/ build) with --json.
+ */
+export const STRATEGY_NAMES = ['baseline', 'raw', 'checker', 'batch', 'cli', 'socket', 'connect'] as const;
 export type StrategyName = (typeof STRATEGY_NAMES)[number];
 
-export const GROUP_NAMES = ['one-target', 'sweep', 'unprivileged', 'memory', 'latency', 'profile'] as const;
+export const GROUP_NAMES = ['one-target', 'sweep', 'cli', 'unprivileged', 'memory', 'latency', 'profile'] as const;
 export type GroupName = (typeof GROUP_NAMES)[number];
 
 export interface ThroughputJob {
   kind: 'throughput';
-  group: 'one-target' | 'sweep' | 'unprivileged';
+  group: 'one-target' | 'sweep' | 'cli' | 'unprivileged';
   workload: string;
   strategy: StrategyLabel;
   n: number;
@@ -31,6 +37,8 @@ export interface ThroughputJob {
   /** one-target: 1 address, 1 port; sweep: up to 65536 addresses x ports. */
   addresses: number;
   ports: number;
+  /** The engine's `interface` and `source` given (no route lookups): raw (submit) only. */
+  knownRoute?: boolean;
 }
 
 export interface MemoryJob {
@@ -72,6 +80,8 @@ export interface PlanOptions {
 
 /** How many addresses the sweeps spread over: the server answers for 198.19.0.0/16. */
 export const SWEEP_ADDRESSES = 65536;
+/** The hosts of a /17 (network and broadcast addresses left out, as the CLI's CIDR expansion does). */
+export const SWEEP17 = 32766;
 
 function wanted(label: StrategyLabel, only: ReadonlySet<StrategyName>): boolean {
   switch (label) {
@@ -87,6 +97,11 @@ function wanted(label: StrategyLabel, only: ReadonlySet<StrategyName>): boolean 
       return only.has('socket');
     case 'connect (nobody)':
       return only.has('connect');
+    case 'raw (checkMany)':
+      return only.has('batch');
+    case 'CLI --json >/dev/null':
+    case 'CLI --json | pipe':
+      return only.has('cli');
     default:
       return only.has(label);
   }
@@ -105,11 +120,29 @@ export function buildPlan(options: PlanOptions): Job[] {
   };
 
   // The Go tool's shape: one target, -n N -c C.
-  for (const c of [1, 100, 1000, 10_000]) {
-    const n = c === 1 ? (quick ? 2_000 : 20_000) : quick ? 10_000 : 100_000;
+  for (const c of [1, 100, 1000, 10_000, 20_000]) {
+    const n = c === 1 ? (quick ? 2_000 : 20_000) : c === 20_000 ? (quick ? 40_000 : 200_000) : quick ? 10_000 : 100_000;
     const workload = `one target -n ${n} -c ${c}`;
-    for (const strategy of ['baseline (C)', 'raw (submit)', 'raw (Checker)', 'socket', 'connect'] as const) {
+    for (const strategy of ['baseline (C)', 'raw (submit)', 'raw (Checker)', 'raw (checkMany)', 'socket', 'connect'] as const) {
+      // One fd per check in flight: RLIMIT_NOFILE (20000 here) caps the kernel-socket strategies.
+      if (c > 10_000 && (strategy === 'socket' || strategy === 'connect')) continue;
       add({ kind: 'throughput', group: 'one-target', workload, strategy, n, concurrency: c, addresses: 1, ports: 1 });
+    }
+  }
+
+  // The public paths at the issue's sizes: the command line with --json (into /dev/null and into
+  // a pipe read by a consumer), the batch API, against the engine alone and the C baseline.
+  {
+    const n = quick ? 50_000 : 200_000;
+    const workload = `CLI one target -n ${n} -c 2000`;
+    for (const strategy of ['baseline (C)', 'raw (submit)', 'raw (checkMany)', 'CLI --json >/dev/null', 'CLI --json | pipe'] as const) {
+      add({ kind: 'throughput', group: 'cli', workload, strategy, n, concurrency: 2000, addresses: 1, ports: 1 });
+    }
+    // A /17 of the sweep prefix (32766 addresses, one port), no --interface/--source: the route
+    // comes from the routing table.
+    const sweep = `CLI sweep of a /17 (${SWEEP17} addr) -c 2000`;
+    for (const strategy of ['baseline (C)', 'raw (submit)', 'raw (checkMany)', 'CLI --json >/dev/null', 'CLI --json | pipe'] as const) {
+      add({ kind: 'throughput', group: 'cli', workload: sweep, strategy, n: SWEEP17, concurrency: 2000, addresses: SWEEP17, ports: 1 });
     }
   }
 
@@ -144,6 +177,9 @@ export function buildPlan(options: PlanOptions): Job[] {
   for (const strategy of ['socket', 'connect'] as const) {
     add({ kind: 'memory', group: 'memory', workload: '10^4 in flight', strategy, n: 10_000 });
   }
+  // The public paths at 10^5 in flight: the batch API (heap + external) and the CLI (RSS).
+  add({ kind: 'memory', group: 'memory', workload: '10^5 in flight', strategy: 'raw (checkMany)', n: 100_000 });
+  add({ kind: 'memory', group: 'memory', workload: '10^5 in flight', strategy: 'CLI --json >/dev/null', n: 100_000 });
 
   // Added latency at a steady 1000 checks/s.
   const seconds = quick ? 2 : 5;
@@ -159,6 +195,17 @@ export function buildPlan(options: PlanOptions): Job[] {
     strategy: 'raw (submit)',
     n: quick ? 50_000 : 200_000,
     concurrency: 100,
+    addresses: 1,
+    ports: 1,
+  });
+  // The public batch path at the CLI's concurrency, to compare stage by stage with the engine.
+  add({
+    kind: 'profile',
+    group: 'profile',
+    workload: `checkMany one target -n ${quick ? 50_000 : 200_000} -c 2000`,
+    strategy: 'raw (checkMany)',
+    n: quick ? 50_000 : 200_000,
+    concurrency: 2000,
     addresses: 1,
     ports: 1,
   });

@@ -14,9 +14,10 @@ export type StrategyUnderTest = 'raw' | 'socket' | 'connect';
 /**
  * - `submit`: RawStrategy.submit with a callback (raw only): no promise per probe in the caller;
  * - `probe`: Strategy.probe (a promise per probe, what the Checker calls);
- * - `checker`: Checker.check('ip:port'), the public API with parsing and result mapping.
+ * - `checker`: Checker.check('ip:port'), the public API with parsing and result mapping;
+ * - `batch`: Checker.checkMany('ip:port' texts, { concurrency }), the batch API (closed mode only).
  */
-export type ApiUnderTest = 'submit' | 'probe' | 'checker';
+export type ApiUnderTest = 'submit' | 'probe' | 'checker' | 'batch';
 
 /**
  * - `closed`: `concurrency` checks in flight until `n` are done (the Go tool's `-n N -c C`);
@@ -87,7 +88,7 @@ export interface DriverResult {
    * event loop, the addon's sender thread (its sendmmsg carries the target's kernel work on a
    * veth), and everything else (GC helpers, libuv's pool).
    */
-  threadCpuUsPerCheck?: { eventLoop: number; sender: number; other: number };
+  threadCpuUsPerCheck?: { eventLoop: number; sender: number; other: number; otherByName?: Record<string, number> };
   /** The measured window on CLOCK_MONOTONIC (µs), to cut a CPU profile down to it. */
   windowUs?: [number, number];
 }

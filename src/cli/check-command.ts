@@ -1,18 +1,16 @@
 // `tcp-checker -a ...`: every target, -n times each, with -c in flight and at most --rate
 // started per second, then the Go tool's summary. SIGINT/SIGTERM abort the checks in flight,
 // print the partial summary and close the checker (its nftables table goes with it): exit 1.
-import { setMaxListeners } from 'node:events';
 import fs from 'node:fs';
-import { Checker, type CheckResult } from '../checker.js';
+import { Checker } from '../checker.js';
 import type { CliOptions } from './args.js';
-import { pump } from './check-pump.js';
-import { resultJson, resultLine } from './output.js';
+import { JsonLinesWriter, resultJson } from './json-lines.js';
+import { resultLine } from './output.js';
 import { PcapRecorder } from './pcap-recorder.js';
 import { checkerOptions, checkFamilies, checkInterface, effectiveFamily, loadSpecs, needsRaw, resolveNames } from './prepare.js';
 import { ProgressBar } from './progress.js';
 import { Summary } from './summary.js';
 import { countShard, countTargets, expandSpecs, type SweepOrder, type TargetSpec } from './target-spec.js';
-import { TokenBucket } from './token-bucket.js';
 import { UsageError } from './usage-error.js';
 import { onStopSignals, startChecker } from './lifecycle.js';
 
@@ -55,8 +53,6 @@ export async function runChecks(options: CliOptions): Promise<number> {
   const recorder = options.pcap !== undefined ? PcapRecorder.open(options.pcap) : undefined;
   const checker = new Checker(checkerOptions(options, family, recorder?.onPacket, lookup));
   const aborter = new AbortController();
-  // Every check in flight listens on this one signal; thousands of listeners are expected here.
-  setMaxListeners(0, aborter.signal);
   const signals = onStopSignals((signal) => aborter.abort(new Error(`interrupted by ${signal}`)));
   const log = options.json ? process.stderr : process.stdout;
   let progress: ProgressBar | undefined;
@@ -75,25 +71,33 @@ export async function runChecks(options: CliOptions): Promise<number> {
     if (wantsProgress(options)) {
       progress = new ProgressBar(process.stderr, () => ({ done: summary.done, open: summary.open, failed: summary.failed, planned }));
     }
-    const report = (result: CheckResult): void => {
-      summary.add(result);
-      if (!options.json && !options.verbose) return;
-      progress?.clear();
-      process.stdout.write(`${options.json ? resultJson(result) : resultLine(result)}\n`);
-    };
-    await pump({
-      jobs: jobs(specs, options.requests, sweepOrder(options)),
+    // One batch: no promise or abort listener per check, results in completion order, and a
+    // full stdout pauses the batch (its backpressure) instead of queueing lines in memory.
+    const results = checker.checkMany(jobs(specs, options.requests, sweepOrder(options)), {
       concurrency: options.concurrency,
-      bucket: options.rate !== undefined ? new TokenBucket(options.rate) : undefined,
+      ...(options.rate !== undefined ? { rate: options.rate } : {}),
       signal: aborter.signal,
-      run: async (target) => {
-        try {
-          report(await checker.check(target, { signal: aborter.signal }));
-        } catch (error) {
-          if (!aborter.signal.aborted) throw error;
-        }
-      },
+      evidence: options.json || options.verbose,
     });
+    const json = options.json ? new JsonLinesWriter(process.stdout) : undefined;
+    try {
+      for await (const result of results) {
+        summary.add(result);
+        if (json) {
+          if (!json.write(resultJson(result))) {
+            progress?.clear();
+            await json.drained();
+          }
+        } else if (options.verbose) {
+          progress?.clear();
+          process.stdout.write(`${resultLine(result)}\n`);
+        }
+      }
+    } catch (error) {
+      if (!aborter.signal.aborted) throw error;
+    } finally {
+      await json?.end();
+    }
     progress?.stop();
     log.write(summary.render(signals.received));
     return summary.allSucceeded && !signals.received ? EXIT_OK : EXIT_FAILED;

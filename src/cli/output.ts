@@ -5,15 +5,10 @@ import type { MonitorChange, MonitorRound } from '../monitor/monitor.js';
 import type { HealthStatus } from '../monitor/health.js';
 import { formatRtt } from './format.js';
 
-function errorJson(error: Error): { name: string; code?: string; message: string } {
-  return { name: error.name, code: (error as { code?: string }).code, message: error.message };
-}
+import { resultJson } from './json-lines.js';
 
-/** The fields of check(), with the error as {name, code, message}. */
-export function resultJson(result: CheckResult): string {
-  const { error, ...rest } = result;
-  return JSON.stringify(error ? { ...rest, error: errorJson(error) } : rest);
-}
+/** The fields of check(), with the error as {name, code, message} (shape-aware: json-lines.ts). */
+export { resultJson };
 
 function where(result: CheckResult): string {
   return result.ip ? `${result.ip.includes(':') ? `[${result.ip}]` : result.ip}:${result.port}` : result.target;

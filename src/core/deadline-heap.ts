@@ -24,6 +24,20 @@ export class DeadlineHeap {
     return this.count > 0 ? this.times[0] : Infinity;
   }
 
+  /** Slot and generation of the earliest entry (undefined contents when empty). */
+  peekSlot(): number {
+    return this.slots[0];
+  }
+
+  peekGen(): number {
+    return this.gens[0];
+  }
+
+  /** Drops the earliest entry without calling anything. */
+  pop(): void {
+    if (this.count > 0) this.removeTop();
+  }
+
   push(time: number, slot: number, gen: number): void {
     if (this.count === this.times.length) this.grow();
     let i = this.count++;
@@ -109,9 +123,16 @@ export class DeadlineTimer {
   private armedFor = Infinity;
   private keepAlive = false;
 
+  /**
+   * `isLive(slot, gen)`, when given, says whether an entry still matters: stale entries at the
+   * top are dropped before the timer is armed instead of waking it. Without this, a steady 1000
+   * checks a second woke the event loop once per check for a retransmission time of a probe that
+   * had finished long before (lazy deletion), which was most of an idle engine's CPU.
+   */
   constructor(
     private readonly now: () => number,
     private readonly onDue: (slot: number, gen: number) => void,
+    private readonly isLive?: (slot: number, gen: number) => boolean,
   ) {}
 
   schedule(time: number, slot: number, gen: number): void {
@@ -142,7 +163,9 @@ export class DeadlineTimer {
   }
 
   private arm(): void {
-    const next = this.heap.peekTime();
+    const heap = this.heap;
+    if (this.isLive) while (heap.size > 0 && !this.isLive(heap.peekSlot(), heap.peekGen())) heap.pop();
+    const next = heap.peekTime();
     if (next === this.armedFor && this.timer) return;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;

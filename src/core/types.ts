@@ -58,6 +58,12 @@ export interface Strategy {
   readonly name: StrategyName;
   start(): Promise<void>;
   probe(target: ProbeTarget, options: ProbeOptions): Promise<ProbeOutcome>;
+  /**
+   * probe() without a promise, for batches (Checker.checkMany): `callback` gets exactly one
+   * outcome unless the returned canceller runs first. Optional: strategies without it are
+   * driven through probe().
+   */
+  submit?(target: ProbeTarget, options: ProbeOptions, callback: (outcome: ProbeOutcome) => void): () => void;
   close(): Promise<void>;
   /** Engine counters (probes sent, replies ignored, retries...) for metrics. */
   stats(): Record<string, number>;

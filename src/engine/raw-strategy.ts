@@ -11,7 +11,7 @@
 // Everything per probe lives in ProbeTable columns; one DeadlineTimer drives retransmissions and
 // timeouts for all of them. Replies that match nothing are counted and dropped.
 import { performance } from 'node:perf_hooks';
-import { addAbortListener } from 'node:events';
+import { watchAbort, unwatchAbort } from '../core/abort-watch.js';
 import { AbortError, InvalidArgumentError, StateError, SystemError, UnsupportedError } from '../core/errors.js';
 import type { Family, ProbeOptions, ProbeOutcome, ProbeTarget, Strategy } from '../core/types.js';
 import { NativeRawTransport, type PacketSlot, type RawTransport } from '../native/sender.js';
@@ -105,6 +105,8 @@ interface WaitingProbe {
   cancelled: boolean;
   /** performance.now() when it started waiting: the wait is the engine's, not the target's. */
   queuedAt: number;
+  /** Once launched from the queue: its canceller, which the queue entry's canceller calls. */
+  cancelLaunched?: () => void;
 }
 
 
@@ -122,6 +124,8 @@ export class RawStrategy implements Strategy {
    */
   private readonly strayRstLimiter = new RstLimiter(1000, 1000);
   private readonly routes = new RouteCache();
+  /** The route when `source` and `interface` are both given: one object, not one per check. */
+  private readonly fixedRoutes: { [F in Family]?: Route } = {};
   private readonly parsedSources = new Map<string, Uint8Array>();
   private lastTarget: { text: string; bytes: Uint8Array } = { text: '', bytes: new Uint8Array(0) };
   /** One match result reused for every captured frame (see reply-match.ts). */
@@ -177,7 +181,11 @@ export class RawStrategy implements Strategy {
 
   constructor(private readonly options: RawStrategyOptions = {}) {
     this.portRange = options.sourcePorts ? checkPortRange(options.sourcePorts) : defaultProbePortRange();
-    this.timer = new DeadlineTimer(() => performance.now(), (slot, gen) => this.onTimer(slot, gen));
+    this.timer = new DeadlineTimer(
+      () => performance.now(),
+      (slot, gen) => this.onTimer(slot, gen),
+      (slot, gen) => this.table.isLive(slot, gen),
+    );
     for (const text of options.source === undefined ? [] : typeof options.source === 'string' ? [options.source] : options.source) {
       const bytes = parseAddress(text);
       if (!bytes) throw new InvalidArgumentError(`source ${JSON.stringify(text)} is not an IP address`);
@@ -237,6 +245,9 @@ export class RawStrategy implements Strategy {
       this.claims = claims;
       if (transport instanceof NativeRawTransport) transport.open(4);
       this.transport = transport;
+      // Read alongside the shim's install, so the first probes do not wait for `ip`. (Only for
+      // the native transport: the unit tests' fake engine never asks for a route.)
+      const routesRead = transport instanceof NativeRawTransport ? this.routes.prefetch() : Promise.resolve();
       if (this.options.rstShim !== false && this.options.installShim !== false) {
         await sweepStaleTables().catch(() => undefined);
         this.shim = await NftShim.install({
@@ -249,6 +260,7 @@ export class RawStrategy implements Strategy {
         });
         if (this.shim.warning) this.warnings.push(this.shim.warning);
       }
+      await routesRead;
     } catch (error) {
       transport.close();
       this.transport = undefined;
@@ -267,11 +279,17 @@ export class RawStrategy implements Strategy {
         return;
       }
       let settled = false;
-      let disposeAbort: Disposable | undefined;
+      // One listener on the signal however many probes share it (core/abort-watch.ts).
+      const onAbort = (): void => {
+        if (settled) return;
+        settled = true;
+        cancel();
+        reject(signal!.reason ?? new AbortError());
+      };
       const done: ProbeCallback = (outcome) => {
         if (settled) return;
         settled = true;
-        disposeAbort?.[Symbol.dispose]();
+        if (signal) unwatchAbort(signal, onAbort);
         resolve(outcome);
       };
       let cancel: () => void;
@@ -281,14 +299,7 @@ export class RawStrategy implements Strategy {
         reject(error);
         return;
       }
-      if (signal && !settled) {
-        disposeAbort = addAbortListener(signal, () => {
-          if (settled) return;
-          settled = true;
-          cancel();
-          reject(signal.reason ?? new AbortError());
-        });
-      }
+      if (signal && !settled) watchAbort(signal, onAbort);
     });
   }
 
@@ -307,13 +318,13 @@ export class RawStrategy implements Strategy {
     if (!remote || (remote.length === 4) !== (target.family === 4)) {
       throw new UnsupportedError(`not an IPv${target.family} address: ${target.ip}`);
     }
-    const route = this.knownRoute(target);
+    const route = this.knownRoute(target, remote);
     if (route) return this.launchOrReport(target, remote, route, options, callback);
 
     // First probe to this address: ask the kernel's routing table, then go on.
     let cancelled = false;
     let cancelLaunched: (() => void) | undefined;
-    this.routes.lookup(target.ip, target.family).then(
+    this.routes.lookup(target.ip, target.family, remote).then(
       (found) => {
         if (cancelled) return;
         if (this.closed) return callback(this.closedOutcome(0));
@@ -432,6 +443,9 @@ export class RawStrategy implements Strategy {
       portsClaimed: this.claims?.size ?? 0,
       portsHeldElsewhere: this.claims?.heldElsewhere ?? 0,
       waitingForPort: this.waitingCount,
+      routeTableReads: this.routes.stats.tableReads,
+      routesResolved: this.routes.stats.routesResolved,
+      routeKernelLookups: this.routes.stats.kernelLookups,
       captureDrops,
     };
   }
@@ -606,6 +620,8 @@ export class RawStrategy implements Strategy {
     return () => {
       if (entry.cancelled) return;
       entry.cancelled = true;
+      // Launched since it was queued: cancel the probe itself, or it would run on unowned.
+      if (entry.cancelLaunched) return entry.cancelLaunched();
       this.counters.aborted++;
     };
   }
@@ -614,6 +630,18 @@ export class RawStrategy implements Strategy {
   private launchWaiting(destination: number): void {
     const queue = this.waiting.get(destination);
     while (queue && queue.length > 0) {
+      // Cancelled entries leave in one splice: an abort cancels thousands at once, and a shift
+      // each (O(queue) on a large array) made SIGINT at -c 100000 take seconds.
+      let skip = 0;
+      while (skip < queue.length && queue[skip].cancelled) skip++;
+      if (skip > 0) {
+        queue.splice(0, skip);
+        this.waitingCount -= skip;
+        if (queue.length === 0) {
+          this.waiting.delete(destination);
+          break;
+        }
+      }
       const entry = queue.shift()!;
       this.waitingCount--;
       if (queue.length === 0) this.waiting.delete(destination);
@@ -621,7 +649,7 @@ export class RawStrategy implements Strategy {
       // Its deadline starts when its SYN leaves (issue #12): a check that only waited for one of
       // this engine's source ports must not read as a dead target. Abort still ends the wait.
       const options = { ...entry.options, deadline: entry.options.deadline + (performance.now() - entry.queuedAt) };
-      this.launchOrReport(entry.target, entry.remote, entry.route, options, entry.callback);
+      entry.cancelLaunched = this.launchOrReport(entry.target, entry.remote, entry.route, options, entry.callback);
       return;
     }
   }
@@ -905,9 +933,11 @@ export class RawStrategy implements Strategy {
   }
 
   /** The route when it needs no lookup: given in the options, or cached. */
-  private knownRoute(target: ProbeTarget): Route | undefined {
+  private knownRoute(target: ProbeTarget, remote: Uint8Array): Route | undefined {
     const source = this.sourceOverride[target.family];
-    if (source && this.options.interface !== undefined) return { source: source.text, interface: this.options.interface };
-    return this.routes.peek(target.ip);
+    if (source && this.options.interface !== undefined) {
+      return (this.fixedRoutes[target.family] ??= { source: source.text, interface: this.options.interface });
+    }
+    return this.routes.peek(target.ip, remote);
   }
 }

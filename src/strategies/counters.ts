@@ -1,7 +1,7 @@
 // What the socket and connect strategies share: the stats() counters (one per outcome status,
 // plus probes started and aborted; inFlight is the caller's to add, it knows its own table) and
 // the wait for a probe that an AbortSignal may cut short.
-import { addAbortListener } from 'node:events';
+import { unwatchAbort, watchAbort } from '../core/abort-watch.js';
 import type { CheckStatus, ProbeOutcome } from '../core/types.js';
 
 const statusCounter: Record<CheckStatus, keyof Omit<ProbeCounters, 'record' | 'snapshot'>> = {
@@ -38,10 +38,12 @@ export class ProbeCounters {
  * whichever way it ends (undici's pattern), so a long-lived signal collects no listeners.
  */
 export async function untilSettled<T>(settled: Promise<T>, signal: AbortSignal | undefined, onAbort: (reason: unknown) => void): Promise<T> {
-  const listener = signal === undefined ? undefined : addAbortListener(signal, () => onAbort(signal.reason));
+  // One listener per signal however many probes share it (core/abort-watch.ts).
+  const watcher = signal === undefined ? undefined : () => onAbort(signal.reason);
+  if (watcher) watchAbort(signal!, watcher);
   try {
     return await settled;
   } finally {
-    listener?.[Symbol.dispose]();
+    if (watcher) unwatchAbort(signal!, watcher);
   }
 }

@@ -255,6 +255,24 @@ const interrupted = test.macro({
 privilegedTest(interrupted, 'SIGINT');
 privilegedTest(interrupted, 'SIGTERM');
 
+privilegedTest('-c 30000 over a /16: SIGINT stops the run with its partial summary, no EMFILE, no table left', async (t) => {
+  // A /16 the server treats as its own, port 81 filtered: 65534 checks that never answer,
+  // 30000 in flight. One watcher on the run's signal cancels them all (no listener per check
+  // to walk), and the routes come from the table (no socket per address, so no EMFILE). (A
+  // second SIGINT exiting at once is not tested here: two signals sent back to back merge in
+  // the kernel, and spaced out the first has already ended the run.)
+  const tb = await withTestbed(t, { localPrefixes: ['198.19.0.0/16'], filter: [81] });
+  const run = RunningCli.start(tb, ['-c', '30000', '-t', '60000', '--json', '198.19.0.0/16:81']);
+  await run.waitFor(/Strategy: raw/);
+  await new Promise((r) => setTimeout(r, 1500));
+  run.child.kill('SIGINT');
+  t.is(await run.exited, 1);
+  t.regex(run.stderr, /Finished 0\/65534 checks in \S+ \(interrupted by SIGINT\)/);
+  t.is(run.stdout, '', 'no verdict: nothing answered before the interrupt');
+  t.notRegex(run.stdout + run.stderr, /EMFILE/);
+  t.deepEqual(clientTables(tb), [], 'the nftables table is gone');
+});
+
 privilegedTest('a progress line on a terminal, none when piped or with --quiet', async (t) => {
   const tb = await withTestbed(t);
   await tb.startServer({ port: 80 });

@@ -277,5 +277,33 @@ test('DeadlineTimer: stale entries (a settled probe\'s) are handed over and skip
   generations[0] = 1; // slot 0 settled before its deadline
   t.true(await until(() => timer.heap.size === 0));
   t.deepEqual(expired, [1]);
+});
+
+test('DeadlineTimer with isLive: stale entries are dropped before arming, so they never wake the loop', async (t) => {
+  const fired: number[] = [];
+  const live = new Set([2]);
+  let checks = 0;
+  const timer = new DeadlineTimer(
+    () => performance.now(),
+    (slot) => fired.push(slot),
+    (slot) => {
+      checks++;
+      return live.has(slot);
+    },
+  );
+  const now = performance.now();
+  // Slot 1 finished before its time came (a probe answered long before its retransmission).
+  timer.schedule(now + 5, 1, 0);
+  timer.schedule(now + 10, 2, 0);
+  t.is(timer.heap.size, 1, 'the stale earliest entry was dropped when the timer was armed');
+  t.true(checks >= 1);
+  t.true(await until(() => fired.length > 0), 'the live entry fires');
+  t.deepEqual(fired, [2]);
+  // Everything stale: nothing stays armed.
+  live.clear();
+  timer.schedule(performance.now() + 5, 3, 0);
+  t.is(timer.heap.size, 0);
+  await new Promise((r) => setTimeout(r, 20));
+  t.deepEqual(fired, [2]);
   timer.stop();
 });

@@ -688,6 +688,25 @@ test('source ports run out per destination: the extra probe waits for a free por
   t.true((await Promise.all(pending)).every((o) => o.status === 'closed'));
 });
 
+test('a probe that waited for a port and then went out is cancelled by its own canceller (an abort of a batch)', async (t) => {
+  const [low] = defaultProbePortRange();
+  const r = await rig(t, 4, { sourcePorts: [low, low] });
+  const outcomes: ProbeOutcome[] = [];
+  const target = { ip: NET[4].target, family: 4 as const, port: 80 };
+  const options = { deadline: performance.now() + 10_000, retries: 0 };
+  r.raw.submit(target, options, (o) => outcomes.push(o));
+  const cancelSecond = r.raw.submit(target, options, (o) => outcomes.push(o));
+  const first = await nthSyn(r, 1);
+  t.like(r.raw.stats(), { inFlight: 1, waitingForPort: 1 });
+  // The first answers: the second leaves the queue on the freed port.
+  r.captures.push(rstAck(first));
+  await nthSyn(r, 2);
+  t.like(r.raw.stats(), { inFlight: 1, waitingForPort: 0 });
+  cancelSecond();
+  t.like(r.raw.stats(), { inFlight: 0, aborted: 1 }, 'the launched probe was freed, not left running for nobody');
+  t.deepEqual(outcomes.map((o) => o.status), ['closed'], 'no callback for the cancelled one');
+});
+
 test('a probe that waited for a port gets its whole timeout once its SYN leaves; close() answers waiting probes', async (t) => {
   const [low] = defaultProbePortRange();
   const r = await rig(t, 4, { sourcePorts: [low, low] });

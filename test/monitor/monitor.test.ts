@@ -225,8 +225,6 @@ test('start() needs a started checker, and works once', async (t) => {
 test('a closed checker turns rounds into errors, not crashes', async (t) => {
   const { changes, rounds } = await (async () => {
     const { checker } = await scriptedChecker(fromStrings({}));
-    await checker.close();
-    Object.defineProperty(checker, 'isReady', { value: true }); // pretend, to get past start()
     const monitor = new Monitor({ checker, targets: ['198.18.0.2:80'], defaults: { ...FAST, fall: 2 }, spreadMs: 0 });
     const seen = { changes: [] as MonitorChange[], rounds: [] as MonitorRound[] };
     monitor.on('change', (c) => seen.changes.push(c));
@@ -236,6 +234,8 @@ test('a closed checker turns rounds into errors, not crashes', async (t) => {
         if (seen.rounds.length === 2) resolve();
       });
       monitor.start();
+      // Closed under the running monitor, before its first round is due.
+      void checker.close();
     });
     await monitor.stop();
     return seen;

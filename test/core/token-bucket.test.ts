@@ -1,7 +1,7 @@
 // The --rate token bucket, driven by a fake clock: each row is a sequence of steps (advance the
 // clock, then take) and what take() answers. No wall time anywhere.
 import test from 'ava';
-import { defaultBucketCapacity, TokenBucket } from '../../src/cli/token-bucket.js';
+import { defaultBucketCapacity, TokenBucket } from '../../src/core/token-bucket.js';
 
 /** [advance ms, expected answer of take(): 0 = got a token, else the wait in ms]. */
 type Step = [number, number];

@@ -1,6 +1,6 @@
 // A token bucket for `--rate PPS`: `ratePerSec` tokens a second, at most `capacity` saved up.
 // take() never waits or arms a timer itself: it answers how long until a token is there, so one
-// timer in the caller can serve the whole run (see check-pump.ts).
+// timer in the caller can serve the whole run (see check-many.ts).
 import { performance } from 'node:perf_hooks';
 
 /**

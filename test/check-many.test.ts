@@ -1,0 +1,248 @@
+// Checker.checkMany against fake strategies (no root, no packets): results in completion order,
+// the concurrency bound with results not yet pulled counted (backpressure), lazy targets, bad
+// input as typed results, cancellation of every check in flight with one abort watcher, and the
+// check() path for host names and strategies without a callback API.
+import test from 'ava';
+import { setImmediate as tick } from 'node:timers/promises';
+import { abortWatcherCount } from '../src/core/abort-watch.js';
+import { InvalidArgumentError, StateError } from '../src/core/errors.js';
+import { Checker, resultError, type CheckResult } from '../src/checker.js';
+import type { BatchResult } from '../src/check-many.js';
+import { callbackChecker, type PendingProbe } from './helpers/callback-strategy.js';
+import { scriptedChecker, fromStrings } from './monitor/scripted-strategy.js';
+
+function* targets(count: number, port = 80): Generator<string> {
+  for (let i = 0; i < count; i++) yield `198.18.${(i >> 8) & 255}.${i & 255}:${port}`;
+}
+
+async function collect(results: AsyncIterable<BatchResult>): Promise<BatchResult[]> {
+  const out: BatchResult[] = [];
+  for await (const r of results) out.push(r);
+  return out;
+}
+
+test('results come in completion order, one per target, with check()\'s fields', async (t) => {
+  const { checker, strategy } = await callbackChecker();
+  const batch = checker.checkMany(['198.18.0.1:80', '198.18.0.2:81', '[2001:2::3]:82'], { concurrency: 10 });
+  const pulled = collect(batch);
+  await tick();
+  t.is(strategy.pending.size, 3);
+  // Answer in reverse: the last target first.
+  const [a, b, c] = [...strategy.pending];
+  c.callback({ status: 'closed', code: 'ECONNREFUSED', attempts: 2, rttMs: 1.5 });
+  a.callback({ status: 'open', attempts: 1, rttMs: 0.5, evidence: { flags: 'S.' } });
+  b.callback({ status: 'timeout', code: 'ETIMEDOUT', attempts: 7 });
+  strategy.pending.clear();
+  const results = await pulled;
+  t.deepEqual(
+    results.map((r) => r.target),
+    ['[2001:2::3]:82', '198.18.0.1:80', '198.18.0.2:81'],
+  );
+  t.deepEqual(results[0], { target: '[2001:2::3]:82', ip: '2001:2::3', port: 82, status: 'closed', code: 'ECONNREFUSED', rttMs: 1.5, strategy: 'raw', attempts: 2 });
+  t.deepEqual(results[1], { target: '198.18.0.1:80', ip: '198.18.0.1', port: 80, status: 'open', rttMs: 0.5, strategy: 'raw', attempts: 1 }, 'no evidence unless asked');
+  t.deepEqual(c.target, { ip: '2001:2::3', family: 6, port: 82 });
+  // A network verdict carries no Error; resultError builds the one checkAddr would throw.
+  t.is(results[2].error, undefined);
+  t.like(resultError(results[2]), { name: 'TimeoutError', code: 'ETIMEDOUT', message: 'no reply from 198.18.0.2:81 before the deadline' });
+  t.is(resultError(results[1]), undefined);
+  await checker.close();
+});
+
+test('evidence: true keeps the reply\'s evidence', async (t) => {
+  const { checker, strategy } = await callbackChecker();
+  const pulled = collect(checker.checkMany(['198.18.0.1:80'], { evidence: true }));
+  await tick();
+  strategy.answerAll();
+  const [r] = await pulled;
+  t.deepEqual(r.evidence, { flags: 'S.', ttl: 64, window: 65535, mss: 1460 });
+  await checker.close();
+});
+
+test('timeout and retries reach the strategy as a deadline and a retry count', async (t) => {
+  const { checker, strategy } = await callbackChecker({ timeout: 5000, retries: 3 });
+  const before = performance.now();
+  const pulled = collect(checker.checkMany(['198.18.0.1:80', '198.18.0.2:80'], { retries: 1 }));
+  await tick();
+  const [p] = [...strategy.pending];
+  t.is(p.options.retries, 1);
+  t.true(p.options.deadline >= before + 5000 && p.options.deadline <= performance.now() + 5000);
+  t.is(p.options.signal, undefined, 'no signal per probe: the batch cancels');
+  strategy.answerAll();
+  await pulled;
+  await checker.close();
+});
+
+test('backpressure: in flight plus not yet pulled never exceeds concurrency; targets are read lazily', async (t) => {
+  const { checker, strategy } = await callbackChecker();
+  let read = 0;
+  function* counted(): Generator<string> {
+    for (const target of targets(1000)) {
+      read++;
+      yield target;
+    }
+  }
+  const batch = checker.checkMany(counted(), { concurrency: 50 });
+  await tick();
+  t.is(strategy.pending.size, 50);
+  t.is(read, 50, 'only the targets that could start were read');
+  // Everything answers, nobody pulls: nothing more starts.
+  strategy.answerAll();
+  await tick();
+  t.is(strategy.pending.size, 0);
+  t.is(strategy.submitted, 50);
+  t.deepEqual(batch.pending, { inFlight: 0, queued: 50 });
+  // Each pull makes room for exactly one more check.
+  await batch.next();
+  t.is(strategy.submitted, 51);
+  await batch.next();
+  t.is(strategy.submitted, 52);
+  t.is(read, 52);
+  // Drain the rest, answering as they come.
+  let count = 2;
+  for (;;) {
+    strategy.answerAll();
+    const r = await batch.next();
+    if (r.done) break;
+    count++;
+  }
+  t.is(count, 1000);
+  t.true(strategy.maxInFlight <= 50);
+  await checker.close();
+});
+
+test('a bad target is an error result with the typed error; the others go on', async (t) => {
+  const { checker, strategy } = await callbackChecker();
+  const pulled = collect(checker.checkMany(['198.18.0.1:80', 'not a target', '198.18.0.2:0', '198.18.0.3:80']));
+  await tick();
+  strategy.answerAll();
+  const results = await pulled;
+  t.is(results.length, 4);
+  const bad = results.filter((r) => r.status === 'error');
+  t.is(bad.length, 2);
+  for (const r of bad) {
+    t.true(r.error instanceof InvalidArgumentError);
+    t.is(r.code, (r.error as InvalidArgumentError).code);
+  }
+  t.is(results.filter((r) => r.status === 'open').length, 2);
+  await checker.close();
+});
+
+test('abort at 20000 in flight: every check cancelled, queued results first, then the reason; one watcher, gone after', async (t) => {
+  const { checker, strategy } = await callbackChecker();
+  const aborter = new AbortController();
+  const batch = checker.checkMany(targets(50_000), { concurrency: 20_000, signal: aborter.signal });
+  // The batch starts in slices (it yields to the loop between them): wait until all are in flight.
+  while (strategy.pending.size < 20_000) await tick();
+  t.is(abortWatcherCount(aborter.signal), 1, 'one watcher for the whole batch, not one per check');
+  strategy.answer(3);
+  const reason = new Error('stop');
+  aborter.abort(reason);
+  t.is(strategy.cancelled, 20_000 - 3, 'every check in flight was cancelled (the three answered wait to be pulled: no refill)');
+  t.is(strategy.pending.size, 0);
+  const results: CheckResult[] = [];
+  const error = await t.throwsAsync(async () => {
+    for await (const r of batch) results.push(r);
+  });
+  t.is(error, reason);
+  t.is(results.length, 3, 'the results already in were handed out');
+  t.is(abortWatcherCount(aborter.signal), 0);
+  t.is(strategy.submitted, 20_000, 'nothing started after the abort');
+  t.deepEqual(await batch.next(), { value: undefined, done: true });
+  await checker.close();
+});
+
+test('an already aborted signal: the first pull throws its reason and nothing starts', async (t) => {
+  const { checker, strategy } = await callbackChecker();
+  const reason = new Error('already');
+  const batch = checker.checkMany(targets(10), { signal: AbortSignal.abort(reason) });
+  await t.throwsAsync(batch.next(), { is: reason });
+  t.is(strategy.submitted, 0);
+  await checker.close();
+});
+
+test('breaking out of the loop cancels the checks in flight', async (t) => {
+  const { checker, strategy } = await callbackChecker();
+  const batch = checker.checkMany(targets(100), { concurrency: 10 });
+  await tick();
+  strategy.answer(1);
+  for await (const r of batch) {
+    t.is(r.status, 'open');
+    break;
+  }
+  t.is(strategy.pending.size, 0);
+  t.is(strategy.cancelled, 10);
+  t.is(strategy.submitted, 11);
+  await checker.close();
+});
+
+test('host names take check()\'s path (resolved once per check), literals the callback API', async (t) => {
+  const { checker, strategy } = await callbackChecker({ lookup: async () => [{ address: '198.18.0.9', family: 4 }] });
+  const pulled = collect(checker.checkMany(['web.test:80', '198.18.0.1:80'], { evidence: false }));
+  for (let i = 0; i < 5; i++) await tick();
+  t.is(strategy.pending.size, 2);
+  t.deepEqual(
+    [...strategy.pending].map((p: PendingProbe) => p.target.ip).sort(),
+    ['198.18.0.1', '198.18.0.9'],
+  );
+  strategy.answerAll();
+  const results = await pulled;
+  t.deepEqual(results.map((r) => `${r.target} ${r.ip} ${r.status}`).sort(), ['198.18.0.1:80 198.18.0.1 open', 'web.test:80 198.18.0.9 open']);
+  t.is(results.find((r) => r.target === 'web.test:80')?.evidence, undefined);
+  await checker.close();
+});
+
+test('a strategy without submit() is driven through probe(), same results', async (t) => {
+  const { checker } = await scriptedChecker(fromStrings({ '198.18.0.2:80': '-' }));
+  const results = await collect(checker.checkMany(targets(3), { concurrency: 2 }));
+  t.deepEqual(results.map((r) => `${r.ip} ${r.status}`).sort(), ['198.18.0.0 open', '198.18.0.1 open', '198.18.0.2 closed']);
+  await checker.close();
+});
+
+test('options are checked: concurrency, rate, timeout; a closed checker refuses', async (t) => {
+  const { checker } = await callbackChecker();
+  t.throws(() => checker.checkMany([], { concurrency: 0 }), { instanceOf: InvalidArgumentError });
+  t.throws(() => checker.checkMany([], { concurrency: 1.5 }), { instanceOf: InvalidArgumentError });
+  t.throws(() => checker.checkMany([], { rate: 0 }), { instanceOf: InvalidArgumentError });
+  t.throws(() => checker.checkMany([], { timeout: -1 }), { instanceOf: InvalidArgumentError });
+  t.deepEqual(await collect(checker.checkMany([])), []);
+  await checker.close();
+  t.throws(() => checker.checkMany(['198.18.0.1:80']), { instanceOf: StateError, message: /closed/ });
+  t.throws(() => new Checker().checkMany(['198.18.0.1:80']), { instanceOf: StateError, message: /not started/ });
+});
+
+test('rate: checks start no faster than the bucket allows (counted, not timed)', async (t) => {
+  const { checker, strategy } = await callbackChecker();
+  // A bucket of 1/s starts full with one token: one check now, the next only after a second.
+  const batch = checker.checkMany(targets(5), { rate: 1, concurrency: 100 });
+  await tick();
+  t.is(strategy.submitted, 1);
+  await batch.return();
+  await checker.close();
+});
+
+test('an async source: items start as they arrive, tags come back, per-item timeout and retries apply', async (t) => {
+  const { checker, strategy } = await callbackChecker({ timeout: 1000, retries: 6 });
+  let push!: (item: { target: string; tag: string; retries?: number; timeout?: number } | null) => void;
+  async function* source(): AsyncGenerator<{ target: string; tag: string; retries?: number; timeout?: number }> {
+    for (;;) {
+      const item = await new Promise<{ target: string; tag: string } | null>((resolve) => (push = resolve));
+      if (item === null) return;
+      yield item;
+    }
+  }
+  const pulled = collect(checker.checkMany(source(), { concurrency: 10 }));
+  await tick();
+  t.is(strategy.submitted, 0);
+  push({ target: '198.18.0.1:80', tag: 'first', retries: 2 });
+  for (let i = 0; i < 3; i++) await tick();
+  t.is(strategy.submitted, 1);
+  t.is([...strategy.pending][0].options.retries, 2);
+  push({ target: '198.18.0.2:80', tag: 'second', timeout: -5 });
+  for (let i = 0; i < 3; i++) await tick();
+  strategy.answerAll();
+  push(null);
+  const results = await pulled;
+  t.deepEqual(results.map((r) => `${r.tag as string} ${r.status}`).sort(), ['first open', 'second error']);
+  t.true(results.find((r) => r.tag === 'second')?.error instanceof InvalidArgumentError, 'a bad per-item timeout is that item\'s typed error');
+  await checker.close();
+});

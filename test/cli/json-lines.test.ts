@@ -1,0 +1,145 @@
+// --json output (src/cli/json-lines.ts): the shape-aware serializer writes exactly what
+// JSON.stringify of the result (error as {name, code, message}) would, for random results; the
+// writer batches lines and, with checkMany, a stream that stops taking data stops the run.
+// The PRNG seed is printed; rerun a failure with JSON_LINES_SEED=<seed> npx ava test/cli/json-lines.test.ts
+import test from 'ava';
+import { Writable } from 'node:stream';
+import { setImmediate as tick } from 'node:timers/promises';
+import { errorShape, type CheckResult } from '../../src/checker.js';
+import { ConnectError, SystemError } from '../../src/core/errors.js';
+import type { CheckStatus, ProbeEvidence } from '../../src/core/types.js';
+import { JsonLinesWriter, resultJson } from '../../src/cli/json-lines.js';
+import { callbackChecker } from '../helpers/callback-strategy.js';
+import { prng } from '../wire/util.js';
+
+/** What resultJson must equal: the plain JSON.stringify way, with check()'s error shape. */
+function reference(result: CheckResult): string {
+  const { error, ...rest } = result;
+  const shape = error ? { name: error.name, code: (error as { code?: string }).code, message: error.message } : result.status !== 'open' ? errorShape(result) : undefined;
+  return JSON.stringify(shape ? { ...rest, error: shape } : rest);
+}
+
+const seed = process.env.JSON_LINES_SEED !== undefined ? Number(process.env.JSON_LINES_SEED) >>> 0 : Date.now() >>> 0;
+
+test('resultJson equals JSON.stringify for random results (strings needing escapes included)', (t) => {
+  t.log(`seed ${seed} (rerun with JSON_LINES_SEED=${seed})`);
+  const rnd = prng(seed);
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(rnd() * items.length)];
+  const text = (): string => pick(['198.18.0.2', 'web.example', 'quote"d', 'back\\slash', 'tab\there', 'nl\n', 'ünï€ødé', '\u0001ctl', '\ud800lone', '']);
+  for (let i = 0; i < 2000; i++) {
+    const status = pick<CheckStatus>(['open', 'closed', 'timeout', 'unreachable', 'error']);
+    const result: CheckResult = { target: `${text()}:${i}`, ip: pick(['', '198.18.0.2', '2001:2::2']), port: Math.floor(rnd() * 65536), status, strategy: pick(['raw', 'socket', 'connect'] as const), attempts: Math.floor(rnd() * 8) };
+    if (rnd() < 0.7) result.code = pick(['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', text()]);
+    if (rnd() < 0.7) result.rttMs = pick([0, 0.5, 1 / 3, 1e-7, 123456.789, Number.NaN]);
+    if (rnd() < 0.5) {
+      const evidence: ProbeEvidence = {};
+      for (const key of ['flags', 'ttl', 'window', 'mss', 'windowScale', 'sackPermitted', 'timestamps', 'icmpType', 'icmpCode', 'responder'] as const) {
+        if (rnd() < 0.5) continue;
+        (evidence as Record<string, unknown>)[key] = key === 'flags' || key === 'responder' ? text() : key === 'sackPermitted' || key === 'timestamps' ? rnd() < 0.5 : Math.floor(rnd() * 70000);
+      }
+      if (rnd() < 0.2) (evidence as Record<string, unknown>).undefinedField = undefined;
+      result.evidence = evidence;
+    }
+    if (rnd() < 0.4) {
+      result.error = pick([new ConnectError(`refused ${text()}`, 'ECONNREFUSED'), new SystemError(text(), 'EPERM', -1, 'sendmmsg'), Object.assign(new Error(text()), { code: 42 })]);
+    }
+    // Twice: the second call answers from the serializer's caches (the last target, evidence).
+    const actual = rnd() < 0.5 ? resultJson(result) : (resultJson(result), resultJson(result));
+    if (actual !== reference(result)) {
+      t.fail(`seed ${seed}, case ${i}: ${actual} !== ${reference(result)}`);
+      return;
+    }
+    JSON.parse(actual);
+  }
+  t.pass();
+});
+
+/** A stream with a small buffer that takes a chunk only when the test releases it. */
+class GatedStream extends Writable {
+  readonly chunks: string[] = [];
+  private held: Array<() => void> = [];
+  gated = true;
+
+  constructor(highWaterMark = 1024) {
+    super({ highWaterMark, decodeStrings: false });
+  }
+
+  override _write(chunk: string, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.chunks.push(chunk);
+    if (this.gated) this.held.push(callback);
+    else callback();
+  }
+
+  open(): void {
+    this.gated = false;
+    for (const callback of this.held.splice(0)) callback();
+  }
+}
+
+test('a stream that stops taking data stops the run (checkMany + JsonLinesWriter, as the CLI does)', async (t) => {
+  const { checker, strategy } = await callbackChecker();
+  const stream = new GatedStream();
+  const writer = new JsonLinesWriter(stream);
+  const concurrency = 100;
+  const total = 20_000;
+  function* targets(): Generator<string> {
+    for (let i = 0; i < total; i++) yield `198.18.${(i >> 8) & 255}.${i & 255}:80`;
+  }
+  let written = 0;
+  let waits = 0;
+  const run = (async () => {
+    for await (const result of checker.checkMany(targets(), { concurrency })) {
+      written++;
+      if (!writer.write(resultJson(result))) {
+        waits++;
+        await writer.drained();
+      }
+    }
+    await writer.end();
+  })();
+  // Answer everything as it comes while the stream is stuck.
+  for (let i = 0; i < 200; i++) {
+    strategy.answerAll();
+    await tick();
+  }
+  t.true(waits >= 1, 'the writer said the stream was full');
+  const startedWhileBlocked = strategy.submitted;
+  t.true(startedWhileBlocked <= written + concurrency, `started ${startedWhileBlocked}, written ${written}: the run waited for the stream`);
+  t.true(startedWhileBlocked < total / 2, 'far from done: the run is held, not buffered');
+  // Release the stream: the run completes, every line out, in one piece each.
+  stream.open();
+  while (strategy.submitted < total || strategy.pending.size > 0) {
+    strategy.answerAll();
+    await tick();
+  }
+  await run;
+  const lines = stream.chunks.join('').split('\n');
+  t.is(lines.pop(), '');
+  t.is(lines.length, total);
+  for (const line of lines) t.is((JSON.parse(line) as { status: string }).status, 'open');
+  t.true(stream.chunks.length < total / 10, `lines were batched: ${stream.chunks.length} writes for ${total} lines`);
+  await checker.close();
+});
+
+test('a drain that happens before anyone waits for it does not leave drained() waiting', async (t) => {
+  // The race behind a CLI that once exited with 13 (an unsettled top-level await): a chunk
+  // flushed from the setImmediate fills the stream's buffer, the stream drains while the caller
+  // is busy elsewhere (waiting for results), and the caller's next line then fits at once, so
+  // no second 'drain' ever comes for a waiter that missed the first.
+  const stream = new GatedStream(16);
+  const writer = new JsonLinesWriter(stream);
+  t.true(writer.write('{"padding":"more than sixteen bytes"}'), 'buffered: nothing written yet');
+  await tick();
+  await tick();
+  t.is(stream.chunks.length, 1, 'the setImmediate flush wrote the chunk, over the buffer');
+  stream.open();
+  await tick();
+  t.true(writer.write('1'), 'the stream has drained: room again');
+  const outcome = await Promise.race([
+    writer.drained().then(() => 'drained'),
+    new Promise((resolve) => setTimeout(() => resolve('stuck'), 2000)),
+  ]);
+  t.is(outcome, 'drained');
+  await writer.end();
+  t.is(stream.listenerCount('drain'), 0, 'end() lets go of the stream');
+});
