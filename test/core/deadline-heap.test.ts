@@ -4,6 +4,7 @@
 import test from 'ava';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeadlineHeap, DeadlineTimer } from '../../src/core/deadline-heap.js';
+import { SeedRun } from '../helpers/seeds.js';
 import { prng } from '../wire/util.js';
 
 interface Entry {
@@ -55,6 +56,25 @@ test(randomOrder, 3, 1000, 1024);
 // Growth: far past the initial capacity, several doublings.
 test(randomOrder, 4, 5000, 1);
 test(randomOrder, 5, 20_000, 7);
+
+test('random pushes pop in sorted order (fixed seeds and a fresh one)', (t) => {
+  const run = new SeedRun(t, [6]);
+  for (const seed of run) {
+    const random = prng(seed);
+    const count = 1 + Math.floor(random() * 3000);
+    const heap = new DeadlineHeap(1 + Math.floor(random() * 64));
+    const times: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const time = Math.floor(random() * count);
+      times.push(time);
+      heap.push(time, i, 0);
+    }
+    const popped = drain(heap).map((e) => times[e.slot]);
+    run.inputs += count;
+    t.deepEqual(popped, times.slice().sort((a, b) => a - b), run.where(seed));
+  }
+  run.done();
+});
 
 test('popDue stops at `now` and leaves later entries', (t) => {
   const heap = new DeadlineHeap(4);

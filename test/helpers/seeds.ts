@@ -33,6 +33,8 @@ export class SeedRun {
   /** Inputs the test checked (packets, operations): the test adds to it; reported by done(). */
   inputs = 0;
   private readonly budgetMs = fuzzSeconds() * 1000;
+  /** The test file, for the replay hint (read once: where() may be called per assertion). */
+  private readonly file = testFile();
 
   constructor(
     private readonly t: ExecutionContext,
@@ -69,7 +71,7 @@ export class SeedRun {
 
   /** For failure messages: which seed, and how to replay it. */
   where(seed: number): string {
-    return `seed ${seed} (replay: TSHK_SEED=${seed} npx ava ${this.file()} --match '${this.t.title.replace(/'/g, '*')}')`;
+    return `seed ${seed} (replay: TSHK_SEED=${seed} npx ava ${this.file} --match '${this.t.title.replace(/'/g, '*')}')`;
   }
 
   /** Logs what ran; under fuzz in the one-line form scripts/fuzz.sh totals. */
@@ -77,11 +79,11 @@ export class SeedRun {
     if (this.budgetMs > 0) this.t.log(`fuzz-total seeds=${this.seeds} inputs=${this.inputs}`);
     else this.t.log(`${this.seeds} seeds, ${this.inputs} inputs`);
   }
+}
 
-  private file(): string {
-    // ava names no file on the context; the stack of the test body does.
-    const line = new Error().stack?.split('\n').find((l) => /\/test\/.*\.test\.ts/.test(l));
-    const match = line && /(test\/[^:)]*\.test\.ts)/.exec(line);
-    return match ? match[1] : '<file>';
-  }
+/** The *.test.ts file on the caller's stack: ava's context does not name its file. */
+function testFile(): string {
+  const line = new Error().stack?.split('\n').find((l) => /\/test\/.*\.test\.ts/.test(l));
+  const match = line && /(test\/[^:)]*\.test\.ts)/.exec(line);
+  return match ? match[1] : '<test file>';
 }
