@@ -395,9 +395,15 @@ async function waitFor(what: string, predicate: () => boolean, timeoutMs = 10000
   }
 }
 
-/** Starts tcpdump writing to `file`; resolves once it listens; the returned function stops it. */
+/**
+ * Starts tcpdump writing to `file`; resolves once it listens (tcpdump says so after setting the
+ * filter); the returned function stops it. Immediate mode: without it libpcap reads the kernel's
+ * ring a block at a time, a block is handed over only when full or after its timeout, and tcpdump
+ * stopped before that loses what the block holds (a packet that passed the filter went missing
+ * this way under load).
+ */
 async function capture(t: ExecutionContext, ns: string, filter: string, file: string): Promise<() => Promise<void>> {
-  const argv = ['netns', 'exec', ns, 'tcpdump', '-i', 've', '-Q', 'in', '-U', '-w', file, filter];
+  const argv = ['netns', 'exec', ns, 'tcpdump', '-i', 've', '-Q', 'in', '--immediate-mode', '-U', '-w', file, filter];
   const child = spawn('ip', argv, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
@@ -458,14 +464,25 @@ for (const fd of Object.values(fds)) addon.close(fd);`;
   const everythingFile = path.join(dir, 'everything.pcap');
   const stopEverything = await capture(t, engine, 'ip or ip6', everythingFile);
 
-  sendRaw(
-    peer,
-    wireCases.map((c, i) => ({ family: c.family, dst: ENGINE[c.family], bytes: c.build(MARKER_BASE + i + 1) })),
-  );
+  // After the cases, a sentinel every filter passes, sent last: each capture stops only once it
+  // holds the sentinel and every case it should hold, so no clock decides what "arrived" means.
   const all = wireCases.map((_, i) => MARKER_BASE + i + 1);
-  await waitFor('every packet to arrive', () => all.every((m) => markersIn(everythingFile).includes(m)));
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  const sentinel = MARKER_BASE + wireCases.length + 1;
+  sendRaw(peer, [
+    ...wireCases.map((c, i) => ({ family: c.family, dst: ENGINE[c.family], bytes: c.build(MARKER_BASE + i + 1) })),
+    { family: 4, dst: ENGINE[4], bytes: wireCases[0].build(sentinel) },
+  ]);
+  const waits: Array<[file: string, markers: number[]]> = [
+    [everythingFile, [...all, sentinel]],
+    [plainFile, [...all.filter((_, i) => wireCases[i].pass), sentinel]],
+    [targetsFile, [...all.filter((_, i) => wireCases[i].passWithTargets), sentinel]],
+  ];
+  for (const [file, markers] of waits) {
+    // A packet the filter should pass that never shows up fails below, with its title.
+    await waitFor(`${path.basename(file)} to hold its packets`, () => markers.every((m) => markersIn(file).includes(m))).catch(() => undefined);
+  }
   await Promise.all([stopPlain(), stopTargets(), stopEverything()]);
+  t.true(markersIn(everythingFile).includes(sentinel), 'the sentinel arrived');
 
   const plain = new Set(markersIn(plainFile));
   const withTargets = new Set(markersIn(targetsFile));
@@ -474,7 +491,7 @@ for (const fd of Object.values(fds)) addon.close(fd);`;
     t.is(plain.has(marker), c.pass, `plain filter: ${c.title}`);
     t.is(withTargets.has(marker), c.passWithTargets, `filter with targets: ${c.title}`);
   }
-  const stray = [...plain, ...withTargets].filter((m) => !all.includes(m));
+  const stray = [...plain, ...withTargets].filter((m) => !all.includes(m) && m !== sentinel);
   if (stray.length > 0) t.log(spawnSync('tcpdump', ['-nn', '-v', '-r', plainFile], { encoding: 'utf8' }).stdout);
   t.deepEqual(stray, [], 'nothing else (ARP, neighbour discovery, kernel replies) got through');
   t.log(`${wireCases.length} packets: ${plain.size} passed the plain filter, ${withTargets.size} the one with targets`);
