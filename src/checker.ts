@@ -15,6 +15,7 @@ import {
   TimeoutError,
 } from './core/errors.js';
 import { parseTarget, type Target } from './core/target.js';
+import { timerDelay } from './core/timer-delay.js';
 import type { CheckStatus, Family, ProbeEvidence, ProbeOutcome, Strategy, StrategyName } from './core/types.js';
 import { chooseStrategy, type StrategyChoice, type StrategyRequest } from './strategies/choose.js';
 import type { RawStrategyOptions } from './engine/raw-strategy.js';
@@ -343,15 +344,20 @@ async function withDeadline<T>(
   signal: AbortSignal | undefined,
   onTimeout: () => Error,
 ): Promise<T> {
-  const remaining = deadline - performance.now();
-  if (remaining <= 0) throw onTimeout();
+  if (deadline - performance.now() <= 0) throw onTimeout();
   let timer: NodeJS.Timeout | undefined;
   let disposable: Disposable | undefined;
   try {
     return await Promise.race([
       work,
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(onTimeout()), remaining);
+        // Re-armed while the deadline is ahead: a timeout past 24.8 days wakes early (timerDelay).
+        const arm = (): void => {
+          const remaining = deadline - performance.now();
+          if (remaining <= 0) reject(onTimeout());
+          else timer = setTimeout(arm, timerDelay(remaining));
+        };
+        arm();
         if (signal) disposable = addAbortListener(signal, () => reject(signal.reason ?? new AbortError()));
       }),
     ]);

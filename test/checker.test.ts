@@ -429,6 +429,25 @@ test('a lookup slower than the timeout gives status timeout: DNS counts against 
   await checker.close();
 });
 
+test('a timeout past 2^31-1 ms (1e12) is a far deadline, not an immediate one', async (t) => {
+  // Issue 13: setTimeout(1e12) fires after 1 ms, so a lookup "timed out" at once.
+  const warnings: string[] = [];
+  const onWarning = (w: Error): void => void warnings.push(w.name);
+  process.on('warning', onWarning);
+  t.teardown(() => process.off('warning', onWarning));
+  const { fake, checker } = await started(undefined, {
+    lookup: async () => {
+      await sleep(20);
+      return [{ address: '127.0.0.1', family: 4 }];
+    },
+  });
+  const result = await checker.check('a.example:80', { timeout: 1e12 });
+  t.is(result.status, 'open');
+  t.is(fake.probes.length, 1);
+  t.deepEqual(warnings, []);
+  await checker.close();
+});
+
 test('the probe gets what is left of the timeout after DNS (one shared deadline)', async (t) => {
   let resolvedAt = 0;
   const { fake, checker } = await started(undefined, {

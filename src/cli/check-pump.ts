@@ -1,7 +1,8 @@
 // Starts jobs from a lazy iterator with at most `concurrency` in flight and, with a token
 // bucket, at most its rate per second. There is one timer for the whole run (armed only while
-// waiting for a token), not one per check, and the iterator is only advanced when a job can
-// start, so a million targets are never held at once.
+// waiting for a token), not one per check, and the iterator is advanced only when a job has a
+// slot (at most one job waits for its token), so a million targets are never held at once.
+import { timerDelay } from '../core/timer-delay.js';
 
 export interface PumpOptions<T> {
   jobs: Iterator<T>;
@@ -48,25 +49,35 @@ export function pump<T>(options: PumpOptions<T>): Promise<void> {
       failure ??= { error };
       finished();
     };
+    // The job drawn but not started yet (waiting for a token). Drawing before taking a token
+    // means the run ends with its last check, not one token period later (--rate 0.5 -n 3 took
+    // 6 s, not 4).
+    let waiting: { job: T } | undefined;
     const fill = (): void => {
       timer = undefined;
       while (!stopped() && inFlight < concurrency) {
+        if (!waiting) {
+          const next = jobs.next();
+          if (next.done) {
+            exhausted = true;
+            break;
+          }
+          waiting = { job: next.value };
+        }
         if (bucket) {
           const waitMs = bucket.take();
           if (waitMs > 0) {
-            timer = setTimeout(fill, Math.max(1, Math.ceil(waitMs)));
+            // At least 1 ms, at most what setTimeout honours: a tiny rate wakes early and waits again.
+            timer = setTimeout(fill, Math.max(1, timerDelay(waitMs)));
             return;
           }
         }
-        const next = jobs.next();
-        if (next.done) {
-          exhausted = true;
-          break;
-        }
+        const job = waiting.job;
+        waiting = undefined;
         inFlight++;
         let started: Promise<void>;
         try {
-          started = run(next.value);
+          started = run(job);
         } catch (error) {
           started = Promise.reject(error);
         }

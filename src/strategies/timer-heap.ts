@@ -1,6 +1,7 @@
 // One timer for every in-flight probe's deadline. A min-heap orders the deadlines (absolute,
 // performance.now() clock) and a single unref'd setTimeout is armed for the earliest; adding or
 // cancelling is O(log n), and ten thousand pending checks cost one timer, not ten thousand.
+import { timerDelay } from '../core/timer-delay.js';
 
 /** Clock and timer primitives; tests pass a fake so nothing depends on real time. */
 export interface TimerClock {
@@ -9,8 +10,6 @@ export interface TimerClock {
   clearTimer(handle: unknown): void;
 }
 
-// setTimeout stores its delay as an int32; anything longer fires at once with a warning.
-const maxDelayMs = 0x7fffffff;
 
 export const systemClock: TimerClock = {
   now: () => performance.now(),
@@ -83,7 +82,7 @@ export class TimerHeap {
     const head = this.#heap[0];
     if (head === undefined || head.deadline >= this.#armedFor) return;
     this.#disarm();
-    const delayMs = Math.min(maxDelayMs, Math.max(1, Math.ceil(head.deadline - this.#clock.now())));
+    const delayMs = Math.max(1, timerDelay(head.deadline - this.#clock.now()));
     this.#armedFor = head.deadline;
     this.#timer = this.#clock.setTimer(() => this.#fire(), delayMs);
   }

@@ -116,14 +116,14 @@ test('a job that throws synchronously counts as a failure', async (t) => {
 
 test('with a bucket: a refused token defers the start, one timer for the whole pump', async (t) => {
   const h = harness(3);
-  // Token, refusal (wait 200 ms: far longer than the few ticks below), then tokens.
-  const answers = [0, 200];
+  // Token, refusal (wait 1 s: far longer than the few ticks below), then tokens.
+  const answers = [0, 1000];
   let asked = 0;
   const bucket = { take: () => answers[asked++] ?? 0 };
   const done = pump({ jobs: h.jobs, concurrency: 10, run: h.run, bucket });
   await h.tick();
   t.is(h.started.length, 1, 'the refusal stops the filling');
-  t.is(h.pulled, 1, 'and the iterator is not read ahead');
+  t.is(h.pulled, 2, 'the iterator is read one job ahead at most: the one waiting for its token');
   // A job finishing while the timer is armed must not take tokens of its own.
   await h.settle(0);
   t.is(asked, 2);
@@ -132,4 +132,48 @@ test('with a bucket: a refused token defers the start, one timer for the whole p
   await h.settleAll();
   await done;
   t.deepEqual(h.started, [0, 1, 2]);
+});
+
+test('with a bucket: the run ends with its last job, not one token period later', async (t) => {
+  // Issue 13: --rate 0.5 -n 3 took 6 s, waiting for a fourth token before finding no fourth job.
+  const h = harness(2);
+  let asked = 0;
+  // A token, a 50 ms wait, a token; anything asked after that would wait 2 s.
+  const answers = [0, 50, 0];
+  const bucket = { take: () => answers[asked++] ?? 2000 };
+  let resolved = false;
+  const done = pump({ jobs: h.jobs, concurrency: 1, run: h.run, bucket }).then(() => (resolved = true));
+  await h.tick();
+  t.deepEqual(h.started, [0], 'the first job starts at once');
+  await h.settle(0);
+  t.is(asked, 2, 'the second job waits for its token');
+  while (h.started.length < 2) await new Promise((r) => setTimeout(r, 20));
+  await h.settle(1);
+  await h.tick();
+  t.true(resolved, 'done as soon as the last job settles');
+  t.is(asked, 3, 'no token asked for a job that does not exist');
+  await done;
+});
+
+test('with a bucket: a wait past 2^31-1 ms arms a clamped timer (no overflow warning, no spinning)', async (t) => {
+  // Issue 13: --rate 0.0000001 armed setTimeout(1e10): Node fired it after 1 ms with a
+  // TimeoutOverflowWarning, the pump asked again, and so on thousands of times a second.
+  const warnings: string[] = [];
+  const onWarning = (w: Error): void => void warnings.push(w.name);
+  process.on('warning', onWarning);
+  t.teardown(() => process.off('warning', onWarning));
+  const h = harness(2);
+  let asked = 0;
+  const bucket = { take: () => (asked++ === 0 ? 0 : 1e10) };
+  const aborter = new AbortController();
+  const done = pump({ jobs: h.jobs, concurrency: 1, run: h.run, bucket, signal: aborter.signal });
+  await h.tick();
+  await h.settle(0);
+  // Plenty of turns for a 1 ms timer to fire many times over (load only makes it fewer).
+  await new Promise((r) => setTimeout(r, 100));
+  t.deepEqual(warnings, []);
+  t.is(asked, 2, 'the bucket is asked once for the second job, and not again every millisecond');
+  t.deepEqual(h.started, [0]);
+  aborter.abort();
+  await done;
 });

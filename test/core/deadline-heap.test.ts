@@ -168,6 +168,26 @@ async function until(check: () => boolean, limitMs = 5000): Promise<boolean> {
   return true;
 }
 
+test('DeadlineTimer: a deadline past 2^31-1 ms arms a clamped timer (no overflow warning, no spinning)', async (t) => {
+  // Issue 13: check(t, { timeout: 1e12 }) armed setTimeout(1e12), which Node fires after 1 ms
+  // with a TimeoutOverflowWarning; nothing was due, it re-armed, and spun at 12% of a core.
+  const warnings: string[] = [];
+  const onWarning = (w: Error): void => void warnings.push(w.name);
+  process.on('warning', onWarning);
+  t.teardown(() => process.off('warning', onWarning));
+  let clockReads = 0;
+  const fired: number[] = [];
+  const timer = new DeadlineTimer(() => (clockReads++, performance.now()), (slot) => fired.push(slot));
+  t.teardown(() => timer.stop());
+  timer.schedule(performance.now() + 1e12, 1, 0);
+  const readsAfterArming = clockReads;
+  // Plenty of turns for a 1 ms timer to fire many times over (load only makes it fewer).
+  await sleep(100);
+  t.deepEqual(warnings, []);
+  t.deepEqual(fired, []);
+  t.is(clockReads, readsAfterArming, 'the timer did not wake');
+});
+
 test('DeadlineTimer fires scheduled entries in time order, whatever the scheduling order', async (t) => {
   const { timer, fired } = timerWithLog();
   timer.setKeepAlive(true);
