@@ -14,7 +14,7 @@ import {
   StateError,
   TimeoutError,
 } from './core/errors.js';
-import { parseTarget, type Target } from './core/target.js';
+import { destinationProblem, parseTarget, type Target } from './core/target.js';
 import { timerDelay } from './core/timer-delay.js';
 import type { CheckStatus, Family, ProbeEvidence, ProbeOutcome, Strategy, StrategyName } from './core/types.js';
 import { chooseStrategy, type StrategyChoice, type StrategyRequest } from './strategies/choose.js';
@@ -223,6 +223,12 @@ export class Checker implements AsyncDisposable {
     }
 
     const probeOne = async (a: { ip: string; family: Family }): Promise<CheckResult> => {
+      // Literals were vetted by parseTarget; a name can still resolve to 0.0.0.0 (DNS sinkholes).
+      const problem = target.literal === 0 ? destinationProblem(a.ip, a.family) : undefined;
+      if (problem) {
+        const error = new InvalidArgumentError(`${target.host} resolved to ${problem}`, 'ERR_SHAKER_INVALID_ADDRESS');
+        return toResult(target, a.ip, strategy.name, { status: 'error', attempts: 0, error, code: error.code });
+      }
       try {
         const outcome = await strategy.probe({ ip: a.ip, family: a.family, port: target.port }, { deadline, retries, signal });
         return toResult(target, a.ip, strategy.name, outcome);

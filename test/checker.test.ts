@@ -379,6 +379,38 @@ test('no address of the wanted family: status error with a ResolveError, nothing
   await checker.close();
 });
 
+test('multicast, broadcast and unspecified destinations are refused before anything is probed', async (t) => {
+  const { fake, checker } = await started(undefined, {
+    // A DNS sinkhole answers 0.0.0.0; the other address of the name is a real one.
+    lookup: async () => [
+      { address: '0.0.0.0', family: 4 },
+      { address: '127.0.0.1', family: 4 },
+    ],
+  });
+  for (const literal of ['0.0.0.0:80', '224.0.0.1:80', '255.255.255.255:80', '[::]:80', '[ff02::1]:80', '0xc6.18.0.2:80', '198.018.0.2:80']) {
+    await t.throwsAsync(checker.check(literal), { instanceOf: InvalidArgumentError, code: 'ERR_SHAKER_INVALID_ADDRESS' }, literal);
+  }
+  t.is(fake.probes.length, 0);
+  const result = await checker.check('sinkholed.example:80');
+  t.is(result.status, 'open', 'the real address answers');
+  t.deepEqual(fake.probes.map((p) => p.target.ip), ['127.0.0.1'], '0.0.0.0 is never probed');
+  const only = await started(undefined, { lookup: async () => [{ address: '0.0.0.0', family: 4 }] });
+  const refused = await only.checker.check('sinkholed.example:80');
+  t.like(refused, { status: 'error', code: 'ERR_SHAKER_INVALID_ADDRESS', attempts: 0 });
+  t.regex(refused.error!.message, /sinkholed.example resolved to "0.0.0.0" is in 0.0.0.0\/8/);
+  t.is(only.fake.probes.length, 0);
+  await checker.close();
+  await only.checker.close();
+});
+
+test('an IPv4-mapped literal is checked over IPv4', async (t) => {
+  const { fake, checker } = await started();
+  const result = await checker.check('[::ffff:198.18.0.2]:80');
+  t.like(result, { target: '[::ffff:198.18.0.2]:80', ip: '198.18.0.2' });
+  t.deepEqual(fake.probes.map((p) => [p.target.ip, p.target.family]), [['198.18.0.2', 4]]);
+  await checker.close();
+});
+
 test('a resolver failure becomes a ResolveError that keeps the cause', async (t) => {
   const notFound = Object.assign(new Error('getaddrinfo ENOTFOUND nowhere.invalid'), { code: 'ENOTFOUND' });
   const { fake, checker } = await started(undefined, { lookup: async () => Promise.reject(notFound) });

@@ -8,7 +8,7 @@ import type { CliOptions } from './args.js';
 import { pump } from './check-pump.js';
 import { resultJson, resultLine } from './output.js';
 import { PcapRecorder } from './pcap-recorder.js';
-import { checkerOptions, checkFamilies, checkInterface, effectiveFamily, loadSpecs, needsRaw, resolveNames } from './prepare.js';
+import { checkerOptions, checkFamilies, checkInterface, checkSource, effectiveFamily, loadSpecs, needsRaw, resolveNames } from './prepare.js';
 import { ProgressBar } from './progress.js';
 import { Summary } from './summary.js';
 import { countTargets, expandSpecs, type TargetSpec } from './target-spec.js';
@@ -44,6 +44,7 @@ export async function runChecks(options: CliOptions): Promise<number> {
   const family = effectiveFamily(options);
   checkFamilies(specs, family, options.source !== undefined ? `--source ${options.source}` : `-${family}`);
   checkInterface(options.interface);
+  checkSource(options.source);
   const lookup = await resolveNames(specs, family);
   const planned = count * options.requests;
 

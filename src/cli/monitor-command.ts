@@ -19,7 +19,7 @@ import { formatDuration } from './format.js';
 import { onStopSignals, startChecker } from './lifecycle.js';
 import { changeJson, changeLine, roundJson, roundLine } from './output.js';
 import { PcapRecorder } from './pcap-recorder.js';
-import { checkerOptions, checkFamilies, checkInterface, combineHooks, effectiveFamily, loadSpecs, resolveNames } from './prepare.js';
+import { checkerOptions, checkFamilies, checkInterface, checkSource, combineHooks, effectiveFamily, loadSpecs, resolveNames } from './prepare.js';
 import { countTargets, expandSpec, parseTargetSpec, type TargetSpec } from './target-spec.js';
 import { UsageError } from './usage-error.js';
 
@@ -103,6 +103,7 @@ export async function runMonitor(options: CliOptions): Promise<number> {
   const family = effectiveFamily(options);
   checkFamilies(specs, family, options.source !== undefined ? `--source ${options.source}` : `-${family}`);
   checkInterface(options.interface);
+  checkSource(options.source);
   await resolveNames(specs, family);
   const targets = [...monitorTargets(planned)];
   try {
