@@ -201,7 +201,7 @@ export class Checker implements AsyncDisposable {
     if (target.literal !== 0 && typeof family === 'number' && target.literal !== family) {
       throw new InvalidArgumentError(`${target.text} is an IPv${target.literal} address but family ${family} was asked for`);
     }
-    const signal = options.signal;
+    const signal = checkSignal(options.signal);
     if (signal?.aborted) throw signal.reason ?? new AbortError();
     const strategy = this.requireStrategy();
     const deadline = performance.now() + timeout;
@@ -385,6 +385,14 @@ function checkRetries(value: unknown): number {
     throw new InvalidArgumentError(`retries must be an integer from 0 to 255, got ${String(value)}`);
   }
   return value;
+}
+
+/** An AbortSignal (duck-typed: one from another realm or polyfill works too); none for undefined or null (as fetch). */
+function checkSignal(value: unknown): AbortSignal | undefined {
+  if (value === undefined || value === null) return undefined;
+  const s = value as Partial<AbortSignal> | null;
+  if (typeof s === 'object' && s !== null && typeof s.aborted === 'boolean' && typeof s.addEventListener === 'function') return s as AbortSignal;
+  throw new InvalidArgumentError(`signal must be an AbortSignal, got ${typeof value === 'string' ? JSON.stringify(value) : typeof value}`);
 }
 
 function checkFamily(value: unknown): FamilyPreference {

@@ -191,6 +191,11 @@ test('retries 256', rejectsInput, '198.18.0.2:80', { retries: 256 }, OPTION);
 test('family 5', rejectsInput, '198.18.0.2:80', { family: 5 as unknown as FamilyPreference }, OPTION);
 test('IPv4 literal with family 6', rejectsInput, '198.18.0.2:80', { family: 6 }, OPTION);
 test('IPv6 literal with family 4', rejectsInput, '[2001:2::2]:80', { family: 4 }, OPTION);
+// Issue 13: a signal that is not one resolved status 'error' from deep in the strategy.
+test("signal: 'x'", rejectsInput, '198.18.0.2:80', { signal: 'x' as unknown as AbortSignal }, OPTION);
+test('signal: {}', rejectsInput, '198.18.0.2:80', { signal: {} as unknown as AbortSignal }, OPTION);
+test('multicast literal', rejectsInput, '224.0.0.1:80', {}, ADDRESS);
+test('IPv6 multicast literal', rejectsInput, '[ff02::1]:80', {}, ADDRESS);
 
 const rejectsConstructorOption = test.macro({
   exec(t, options: CheckerOptions) {
