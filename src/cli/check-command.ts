@@ -49,13 +49,21 @@ export async function runChecks(options: CliOptions): Promise<number> {
   const planned = count * options.requests;
 
   const recorder = options.pcap !== undefined ? PcapRecorder.open(options.pcap) : undefined;
-  const checker = new Checker(checkerOptions(options, family, recorder?.onPacket, lookup));
+  // Trouble the engine meets mid-run (the nft shim lost): told at once with -v, and in the summary.
+  const warnings: string[] = [];
+  let progress: ProgressBar | undefined;
+  const onWarning = (message: string): void => {
+    warnings.push(message);
+    if (!options.verbose) return;
+    progress?.clear();
+    (options.json ? process.stderr : process.stdout).write(`warning: ${message}\n`);
+  };
+  const checker = new Checker(checkerOptions(options, family, recorder?.onPacket, lookup, onWarning));
   const aborter = new AbortController();
   // Every check in flight listens on this one signal; thousands of listeners are expected here.
   setMaxListeners(0, aborter.signal);
   const signals = onStopSignals((signal) => aborter.abort(new Error(`interrupted by ${signal}`)));
   const log = options.json ? process.stderr : process.stdout;
-  let progress: ProgressBar | undefined;
   try {
     await startChecker(checker, options, () => {
       if (recorder && options.pcap) fs.rmSync(options.pcap, { force: true });
@@ -92,6 +100,7 @@ export async function runChecks(options: CliOptions): Promise<number> {
     });
     progress?.stop();
     log.write(summary.render(signals.received));
+    for (const message of new Set(warnings)) log.write(`  Warning: ${message}\n`);
     return summary.allSucceeded && !signals.received ? EXIT_OK : EXIT_FAILED;
   } finally {
     progress?.stop();

@@ -99,8 +99,10 @@ export function checkerOptions(
   family: 4 | 6 | 'both',
   onPacket: RawStrategyOptions['onPacket'] | undefined,
   lookup?: Lookup,
+  onWarning?: RawStrategyOptions['onWarning'],
 ): CheckerOptions {
   const raw: RawStrategyOptions = {};
+  if (onWarning) raw.onWarning = onWarning;
   if (options.source !== undefined) raw.source = options.source;
   if (options.interface !== undefined) raw.interface = options.interface;
   if (onPacket) raw.onPacket = onPacket;

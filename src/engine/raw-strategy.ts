@@ -72,6 +72,8 @@ export interface RawStrategyOptions {
    * e.g. to record them in a pcap file (LINKTYPE_RAW). `bytes` is only valid during the call.
    */
   onPacket?: (direction: 'sent' | 'received', bytes: Uint8Array, timestampUs: number) => void;
+  /** Told once, when something goes wrong mid-run that `warnings` then lists (the shim was lost). */
+  onWarning?: (message: string) => void;
   /** Test seams. */
   transport?: RawTransport;
   openCapture?: CaptureOpener;
@@ -185,7 +187,9 @@ export class RawStrategy implements Strategy {
           portRange: this.portRange,
           onLost: (error) => {
             this.counters.shimLost++;
-            this.warnings.push(`the nftables shim was lost (${error.message}): the local kernel now answers SYN-ACKs with its own RST`);
+            const message = `the nftables shim was lost (${error.message}): the local kernel now answers SYN-ACKs with its own RST`;
+            this.warnings.push(message);
+            this.options.onWarning?.(message);
           },
         });
         if (this.shim.warning) this.warnings.push(this.shim.warning);

@@ -7,7 +7,7 @@ import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import { privilegedTest, withTestbed } from '../helpers/testbed.js';
 import type { Testbed } from '../../src/testbed/index.js';
-import { CLI, cliHere, clientTables, RunningCli, TSX_LOADER } from './cli-runner.js';
+import { CLI, cliHere, clientTables, killShim, RunningCli, TSX_LOADER } from './cli-runner.js';
 
 // Rejected while parsing the command line: safe to run here, in the root namespace.
 const usageCases: Array<[string, string[], RegExp]> = [
@@ -191,6 +191,25 @@ privilegedTest('--rate: a tiny rate starts the first check at once and warns abo
   t.is(huge.code, 0, huge.stderr);
   t.regex(huge.stdout, /Finished 20\/20 checks/);
   t.regex(huge.stdout, /Rate: [1-9][\d.]* checks\/s/);
+});
+
+privilegedTest('the nft shim lost mid-run: the run goes on, -v says so once as it happens, the summary once', async (t) => {
+  const tb = await withTestbed(t, { filter: [81] });
+  const server4 = tb.address('server', 4);
+  // Checks of a filtered port, 4 at a time, 500 ms each: long enough to lose the shim mid-run.
+  const run = RunningCli.start(tb, ['-v', '-n', '24', '-c', '4', '-t', '500', `${server4}:81`]);
+  t.teardown(() => run.child.kill('SIGKILL'));
+  await run.waitFor(/Strategy: raw/);
+  await run.waitFor(/ETIMEDOUT/); // checks are under way
+  killShim(run);
+  t.is(await run.exited, 1, run.stderr);
+  t.regex(run.stdout, /Finished 24\/24 checks/);
+  const live = run.stdout.match(/^warning: the nftables shim was lost \(nft exited \(SIGKILL\)[^\n]*$/gm) ?? [];
+  const summary = run.stdout.match(/^ {2}Warning: the nftables shim was lost/gm) ?? [];
+  t.is(live.length, 1, run.stdout);
+  t.is(summary.length, 1, run.stdout);
+  t.true(run.stdout.search(/^warning: the nftables shim/m) < run.stdout.indexOf('Finished 24/24'), 'told as it happened, before the summary');
+  t.deepEqual(clientTables(tb), [], 'the table went with nft');
 });
 
 privilegedTest('every bad input exits 2 with one line, and nothing is sent', async (t) => {
