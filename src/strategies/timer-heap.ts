@@ -10,7 +10,6 @@ export interface TimerClock {
   clearTimer(handle: unknown): void;
 }
 
-
 export const systemClock: TimerClock = {
   now: () => performance.now(),
   // Unref'd: a pending deadline alone never keeps the process alive. Whatever the deadline
