@@ -95,8 +95,19 @@ test('Linux on lo leaves the pseudo-header sum in the TCP checksum field (why ve
   t.false(verifies(sum(seg, pseudoHeaderV4(ip('127.0.0.1'), ip('127.0.0.1'), 6, seg.length))));
 });
 
+/**
+ * The checksum a full recomputation gives, as RFC 1624 eqn. 3 writes it: the two are the same
+ * number except for data that sum to +0, i.e. all zero bytes, where recomputation gives 0xffff
+ * and eqn. 3 the other one's-complement zero, 0x0000 (both verify alike). No IP or TCP header is
+ * all zeros (the version nibble, the data offset), so only generated data meet it.
+ */
+function recomputed(data: Uint8Array): number {
+  return data.every((b) => b === 0) ? 0x0000 : finish(sum(data));
+}
+
 test('RFC 1624 incremental update equals a full recomputation (16- and 32-bit fields)', (t) => {
-  const run = new SeedRun(t, [1624]);
+  // 1352504871 (npm run fuzz): all-zero data left all zero, see below.
+  const run = new SeedRun(t, [1624, 1352504871]);
   for (const seed of run) {
     const rnd = prng(seed);
     for (let round = 0; round < 2000; round++) {
@@ -113,7 +124,7 @@ test('RFC 1624 incremental update equals a full recomputation (16- and 32-bit fi
         const newWord = (rnd() * 0x10000) | 0;
         data[at] = newWord >>> 8;
         data[at + 1] = newWord & 0xff;
-        t.is(update16(before, oldWord, newWord), finish(sum(data)), `${run.where(seed)} round ${round}`);
+        t.is(update16(before, oldWord, newWord), recomputed(data), `${run.where(seed)} round ${round}`);
       } else {
         const oldValue = ((data[at] << 24) | (data[at + 1] << 16) | (data[at + 2] << 8) | data[at + 3]) >>> 0;
         const newValue = (rnd() * 0x1_0000_0000) >>> 0;
@@ -121,7 +132,7 @@ test('RFC 1624 incremental update equals a full recomputation (16- and 32-bit fi
         data[at + 1] = newValue >>> 16;
         data[at + 2] = newValue >>> 8;
         data[at + 3] = newValue;
-        t.is(update32(before, oldValue, newValue), finish(sum(data)), `${run.where(seed)} round ${round}`);
+        t.is(update32(before, oldValue, newValue), recomputed(data), `${run.where(seed)} round ${round}`);
       }
     }
   }
