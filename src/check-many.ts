@@ -16,6 +16,7 @@ import { AbortError, InvalidArgumentError, ShakerError } from './core/errors.js'
 import { unwatchAbort, watchAbort } from './core/abort-watch.js';
 import { parseTarget, type Target } from './core/target.js';
 import { TokenBucket } from './core/token-bucket.js';
+import { timerDelay } from './core/timer-delay.js';
 import type { Family, ProbeOptions, ProbeOutcome, ProbeTarget, StrategyName } from './core/types.js';
 import type { CheckOptions, CheckResult } from './checker.js';
 
@@ -81,6 +82,8 @@ function checkItemOptions(timeout: number, retries: number): void {
 export class CheckBatch implements AsyncIterableIterator<BatchResult> {
   private readonly concurrency: number;
   private readonly bucket: TokenBucket | undefined;
+  /** A sync source's item drawn but not started yet: it waits for its token. */
+  private drawn: { item: CheckManyItem } | undefined;
   private readonly timeout: number;
   private readonly retries: number;
   private readonly evidence: boolean;
@@ -252,14 +255,32 @@ export class CheckBatch implements AsyncIterableIterator<BatchResult> {
           }
           break;
         }
+        // A sync source's next item is drawn before its token is taken, so a rate-limited run
+        // ends with its last check, not one token period later (--rate 0.5 -n 3: 4 s, not 6).
+        if (!this.asyncSource && !this.drawn) {
+          let next: IteratorResult<CheckManyItem>;
+          try {
+            next = (this.targets as Iterator<CheckManyItem>).next();
+          } catch (error) {
+            this.failure ??= { error };
+            this.stop();
+            break;
+          }
+          if (next.done) {
+            this.exhausted = true;
+            break;
+          }
+          this.drawn = { item: next.value };
+        }
         if (this.bucket) {
           const waitMs = this.bucket.take();
           if (waitMs > 0) {
             if (!this.timer) {
+              // At least 1 ms, at most what setTimeout honours: a tiny rate wakes early and waits again.
               this.timer = setTimeout(() => {
                 this.timer = undefined;
                 this.fill();
-              }, Math.max(1, Math.ceil(waitMs)));
+              }, Math.max(1, timerDelay(waitMs)));
             }
             break;
           }
@@ -268,20 +289,10 @@ export class CheckBatch implements AsyncIterableIterator<BatchResult> {
           this.pull();
           break;
         }
-        let next: IteratorResult<CheckManyItem>;
-        try {
-          next = (this.targets as Iterator<CheckManyItem>).next();
-        } catch (error) {
-          this.failure ??= { error };
-          this.stop();
-          break;
-        }
-        if (next.done) {
-          this.exhausted = true;
-          break;
-        }
+        const item = this.drawn!.item;
+        this.drawn = undefined;
         started++;
-        this.start(next.value);
+        this.start(item);
       }
     } finally {
       this.filling = false;

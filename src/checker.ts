@@ -13,8 +13,9 @@ import {
   StateError,
   TimeoutError,
 } from './core/errors.js';
-import { parseTarget, type Target } from './core/target.js';
+import { destinationProblem, parseTarget, type Target } from './core/target.js';
 import { unwatchAbort, watchAbort } from './core/abort-watch.js';
+import { timerDelay } from './core/timer-delay.js';
 import type { CheckStatus, Family, ProbeEvidence, ProbeOutcome, Strategy, StrategyName } from './core/types.js';
 import { chooseStrategy, type StrategyChoice, type StrategyRequest } from './strategies/choose.js';
 import type { RawStrategyOptions } from './engine/raw-strategy.js';
@@ -202,7 +203,7 @@ export class Checker implements AsyncDisposable {
     if (target.literal !== 0 && typeof family === 'number' && target.literal !== family) {
       throw new InvalidArgumentError(`${target.text} is an IPv${target.literal} address but family ${family} was asked for`);
     }
-    const signal = options.signal;
+    const signal = checkSignal(options.signal);
     if (signal?.aborted) throw signal.reason ?? new AbortError();
     const strategy = this.requireStrategy();
     const deadline = performance.now() + timeout;
@@ -224,6 +225,12 @@ export class Checker implements AsyncDisposable {
     }
 
     const probeOne = async (a: { ip: string; family: Family }): Promise<CheckResult> => {
+      // Literals were vetted by parseTarget; a name can still resolve to 0.0.0.0 (DNS sinkholes).
+      const problem = target.literal === 0 ? destinationProblem(a.ip, a.family) : undefined;
+      if (problem) {
+        const error = new InvalidArgumentError(`${target.host} resolved to ${problem}`, 'ERR_SHAKER_INVALID_ADDRESS');
+        return toResult(target, a.ip, strategy.name, { status: 'error', attempts: 0, error, code: error.code });
+      }
       try {
         const outcome = await strategy.probe({ ip: a.ip, family: a.family, port: target.port }, { deadline, retries, signal });
         return toResult(target, a.ip, strategy.name, outcome);
@@ -413,15 +420,20 @@ async function withDeadline<T>(
   signal: AbortSignal | undefined,
   onTimeout: () => Error,
 ): Promise<T> {
-  const remaining = deadline - performance.now();
-  if (remaining <= 0) throw onTimeout();
+  if (deadline - performance.now() <= 0) throw onTimeout();
   let timer: NodeJS.Timeout | undefined;
   let onAbort: (() => void) | undefined;
   try {
     return await Promise.race([
       work,
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(onTimeout()), remaining);
+        // Re-armed while the deadline is ahead: a timeout past 24.8 days wakes early (timerDelay).
+        const arm = (): void => {
+          const remaining = deadline - performance.now();
+          if (remaining <= 0) reject(onTimeout());
+          else timer = setTimeout(arm, timerDelay(remaining));
+        };
+        arm();
         if (signal) watchAbort(signal, (onAbort = () => reject(signal.reason ?? new AbortError())));
       }),
     ]);
@@ -443,6 +455,14 @@ function checkRetries(value: unknown): number {
     throw new InvalidArgumentError(`retries must be an integer from 0 to 255, got ${String(value)}`);
   }
   return value;
+}
+
+/** An AbortSignal (duck-typed: one from another realm or polyfill works too); none for undefined or null (as fetch). */
+function checkSignal(value: unknown): AbortSignal | undefined {
+  if (value === undefined || value === null) return undefined;
+  const s = value as Partial<AbortSignal> | null;
+  if (typeof s === 'object' && s !== null && typeof s.aborted === 'boolean' && typeof s.addEventListener === 'function') return s as AbortSignal;
+  throw new InvalidArgumentError(`signal must be an AbortSignal, got ${typeof value === 'string' ? JSON.stringify(value) : typeof value}`);
 }
 
 function checkFamily(value: unknown): FamilyPreference {

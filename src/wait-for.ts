@@ -8,6 +8,7 @@
 // A host name is checked on every address it resolves to, in parallel, and any open address
 // counts (Checker.check with family 'both' does that): "localhost" resolving to ::1 first while
 // the service listens on 127.0.0.1 only must not wait forever (wait-on issue #109).
+import { timerDelay } from './core/timer-delay.js';
 import { addAbortListener } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { CheckOptions, CheckResult, FamilyPreference } from './checker.js';
@@ -89,7 +90,13 @@ export async function waitFor(checker: CheckFunction, targets: readonly string[]
   let stopListener: Disposable | undefined;
   if (signal) stopListener = addAbortListener(signal, () => stop.abort(signal.reason ?? new AbortError()));
   let timer: NodeJS.Timeout | undefined;
-  if (totalMs !== Infinity) timer = setTimeout(() => stop.abort(new AbortError('wait timed out')), totalMs);
+  // Re-armed while the deadline is ahead: a total past setTimeout's 24.8 days wakes early (timerDelay).
+  const armTotal = (): void => {
+    const left = deadline - performance.now();
+    if (left <= 0) stop.abort(new AbortError('wait timed out'));
+    else timer = setTimeout(armTotal, timerDelay(left));
+  };
+  if (totalMs !== Infinity) armTotal();
 
   const last: Array<CheckResult | undefined> = targets.map(() => undefined);
   let checks = 0;
@@ -97,7 +104,8 @@ export async function waitFor(checker: CheckFunction, targets: readonly string[]
   const sleep = (ms: number): Promise<void> =>
     new Promise((resolve) => {
       if (stop.signal.aborted || ms <= 0) return resolve();
-      const t = setTimeout(done, ms);
+      // A sleep past setTimeout's limit ends early (timerDelay): the next check simply comes sooner.
+      const t = setTimeout(done, timerDelay(ms));
       const listener = addAbortListener(stop.signal, done);
       function done(): void {
         clearTimeout(t);

@@ -191,6 +191,11 @@ test('retries 256', rejectsInput, '198.18.0.2:80', { retries: 256 }, OPTION);
 test('family 5', rejectsInput, '198.18.0.2:80', { family: 5 as unknown as FamilyPreference }, OPTION);
 test('IPv4 literal with family 6', rejectsInput, '198.18.0.2:80', { family: 6 }, OPTION);
 test('IPv6 literal with family 4', rejectsInput, '[2001:2::2]:80', { family: 4 }, OPTION);
+// Issue 13: a signal that is not one resolved status 'error' from deep in the strategy.
+test("signal: 'x'", rejectsInput, '198.18.0.2:80', { signal: 'x' as unknown as AbortSignal }, OPTION);
+test('signal: {}', rejectsInput, '198.18.0.2:80', { signal: {} as unknown as AbortSignal }, OPTION);
+test('multicast literal', rejectsInput, '224.0.0.1:80', {}, ADDRESS);
+test('IPv6 multicast literal', rejectsInput, '[ff02::1]:80', {}, ADDRESS);
 
 const rejectsConstructorOption = test.macro({
   exec(t, options: CheckerOptions) {
@@ -379,6 +384,38 @@ test('no address of the wanted family: status error with a ResolveError, nothing
   await checker.close();
 });
 
+test('multicast, broadcast and unspecified destinations are refused before anything is probed', async (t) => {
+  const { fake, checker } = await started(undefined, {
+    // A DNS sinkhole answers 0.0.0.0; the other address of the name is a real one.
+    lookup: async () => [
+      { address: '0.0.0.0', family: 4 },
+      { address: '127.0.0.1', family: 4 },
+    ],
+  });
+  for (const literal of ['0.0.0.0:80', '224.0.0.1:80', '255.255.255.255:80', '[::]:80', '[ff02::1]:80', '0xc6.18.0.2:80', '198.018.0.2:80']) {
+    await t.throwsAsync(checker.check(literal), { instanceOf: InvalidArgumentError, code: 'ERR_SHAKER_INVALID_ADDRESS' }, literal);
+  }
+  t.is(fake.probes.length, 0);
+  const result = await checker.check('sinkholed.example:80');
+  t.is(result.status, 'open', 'the real address answers');
+  t.deepEqual(fake.probes.map((p) => p.target.ip), ['127.0.0.1'], '0.0.0.0 is never probed');
+  const only = await started(undefined, { lookup: async () => [{ address: '0.0.0.0', family: 4 }] });
+  const refused = await only.checker.check('sinkholed.example:80');
+  t.like(refused, { status: 'error', code: 'ERR_SHAKER_INVALID_ADDRESS', attempts: 0 });
+  t.regex(refused.error!.message, /sinkholed.example resolved to "0.0.0.0" is in 0.0.0.0\/8/);
+  t.is(only.fake.probes.length, 0);
+  await checker.close();
+  await only.checker.close();
+});
+
+test('an IPv4-mapped literal is checked over IPv4', async (t) => {
+  const { fake, checker } = await started();
+  const result = await checker.check('[::ffff:198.18.0.2]:80');
+  t.like(result, { target: '[::ffff:198.18.0.2]:80', ip: '198.18.0.2' });
+  t.deepEqual(fake.probes.map((p) => [p.target.ip, p.target.family]), [['198.18.0.2', 4]]);
+  await checker.close();
+});
+
 test('a resolver failure becomes a ResolveError that keeps the cause', async (t) => {
   const notFound = Object.assign(new Error('getaddrinfo ENOTFOUND nowhere.invalid'), { code: 'ENOTFOUND' });
   const { fake, checker } = await started(undefined, { lookup: async () => Promise.reject(notFound) });
@@ -426,6 +463,25 @@ test('a lookup slower than the timeout gives status timeout: DNS counts against 
   t.true(result.error instanceof TimeoutError);
   await t.throwsAsync(checker.checkAddr('slow.example:80', { timeout: 30 }), { instanceOf: TimeoutError, code: 'ETIMEDOUT' });
   t.is(fake.probes.length, 0);
+  await checker.close();
+});
+
+test('a timeout past 2^31-1 ms (1e12) is a far deadline, not an immediate one', async (t) => {
+  // Issue 13: setTimeout(1e12) fires after 1 ms, so a lookup "timed out" at once.
+  const warnings: string[] = [];
+  const onWarning = (w: Error): void => void warnings.push(w.name);
+  process.on('warning', onWarning);
+  t.teardown(() => process.off('warning', onWarning));
+  const { fake, checker } = await started(undefined, {
+    lookup: async () => {
+      await sleep(20);
+      return [{ address: '127.0.0.1', family: 4 }];
+    },
+  });
+  const result = await checker.check('a.example:80', { timeout: 1e12 });
+  t.is(result.status, 'open');
+  t.is(fake.probes.length, 1);
+  t.deepEqual(warnings, []);
   await checker.close();
 });
 

@@ -9,6 +9,7 @@ import { readPcapFileSync, type PcapRecord } from '../src/capture/pcap-file.js';
 import { ipPacket } from '../src/capture/link-layer.js';
 import { describePacket } from '../src/wire/describe.js';
 import { prng } from './wire/util.js';
+import { SeedRun } from './helpers/seeds.js';
 import {
   emitIpv4,
   emitIpv6,
@@ -147,39 +148,42 @@ test('the quoted header of an ICMP error names the probe that caused it', (t) =>
 });
 
 test('mutated fixture packets never make a parser throw', (t) => {
-  const seed = process.env.WIRE_FUZZ_SEED !== undefined ? Number(process.env.WIRE_FUZZ_SEED) >>> 0 : Date.now() >>> 0;
-  t.log(`mutation seed ${seed} (rerun with WIRE_FUZZ_SEED=${seed})`);
-  const rnd = prng(seed);
+  const run = new SeedRun(t, [1, 2]);
   let parsed = 0;
   let rejected = 0;
-  for (const file of files) {
-    const pcap = readPcapFileSync(path.join(FIXTURES, file));
-    for (const record of pcap.records) {
-      const original = ipBytes(pcap.linkType, record);
-      for (let round = 0; round < 300; round++) {
-        const bytes = Uint8Array.from(original);
-        const flips = 1 + Math.floor(rnd() * 4);
-        for (let f = 0; f < flips; f++) bytes[Math.floor(rnd() * bytes.length)] = Math.floor(rnd() * 256);
-        const cut = rnd() < 0.3 ? bytes.subarray(0, Math.floor(rnd() * bytes.length)) : bytes;
-        try {
-          describePacket(cut);
-          const d = parseIp(cut, { verifyChecksum: rnd() < 0.5 });
-          if (!d.ok) {
-            rejected++;
-            continue;
+  for (const seed of run) {
+    const rnd = prng(seed);
+    for (const file of files) {
+      const pcap = readPcapFileSync(path.join(FIXTURES, file));
+      for (const record of pcap.records) {
+        const original = ipBytes(pcap.linkType, record);
+        for (let round = 0; round < 300; round++) {
+          const bytes = Uint8Array.from(original);
+          const flips = 1 + Math.floor(rnd() * 4);
+          for (let f = 0; f < flips; f++) bytes[Math.floor(rnd() * bytes.length)] = Math.floor(rnd() * 256);
+          const cut = rnd() < 0.3 ? bytes.subarray(0, Math.floor(rnd() * bytes.length)) : bytes;
+          try {
+            describePacket(cut);
+            const d = parseIp(cut, { verifyChecksum: rnd() < 0.5 });
+            if (!d.ok) {
+              rejected++;
+              continue;
+            }
+            parsed++;
+            const payload = cut.subarray(d.value.payloadOffset, d.value.payloadOffset + d.value.payloadLength);
+            parseTcp(payload, d.value);
+            parseIcmpv4(payload);
+            parseIcmpv6(payload, d.value);
+          } catch (error) {
+            t.fail(`${run.where(seed)}, ${file}: a mutated packet threw ${String(error)}`);
+            return;
           }
-          parsed++;
-          const payload = cut.subarray(d.value.payloadOffset, d.value.payloadOffset + d.value.payloadLength);
-          parseTcp(payload, d.value);
-          parseIcmpv4(payload);
-          parseIcmpv6(payload, d.value);
-        } catch (error) {
-          t.fail(`${file}: a mutated packet threw ${String(error)}`);
-          return;
         }
       }
     }
   }
+  run.inputs = parsed + rejected;
+  run.done();
   t.log(`${parsed} mutants parsed, ${rejected} rejected as malformed`);
   t.true(rejected > 0, 'some mutants are reported malformed');
 });

@@ -7,11 +7,14 @@
 //
 // IPv6 is written with explicit ip6[...] offsets: libpcap's tcp[...] and icmp6[...] accessors
 // read at a fixed 40 bytes (pcap-filter(7): "tcp, udp and other upper-layer protocol types only
-// apply to IPv4, not IPv6"), so the offsets below assume no extension header. Packets whose
-// first next header IS an extension header would be missed; they are rare, so by default one
-// extra clause lets unicast ones through (whatever their source, even with `targets`) and the
-// TypeScript parser (src/wire/ipv6.ts) walks the chain and decides. A clause like "neither TCP
-// nor ICMPv6" would be simpler but would also pass every UDP datagram on a busy host.
+// apply to IPv4, not IPv6"), so the main clauses assume no extension header. Classic BPF has no
+// loops, so it cannot walk a chain of extension headers, but it can step over one: its length is
+// a byte of the packet (an indirect load, like tcp[(tcp[12] & 0xf0) >> 2]). So by default a
+// packet whose first next header is an extension header passes only if what follows that one
+// header is a reply the engine wants (same ports, flags, ICMPv6 types and targets as without
+// it); a non-first fragment (no transport header) never passes. Only a chain of two or more
+// extension headers, which BPF cannot follow, still passes when unicast, whatever it carries,
+// for the TypeScript parser (src/wire/ipv6.ts) to walk and decide.
 import { isIP } from 'node:net';
 import { InvalidArgumentError } from '../core/errors.js';
 import { parseAddress } from '../wire/address.js';
@@ -28,7 +31,7 @@ export interface CaptureFilterOptions {
    * running per packet, and the engine matches replies to probes anyway.
    */
   targets?: readonly string[];
-  /** Pass IPv6 packets that start with an extension header (default true); see the file header. */
+  /** Pass IPv6 replies behind extension headers (default true); see the file header. */
   ipv6ExtensionHeaders?: boolean;
 }
 
@@ -77,14 +80,23 @@ function between(load: string, [low, high]: readonly [number, number]): string {
   return low === high ? `${load} == ${low}` : `${load} >= ${low} and ${load} <= ${high}`;
 }
 
-/** A 16-byte address at `offset` of ip6[], as four 32-bit compares (BPF loads at most 4 bytes). */
-function ip6Equals(offset: number, bytes: Uint8Array): string {
+/**
+ * A 16-byte address at `offset` of ip6[], as four 32-bit compares (BPF loads at most 4 bytes).
+ * `offset` is a number or a filter expression (then the loads are indirect).
+ */
+function ip6Equals(offset: number | string, bytes: Uint8Array): string {
   const words: string[] = [];
   for (let i = 0; i < 16; i += 4) {
     const word = ((bytes[i] << 24) | (bytes[i + 1] << 16) | (bytes[i + 2] << 8) | bytes[i + 3]) >>> 0;
-    words.push(`ip6[${offset + i}:4] == 0x${word.toString(16).padStart(8, '0')}`);
+    words.push(`ip6[${at(offset, i)}:4] == 0x${word.toString(16).padStart(8, '0')}`);
   }
   return words.join(' and ');
+}
+
+/** `base + delta`: a number for a number, an expression (filter text) otherwise. */
+function at(base: number | string, delta: number): number | string {
+  if (typeof base === 'number') return base + delta;
+  return delta === 0 ? base : `${base} + ${delta}`;
 }
 
 function ipv4Clauses(ports: readonly [number, number], targets: readonly string[] | undefined): string[] {
@@ -105,35 +117,57 @@ function ipv4Clauses(ports: readonly [number, number], targets: readonly string[
   return [tcp, icmp];
 }
 
-function ipv6Clauses(ports: readonly [number, number], targets: readonly string[] | undefined, extensionHeaders: boolean): string[] {
-  const nextHeader = `ip6[${field.ipv6NextHeader}]`;
-  const tcpAt = IPV6_HEADER_LEN;
-  const tcpFlags = `ip6[${tcpAt + field.tcpFlags}]`;
+/**
+ * The conditions for a TCP reply and for an ICMPv6 error about a probe, for an upper-layer header
+ * at `upper` (40, or an expression past one extension header) whose protocol is the byte at
+ * `nextHeader`. Conditions, not clauses: the caller adds "ip6 and" and what else it needs.
+ */
+function ipv6UpperConditions(ports: readonly [number, number], targets: readonly string[] | undefined, nextHeader: string, upper: number | string): string[] {
+  const tcpFlags = `ip6[${at(upper, field.tcpFlags)}]`;
   const flags = `${tcpFlags} & ${SYN_ACK} == ${SYN_ACK} or ${tcpFlags} & tcp-rst != 0`;
   const fromTarget = targets ? ` and ${anyOf(targets.map((t) => `ip6 src host ${t}`))}` : '';
   const tcp =
-    `(ip6 and ${nextHeader} == ${IpProtocol.TCP} and ${between(`ip6[${tcpAt + field.tcpDestinationPort}:2]`, ports)}` +
-    ` and (${flags})${fromTarget})`;
+    `${nextHeader} == ${IpProtocol.TCP} and ${between(`ip6[${at(upper, field.tcpDestinationPort)}:2]`, ports)}` +
+    ` and (${flags})${fromTarget}`;
 
-  // ICMPv6 header at 40, the quoted IPv6 header at 48, its TCP header at 88.
-  const icmpAt = IPV6_HEADER_LEN;
-  const quoted = icmpAt + ICMP_HEADER_LEN;
-  const quotedTcp = quoted + IPV6_HEADER_LEN;
-  const type = `ip6[${icmpAt + field.icmpType}]`;
-  const quotedDestination = quoted + field.ipv6Destination;
+  // The ICMPv6 header, the quoted IPv6 header 8 bytes on, its TCP header 40 bytes further.
+  const type = `ip6[${at(upper, field.icmpType)}]`;
+  const quotedDestination = at(upper, ICMP_HEADER_LEN + field.ipv6Destination);
   const aboutTarget = targets ? ` and ${anyOf(targets.map((t) => `(${ip6Equals(quotedDestination, parseAddress(t)!)})`))}` : '';
   const icmp =
-    `(ip6 and ${nextHeader} == ${IpProtocol.ICMPV6}` +
+    `${nextHeader} == ${IpProtocol.ICMPV6}` +
     ` and (${type} == ${Icmpv6Type.DEST_UNREACHABLE} or ${type} == ${Icmpv6Type.TIME_EXCEEDED})` +
-    ` and ip6[${quoted + field.ipv6NextHeader}] == ${IpProtocol.TCP}` +
-    ` and ${between(`ip6[${quotedTcp + field.tcpSourcePort}:2]`, ports)}${aboutTarget})`;
+    ` and ip6[${at(upper, ICMP_HEADER_LEN + field.ipv6NextHeader)}] == ${IpProtocol.TCP}` +
+    ` and ${between(`ip6[${at(upper, ICMP_HEADER_LEN + IPV6_HEADER_LEN + field.tcpSourcePort)}:2]`, ports)}${aboutTarget}`;
+  return [tcp, icmp];
+}
 
-  const clauses = [tcp, icmp];
-  if (extensionHeaders) {
-    // Replies to probes are unicast; multicast with a hop-by-hop header is MLD (RFC 3810 §5:
-    // router alert), which every host sends and hears on each link.
-    clauses.push(`(ip6 and not ip6 multicast and ${anyOf(IPV6_EXTENSION_HEADERS.map((h) => `${nextHeader} == ${h}`))})`);
+function ipv6Clauses(ports: readonly [number, number], targets: readonly string[] | undefined, extensionHeaders: boolean): string[] {
+  const nextHeader = `ip6[${field.ipv6NextHeader}]`;
+  const clauses = ipv6UpperConditions(ports, targets, nextHeader, IPV6_HEADER_LEN).map((c) => `(ip6 and ${c})`);
+  if (!extensionHeaders) return clauses;
+
+  // One extension header at 40: its next header at 40, its length from its own length byte at
+  // 41 (RFC 8200 §4.3-4.6: 8-byte units not counting the first 8; AH, RFC 4302 §2.2: 4-byte
+  // units minus 2). A fragment header is 8 bytes, and only the first fragment (offset 0) holds
+  // a transport header (RFC 8200 §4.5); later ones are dropped here as the engine ignores them.
+  const ext = `ip6[${IPV6_HEADER_LEN}]`;
+  const extLen = `ip6[${IPV6_HEADER_LEN + 1}]`;
+  const afterOne: Array<[kinds: readonly number[], upper: number | string, guard: string]> = [
+    [[IpProtocol.HOP_BY_HOP, IpProtocol.IPV6_ROUTING, IpProtocol.IPV6_DEST_OPTS], `${IPV6_HEADER_LEN} + ((${extLen} + 1) << 3)`, ''],
+    [[IpProtocol.IPV6_FRAGMENT], IPV6_HEADER_LEN + 8, ` and ip6[${IPV6_HEADER_LEN + 2}:2] & 0xfff8 == 0`],
+    [[IpProtocol.AH], `${IPV6_HEADER_LEN} + ((${extLen} + 2) << 2)`, ''],
+  ];
+  for (const [kinds, upper, guard] of afterOne) {
+    const first = anyOf(kinds.map((h) => `${nextHeader} == ${h}`));
+    const wanted = anyOf(ipv6UpperConditions(ports, targets, ext, upper).map((c) => `(${c})`));
+    clauses.push(`(ip6 and ${first}${guard} and ${wanted})`);
   }
+  // Two or more extension headers: beyond what BPF can follow. Replies to probes are unicast;
+  // multicast ones are MLD (RFC 3810 §5: hop-by-hop router alert), heard on every link.
+  const firstIsExtension = anyOf(IPV6_EXTENSION_HEADERS.map((h) => `${nextHeader} == ${h}`));
+  const secondIsExtension = anyOf(IPV6_EXTENSION_HEADERS.map((h) => `${ext} == ${h}`));
+  clauses.push(`(ip6 and not ip6 multicast and ${firstIsExtension} and ${secondIsExtension})`);
   return clauses;
 }
 

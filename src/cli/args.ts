@@ -75,7 +75,8 @@ const MAX_RATE = 10_000_000;
 
 function integer(value: string | undefined, name: string, min: number, max: number, fallback: number): number {
   if (value === undefined) return fallback;
-  if (!/^\d+$/.test(value)) throw new UsageError(`${name} must be a whole number, got "${value}"`);
+  // "-5" is a whole number, only out of range: it gets the range message.
+  if (!/^-?\d+$/.test(value)) throw new UsageError(`${name} must be a whole number, got "${value}"`);
   const n = Number(value);
   if (n < min || n > max) throw new UsageError(`${name} must be from ${min} to ${max}, got ${n}`);
   return n;
@@ -125,6 +126,30 @@ function parseShard(text: string | undefined): Shard | undefined {
   return { index, count };
 }
 
+/**
+ * "-n -5" as "--requests=-5": node:util's parseArgs calls a value that starts with "-" ambiguous
+ * and stops there; the flag's own check then gives the range message. Only the numeric flags
+ * are joined, so "--json -4" is still two flags.
+ */
+function negativeValuesInline(args: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const long = NUMERIC_FLAGS[args[i]];
+    if (args[i] === '--') return [...out, ...args.slice(i)];
+    if (long !== undefined && /^-\d/.test(args[i + 1] ?? '')) out.push(`--${long}=${args[++i]}`);
+    else out.push(args[i]);
+  }
+  return out;
+}
+const NUMERIC_FLAGS: Record<string, string> = Object.fromEntries([
+  ['-n', 'requests'],
+  ['-t', 'timeout'],
+  ['-c', 'concurrency'],
+  ...['requests', 'timeout', 'concurrency', 'rate', 'retries', 'max-targets', 'inter', 'fastinter', 'downinter', 'rise', 'fall', 'burst', 'seed', 'ttl', 'window'].map(
+    (name) => [`--${name}`, name],
+  ),
+]);
+
 const CHECK_ONLY = ['requests', 'rate', 'seed', 'shard'] as const;
 const MONITOR_ONLY = ['config', 'metrics', 'inter', 'fastinter', 'downinter', 'rise', 'fall', 'burst'] as const;
 const flagName: Record<string, string> = { requests: '-n/--requests' };
@@ -139,7 +164,7 @@ export function parseCli(argv: string[]): CliOptions {
   let parsed;
   try {
     parsed = parseArgs({
-      args,
+      args: negativeValuesInline(args),
       allowPositionals: true,
       strict: true,
       options: {

@@ -7,7 +7,7 @@ import type { CliOptions } from './args.js';
 import { JsonLinesWriter, resultJson } from './json-lines.js';
 import { resultLine } from './output.js';
 import { PcapRecorder } from './pcap-recorder.js';
-import { checkerOptions, checkFamilies, checkInterface, effectiveFamily, loadSpecs, needsRaw, resolveNames } from './prepare.js';
+import { checkerOptions, checkFamilies, checkInterface, checkSource, effectiveFamily, loadSpecs, needsRaw, resolveNames } from './prepare.js';
 import { ProgressBar } from './progress.js';
 import { Summary } from './summary.js';
 import { countShard, countTargets, expandSpecs, type SweepOrder, type TargetSpec } from './target-spec.js';
@@ -47,15 +47,24 @@ export async function runChecks(options: CliOptions): Promise<number> {
   const family = effectiveFamily(options);
   checkFamilies(specs, family, options.source !== undefined ? `--source ${options.source}` : options.syn?.extensionHeaders ? '--ipv6-ext' : `-${family}`);
   checkInterface(options.interface);
+  checkSource(options.source);
   const lookup = await resolveNames(specs, family);
   const planned = count * options.requests;
 
   const recorder = options.pcap !== undefined ? PcapRecorder.open(options.pcap) : undefined;
-  const checker = new Checker(checkerOptions(options, family, recorder?.onPacket, lookup));
+  // Trouble the engine meets mid-run (the nft shim lost): told at once with -v, and in the summary.
+  const warnings: string[] = [];
+  let progress: ProgressBar | undefined;
+  const onWarning = (message: string): void => {
+    warnings.push(message);
+    if (!options.verbose) return;
+    progress?.clear();
+    (options.json ? process.stderr : process.stdout).write(`warning: ${message}\n`);
+  };
+  const checker = new Checker(checkerOptions(options, family, recorder?.onPacket, lookup, onWarning));
   const aborter = new AbortController();
   const signals = onStopSignals((signal) => aborter.abort(new Error(`interrupted by ${signal}`)));
   const log = options.json ? process.stderr : process.stdout;
-  let progress: ProgressBar | undefined;
   try {
     await startChecker(checker, options, () => {
       if (recorder && options.pcap) fs.rmSync(options.pcap, { force: true });
@@ -100,6 +109,7 @@ export async function runChecks(options: CliOptions): Promise<number> {
     }
     progress?.stop();
     log.write(summary.render(signals.received));
+    for (const message of new Set(warnings)) log.write(`  Warning: ${message}\n`);
     return summary.allSucceeded && !signals.received ? EXIT_OK : EXIT_FAILED;
   } finally {
     progress?.stop();

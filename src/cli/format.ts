@@ -16,6 +16,15 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
 }
 
+/**
+ * Checks per second: whole numbers from 10 up, two significant digits below, so a slow run
+ * (--rate 0.5) reads "0.5 checks/s" and never "0".
+ */
+export function formatRate(perSecond: number): string {
+  if (perSecond >= 10) return String(Math.round(perSecond));
+  return String(Number(perSecond.toPrecision(2)));
+}
+
 /** A compact round-trip time: "0.31ms", "12.4ms", "1.20s". */
 export function formatRtt(ms: number): string {
   if (ms >= 1000) return `${(ms / 1000).toFixed(2)}s`;

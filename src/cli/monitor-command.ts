@@ -19,7 +19,7 @@ import { formatDuration } from './format.js';
 import { onStopSignals, startChecker } from './lifecycle.js';
 import { changeJson, changeLine, roundJson, roundLine } from './output.js';
 import { PcapRecorder } from './pcap-recorder.js';
-import { checkerOptions, checkFamilies, checkInterface, combineHooks, effectiveFamily, loadSpecs, resolveNames } from './prepare.js';
+import { checkerOptions, checkFamilies, checkInterface, checkSource, combineHooks, effectiveFamily, loadSpecs, resolveNames } from './prepare.js';
 import { countTargets, expandSpec, parseTargetSpec, type TargetSpec } from './target-spec.js';
 import { UsageError } from './usage-error.js';
 
@@ -104,6 +104,7 @@ export async function runMonitor(options: CliOptions): Promise<number> {
   const family = effectiveFamily(options);
   checkFamilies(specs, family, options.source !== undefined ? `--source ${options.source}` : `-${family}`);
   checkInterface(options.interface);
+  checkSource(options.source);
   await resolveNames(specs, family);
   const targets = [...monitorTargets(planned)];
   try {
@@ -116,7 +117,12 @@ export async function runMonitor(options: CliOptions): Promise<number> {
   const recorder = options.pcap !== undefined ? PcapRecorder.open(options.pcap) : undefined;
   const tally = new ReplyTally();
   // No cached lookup: names may move while the monitor runs, so the checker resolves each time.
-  const checker = new Checker(checkerOptions(options, family, combineHooks([recorder?.onPacket, tally.onPacket])));
+  // Trouble the engine meets mid-run (the nft shim lost): one line in the log, as it happens.
+  const onWarning = (message: string): void => {
+    const time = new Date().toISOString();
+    process.stdout.write(`${options.json ? JSON.stringify({ time, event: 'warning', message }) : `${time} warning: ${message}`}\n`);
+  };
+  const checker = new Checker(checkerOptions(options, family, combineHooks([recorder?.onPacket, tally.onPacket]), undefined, onWarning));
   let stopRequested: (signal: NodeJS.Signals) => void = () => {};
   const stopped = new Promise<NodeJS.Signals>((resolve) => (stopRequested = resolve));
   const signals = onStopSignals((signal) => stopRequested(signal));

@@ -4,9 +4,11 @@
 import dns from 'node:dns';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import type { CheckerOptions } from '../checker.js';
 import type { RawStrategyOptions } from '../engine/raw-strategy.js';
 import type { CliOptions } from './args.js';
+import { parseAddress } from '../wire/address.js';
 import { readTargetFile } from './target-file.js';
 import { specFamily, type TargetSpec } from './target-spec.js';
 import { UsageError } from './usage-error.js';
@@ -70,6 +72,23 @@ export function checkInterface(name: string | undefined): void {
   if (!fs.existsSync(`/sys/class/net/${name}`)) throw new UsageError(`--interface ${name}: no such network interface`);
 }
 
+/**
+ * --source must be an address of this host (in this network namespace): the raw engine writes
+ * it into every SYN, and replies to an address the host does not own never come back to it, so
+ * every check would time out (or, worse, someone else's host would get the SYN-ACKs).
+ */
+export function checkSource(source: string | undefined, interfaces = os.networkInterfaces()): void {
+  if (source === undefined) return;
+  const wanted = parseAddress(source.split('%')[0]);
+  const owned = Object.values(interfaces)
+    .flatMap((list) => list ?? [])
+    .some((a) => {
+      const bytes = parseAddress(a.address.split('%')[0]);
+      return bytes !== undefined && wanted !== undefined && Buffer.compare(bytes, wanted) === 0;
+    });
+  if (!owned) throw new UsageError(`--source ${source} is not an address of this host (see "ip addr")`);
+}
+
 /** Flags that only the raw engine honours make 'auto' mean 'raw'. */
 export function needsRaw(options: CliOptions): boolean {
   return (
@@ -86,8 +105,10 @@ export function checkerOptions(
   family: 4 | 6 | 'both',
   onPacket: RawStrategyOptions['onPacket'] | undefined,
   lookup?: Lookup,
+  onWarning?: RawStrategyOptions['onWarning'],
 ): CheckerOptions {
   const raw: RawStrategyOptions = {};
+  if (onWarning) raw.onWarning = onWarning;
   if (options.source !== undefined) raw.source = options.source;
   if (options.interface !== undefined) raw.interface = options.interface;
   if (options.syn !== undefined) raw.syn = options.syn;

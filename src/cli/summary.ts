@@ -2,7 +2,7 @@
 // "Succeed", "Errors: connect, timeout, other") plus latency percentiles.
 import { performance } from 'node:perf_hooks';
 import type { CheckResult } from '../checker.js';
-import { formatMs } from './format.js';
+import { formatMs, formatRate } from './format.js';
 
 export { formatMs } from './format.js';
 
@@ -86,7 +86,7 @@ export class Summary {
           `p99 ${formatMs(percentile(sorted, 0.99))}, max ${formatMs(sorted[sorted.length - 1])}`,
       );
     }
-    if (elapsed > 0 && this.count > 1) lines.push(`  Rate: ${Math.round((this.count / elapsed) * 1000)} checks/s`);
+    if (elapsed > 0 && this.count > 1) lines.push(`  Rate: ${formatRate((this.count / elapsed) * 1000)} checks/s`);
     return `${lines.join('\n')}\n`;
   }
 }

@@ -14,7 +14,7 @@
 // every address (RFC 3021). IPv6 has no broadcast, so IPv6 blocks keep every address.
 import net from 'node:net';
 import { formatAddress, parseAddress } from '../wire/index.js';
-import { parseTarget } from '../core/target.js';
+import { ipv4DestinationProblem, ipv6DestinationProblem, looksLikeInetAton, mappedIpv4, parseTarget } from '../core/target.js';
 import { MAX_PERMUTATION_SIZE, permutedIndices, shardSize, type Shard } from '../core/permutation.js';
 import { parsePortList } from './port-list.js';
 import { UsageError } from './usage-error.js';
@@ -49,7 +49,7 @@ function v4Range(address: string, lenText: string | undefined, text: string): Ho
   const bytes = parseAddress(address);
   if (!bytes || bytes.length !== 4) fail(text, `"${address}" is not an IPv4 address`);
   const value = ((bytes[0] << 24) | (bytes[1] << 16) | (bytes[2] << 8) | bytes[3]) >>> 0;
-  if (lenText === undefined) return { kind: 'v4', first: value, count: 1 };
+  if (lenText === undefined) return unicastV4({ kind: 'v4', first: value, count: 1 }, `"${address}"`, text);
   const len = prefixLength(lenText, 32, text);
   const size = 2 ** (32 - len);
   if (value % size !== 0) {
@@ -57,12 +57,26 @@ function v4Range(address: string, lenText: string | undefined, text: string): Ho
     fail(text, `${address}/${len} has host bits set; the block is ${network}/${len}`);
   }
   // RFC 3021: /31 point-to-point links have no network or broadcast address.
-  return len < 31 ? { kind: 'v4', first: value + 1, count: size - 2 } : { kind: 'v4', first: value, count: size };
+  const range = len < 31 ? { kind: 'v4' as const, first: value + 1, count: size - 2 } : { kind: 'v4' as const, first: value, count: size };
+  return unicastV4(range, `${address}/${len}`, text);
+}
+
+/** Refuses a range of multicast, broadcast or "this network" addresses only (core/target.ts). */
+function unicastV4(range: HostRange & { kind: 'v4' }, what: string, text: string): HostRange {
+  const problem = ipv4DestinationProblem(range.first, range.first + range.count - 1, what);
+  if (problem) fail(text, problem);
+  return range;
 }
 
 function v6Range(address: string, lenText: string | undefined, text: string): HostRange {
   const bytes = parseAddress(address);
   if (!bytes || bytes.length !== 16) fail(text, `"${address}" is not an IPv6 address`);
+  // An IPv4-mapped address (::ffff:a.b.c.d) is the IPv4 address it maps, as the kernel treats it.
+  const v4 = mappedIpv4(address);
+  if (v4 !== undefined && lenText === undefined) return v4Range(v4, undefined, text);
+  if (v4 !== undefined && /^\d{1,3}$/.test(lenText!) && Number(lenText) >= 96) return v4Range(v4, String(Number(lenText) - 96), text);
+  const problem = ipv6DestinationProblem(bytes, lenText === undefined || lenText === '128', lenText === undefined ? `"${address}"` : `${address}/${lenText}`);
+  if (problem) fail(text, problem);
   if (lenText === undefined) return { kind: 'v6', first: bytes, count: 1n };
   const len = prefixLength(lenText, 128, text);
   for (let bit = len; bit < 128; bit++) {
@@ -76,7 +90,8 @@ function v6Range(address: string, lenText: string | undefined, text: string): Ho
 }
 
 function nameRange(host: string, text: string): HostRange {
-  if (/^[\d.]+$/.test(host)) fail(text, `"${host}" is not a valid IPv4 address`);
+  // inet_aton forms ("198.018.0.2", "0xc6.18.0.2") are refused, never resolved: core/target.ts.
+  if (looksLikeInetAton(host)) fail(text, `"${host}" is not a valid IPv4 address (four decimal numbers from 0 to 255, no leading zeros)`);
   try {
     parseTarget(`${host}:1`);
   } catch {

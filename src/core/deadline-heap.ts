@@ -2,6 +2,7 @@
 // typed arrays, so a million pending deadlines cost 16 bytes each and no closure or Timeout
 // object. Entries are never removed early: a probe that finishes bumps its slot's generation
 // and the stale entry is dropped when it reaches the top (lazy deletion).
+import { timerDelay } from './timer-delay.js';
 
 export class DeadlineHeap {
   private times: Float64Array;
@@ -171,8 +172,8 @@ export class DeadlineTimer {
     this.timer = undefined;
     this.armedFor = next;
     if (next === Infinity) return;
-    // Node timers have 1 ms granularity: round up, so the timer never wakes a hair early and spins.
-    const delay = Math.max(0, Math.ceil(next - this.now()));
+    // Rounded up and clamped (core/timer-delay.ts): a deadline past 24.8 days wakes early and re-arms.
+    const delay = timerDelay(next - this.now());
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.armedFor = Infinity;

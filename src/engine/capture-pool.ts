@@ -1,6 +1,7 @@
 // The raw engine's captures, one per interface, opened on first use and closed when no probe
 // has used them for a while: a steady trickle of checks does not reopen libpcap every time, yet
 // an idle engine holds no capture (and so keeps neither a packet socket nor the process alive).
+import { timerDelay } from '../core/timer-delay.js';
 import type { FrameHandler, LiveCapture, LiveCaptureOptions } from '../capture/pcap.js';
 
 export type CaptureOpener = (options: LiveCaptureOptions, onFrame: FrameHandler) => LiveCapture;
@@ -59,7 +60,7 @@ export class CapturePool {
         entry.capture?.close();
         entry.capture = undefined;
       }
-    }, this.idleMs);
+    }, timerDelay(this.idleMs));
     entry.idleTimer.unref();
   }
 

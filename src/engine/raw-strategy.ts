@@ -88,6 +88,8 @@ export interface RawStrategyOptions {
    * e.g. to record them in a pcap file (LINKTYPE_RAW). `bytes` is only valid during the call.
    */
   onPacket?: (direction: 'sent' | 'received', bytes: Uint8Array, timestampUs: number) => void;
+  /** Told once, when something goes wrong mid-run that `warnings` then lists (the shim was lost). */
+  onWarning?: (message: string) => void;
   /** Test seams. */
   transport?: RawTransport;
   /** How source ports are claimed from the kernel (default: bound TCP sockets, port-claims.ts). */
@@ -255,7 +257,9 @@ export class RawStrategy implements Strategy {
           ports: claims.ports,
           onLost: (error) => {
             this.counters.shimLost++;
-            this.warnings.push(`the nftables shim was lost (${error.message}): the local kernel now answers SYN-ACKs with its own RST`);
+            const message = `the nftables shim was lost (${error.message}): the local kernel now answers SYN-ACKs with its own RST`;
+            this.warnings.push(message);
+            this.options.onWarning?.(message);
           },
         });
         if (this.shim.warning) this.warnings.push(this.shim.warning);

@@ -6,7 +6,7 @@
 // the general parsers (engine/reply.ts), which decide what it is. So this view never has to be
 // right about a malformed packet: it only has to refuse it.
 import { LinkType } from '../wire/link-type.js';
-import { EtherType, IpProtocol, TcpFlags, tcpOptionBytesValid, type TcpOption, type TcpRepr } from '../wire/index.js';
+import { EtherType, IpProtocol, TcpFlags, ipv4OptionBytesValid, tcpOptionBytesValid, type TcpOption, type TcpRepr } from '../wire/index.js';
 import type { Family } from '../core/types.js';
 
 const ETHERNET_HEADER = 14;
@@ -64,6 +64,9 @@ export class TcpReplyView {
       // Ethernet pads short frames: the IP total length, not the frame, says where TCP ends.
       if (headerLen < IPV4_MIN_HEADER || totalLen < headerLen + TCP_MIN_HEADER || totalLen > available) return false;
       if (fragmentOffset !== 0 || bytes[ip + 9] !== IpProtocol.TCP) return false;
+      // IP options are read past, but only when parseIpv4 would accept them too (a mutated IHL
+      // once turned TCP ports into a bad "option" the view read through: seed 913031626).
+      if (headerLen > IPV4_MIN_HEADER && !ipv4OptionBytesValid(bytes, ip + IPV4_MIN_HEADER, ip + headerLen)) return false;
       this.family = 4;
       this.addrLen = 4;
       this.ttl = bytes[ip + 8];

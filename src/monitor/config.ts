@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { ShakerError } from '../core/errors.js';
-import { checkCount, checkSettings, show, type HealthCheckSettings } from './settings.js';
+import { checkCount, checkName, checkSettings, show, type HealthCheckSettings } from './settings.js';
 
 export interface MonitorTargetConfig extends HealthCheckSettings {
   /** What to probe: "host:port", or a host when `port` is set (the CLI also takes blocks and port lists). */
@@ -106,7 +106,7 @@ function targetOf(entry: unknown, where: string): MonitorTargetConfig {
   const out: MonitorTargetConfig = { target: entry.target.trim(), ...settingsOf(entry, where) };
   const port = portOf(entry.port, where);
   if (port !== undefined) out.port = port;
-  if (typeof entry.name === 'string') out.name = entry.name.trim();
+  if (typeof entry.name === 'string') out.name = checkName(entry.name.trim(), `${where}.name`);
   return out;
 }
 
@@ -128,11 +128,23 @@ function configOf(document: unknown): MonitorConfig {
   return { defaults, targets: list.map((entry, i) => targetOf(entry, `targets[${i}]`)) };
 }
 
+/**
+ * YAML without the library's console output: a warning (an unknown tag such as `!!js/function`,
+ * which YAML would print over six lines to stderr and then read as a plain string) is an error
+ * here, reported in one line like any other.
+ */
+function parseYaml(text: string): unknown {
+  const doc = YAML.parseDocument(text, { logLevel: 'silent' });
+  const problem = doc.errors[0] ?? doc.warnings[0];
+  if (problem) throw problem;
+  return doc.toJS({ maxAliasCount: 100 });
+}
+
 /** Parses config text. `source` names the file in messages; a ".json" name is parsed as JSON, anything else as YAML. */
 export function parseMonitorConfig(text: string, source: string): MonitorConfig {
   let document: unknown;
   try {
-    document = path.extname(source).toLowerCase() === '.json' ? JSON.parse(text) : YAML.parse(text);
+    document = path.extname(source).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text);
   } catch (error) {
     const message = (error as Error).message.split('\n')[0].replace(/:$/, '');
     throw new ConfigError(`${source}: not valid ${path.extname(source).toLowerCase() === '.json' ? 'JSON' : 'YAML'}: ${message}`, { cause: error });

@@ -49,6 +49,18 @@ export function parseDuration(value: unknown, name: string): number {
   return ms;
 }
 
+/**
+ * A target's name goes into log lines, events and metric labels as it is: a control character
+ * (a newline above all) or a Unicode line separator would let it forge log lines, so a name has
+ * none. Returns the name.
+ */
+export function checkName(value: string, name: string): string {
+  if (/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(value)) {
+    throw new InvalidArgumentError(`${name} must be one line of printable text, got ${show(value)}`);
+  }
+  return value;
+}
+
 export function checkCount(value: unknown, name: string, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     throw new InvalidArgumentError(`${name} must be a whole number from ${min} to ${max}, got ${show(value)}`);

@@ -3,7 +3,7 @@
 import net from 'node:net';
 import { InvalidArgumentError } from '../core/errors.js';
 import { parseTarget } from '../core/target.js';
-import { checkCount, checkSettings, resolveSettings, type HealthCheckSettings, type ResolvedSettings } from './settings.js';
+import { checkCount, checkName, checkSettings, resolveSettings, type HealthCheckSettings, type ResolvedSettings } from './settings.js';
 
 export interface MonitorTarget extends HealthCheckSettings {
   /** "host:port"; or a bare host when `port` (or the defaults' port) is set. */
@@ -61,7 +61,7 @@ export function resolveTargets(targets: ReadonlyArray<string | MonitorTarget>, d
     if (spec.port !== undefined) checkCount(spec.port, `${where}.port`, 1, 65535);
     const port = spec.port ?? (lacksPort(spec.target) ? defaults.port : undefined);
     const probe = parseTarget(withPort(spec.target, port)).text;
-    const name = spec.name ?? probe;
+    const name = spec.name === undefined ? probe : checkName(spec.name, `${where}.name`);
     if (seen.has(name)) throw new InvalidArgumentError(`${where}: "${name}" is monitored twice (give one of them another name)`);
     seen.add(name);
     return { name, probe, settings: resolveSettings(base, checkSettings(spec, where)) };

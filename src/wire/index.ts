@@ -22,7 +22,7 @@ export { formatAddress, parseAddress } from './address.js';
 export { EtherType, IpProtocol, protocolName } from './protocol.js';
 
 export type { Ipv4Repr, Ipv4ReprInput } from './ipv4.js';
-export { IPV4_HEADER_LEN, Ipv4Packet, ipv4Field, ipv4HeaderLen, emitIpv4, parseIpv4 } from './ipv4.js';
+export { IPV4_HEADER_LEN, Ipv4Packet, ipv4Field, ipv4HeaderLen, ipv4OptionBytesValid, emitIpv4, parseIpv4 } from './ipv4.js';
 
 export type { Ipv6ExtensionHeader, Ipv6Option, Ipv6Repr, Ipv6ReprInput } from './ipv6.js';
 export {

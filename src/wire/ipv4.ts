@@ -107,6 +107,14 @@ function checkIpv4Options(b: Uint8Array, start: number, end: number): Malformed 
   return undefined;
 }
 
+/**
+ * checkIpv4Options as a yes/no, for readers that only need to refuse what parseIpv4 refuses
+ * (engine/tcp-reply-view.ts). Builds an error only for bad options, which are rare.
+ */
+export function ipv4OptionBytesValid(b: Uint8Array, start: number, end: number): boolean {
+  return checkIpv4Options(b, start, end) === undefined;
+}
+
 /** An IPv4 header as values. Addresses and options are copies, safe to keep. */
 export interface Ipv4Repr {
   src: Uint8Array;

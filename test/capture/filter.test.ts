@@ -27,7 +27,25 @@ test('the default filter, both families, written out', (t) => {
       ' or (ip6 and ip6[6] == 6 and ip6[42:2] >= 61000 and ip6[42:2] <= 61999' +
       ' and (ip6[53] & (tcp-syn|tcp-ack) == (tcp-syn|tcp-ack) or ip6[53] & tcp-rst != 0))' +
       ' or (ip6 and ip6[6] == 58 and (ip6[40] == 1 or ip6[40] == 3) and ip6[54] == 6 and ip6[88:2] >= 61000 and ip6[88:2] <= 61999)' +
-      ' or (ip6 and not ip6 multicast and (ip6[6] == 0 or ip6[6] == 43 or ip6[6] == 44 or ip6[6] == 51 or ip6[6] == 60))',
+      // One extension header (hop-by-hop, routing, destination options): stepped over by its length.
+      ' or (ip6 and (ip6[6] == 0 or ip6[6] == 43 or ip6[6] == 60)' +
+      ' and ((ip6[40] == 6 and ip6[40 + ((ip6[41] + 1) << 3) + 2:2] >= 61000 and ip6[40 + ((ip6[41] + 1) << 3) + 2:2] <= 61999' +
+      ' and (ip6[40 + ((ip6[41] + 1) << 3) + 13] & (tcp-syn|tcp-ack) == (tcp-syn|tcp-ack) or ip6[40 + ((ip6[41] + 1) << 3) + 13] & tcp-rst != 0))' +
+      ' or (ip6[40] == 58 and (ip6[40 + ((ip6[41] + 1) << 3)] == 1 or ip6[40 + ((ip6[41] + 1) << 3)] == 3)' +
+      ' and ip6[40 + ((ip6[41] + 1) << 3) + 14] == 6 and ip6[40 + ((ip6[41] + 1) << 3) + 48:2] >= 61000 and ip6[40 + ((ip6[41] + 1) << 3) + 48:2] <= 61999)))' +
+      // A first fragment: 8 bytes of fragment header; later fragments never pass.
+      ' or (ip6 and ip6[6] == 44 and ip6[42:2] & 0xfff8 == 0' +
+      ' and ((ip6[40] == 6 and ip6[50:2] >= 61000 and ip6[50:2] <= 61999 and (ip6[61] & (tcp-syn|tcp-ack) == (tcp-syn|tcp-ack) or ip6[61] & tcp-rst != 0))' +
+      ' or (ip6[40] == 58 and (ip6[48] == 1 or ip6[48] == 3) and ip6[62] == 6 and ip6[96:2] >= 61000 and ip6[96:2] <= 61999)))' +
+      // An authentication header: its length counts 4-byte units, less 2.
+      ' or (ip6 and ip6[6] == 51' +
+      ' and ((ip6[40] == 6 and ip6[40 + ((ip6[41] + 2) << 2) + 2:2] >= 61000 and ip6[40 + ((ip6[41] + 2) << 2) + 2:2] <= 61999' +
+      ' and (ip6[40 + ((ip6[41] + 2) << 2) + 13] & (tcp-syn|tcp-ack) == (tcp-syn|tcp-ack) or ip6[40 + ((ip6[41] + 2) << 2) + 13] & tcp-rst != 0))' +
+      ' or (ip6[40] == 58 and (ip6[40 + ((ip6[41] + 2) << 2)] == 1 or ip6[40 + ((ip6[41] + 2) << 2)] == 3)' +
+      ' and ip6[40 + ((ip6[41] + 2) << 2) + 14] == 6 and ip6[40 + ((ip6[41] + 2) << 2) + 48:2] >= 61000 and ip6[40 + ((ip6[41] + 2) << 2) + 48:2] <= 61999)))' +
+      // Two or more: beyond BPF, passed when unicast for the TypeScript parser.
+      ' or (ip6 and not ip6 multicast and (ip6[6] == 0 or ip6[6] == 43 or ip6[6] == 44 or ip6[6] == 51 or ip6[6] == 60)' +
+      ' and (ip6[40] == 0 or ip6[40] == 43 or ip6[40] == 44 or ip6[40] == 51 or ip6[40] == 60))',
   );
 });
 
@@ -179,6 +197,9 @@ const UDP = 17;
 const ICMP = 1;
 const ICMPV6 = 58;
 const HOP_BY_HOP = 0;
+const DEST_OPTS = 60;
+const FRAGMENT = 44;
+const AH = 51;
 const Flags = { FIN: 0x01, SYN: 0x02, RST: 0x04, PSH: 0x08, ACK: 0x10 } as const;
 
 const addr = (ip: string): Uint8Array => {
@@ -257,6 +278,28 @@ function hopByHop(next: number, payload: Uint8Array): Uint8Array {
   b[2] = 1; // PadN
   b[3] = 4;
   b.set(payload, 8);
+  return b;
+}
+
+/** A fragment header (RFC 8200 §4.5): `offset` in 8-byte units, then `payload`. */
+function fragment(next: number, offset: number, more: boolean, payload: Uint8Array): Uint8Array {
+  const b = new Uint8Array(8 + payload.length);
+  b[0] = next;
+  b[2] = (offset << 3) >> 8;
+  b[3] = ((offset << 3) & 0xff) | (more ? 1 : 0);
+  b.set([0, 0, 0x12, 0x34], 4);
+  b.set(payload, 8);
+  return b;
+}
+
+/** An authentication header (RFC 4302 §2): 12 fixed bytes and a 12-byte ICV, so 24 bytes, length field 4. */
+function authHeader(next: number, payload: Uint8Array): Uint8Array {
+  const b = new Uint8Array(24 + payload.length);
+  b[0] = next;
+  b[1] = 24 / 4 - 2;
+  b.set([0, 0, 1, 0], 4); // SPI 256
+  b.set([0, 0, 0, 1], 8); // sequence number 1
+  b.set(payload, 24);
   return b;
 }
 
@@ -341,6 +384,31 @@ const rows: Array<[title: string, expect: readonly [boolean, boolean], packet: P
     NEITHER,
     v6(PEER[6], HOP_BY_HOP, hopByHop(ICMPV6, icmpMessage(143, 0, new Uint8Array(8))), 'ff02::16'),
   ],
+  // Issue 13: past one extension header the filter reads what follows, as without it.
+  ['v6 SYN-ACK behind a hop-by-hop header to a port out of range', NEITHER, v6(PEER[6], HOP_BY_HOP, hopByHop(TCP, fromPeer(50005, SYN_ACK)))],
+  ['v6 plain ACK behind a hop-by-hop header', NEITHER, v6(PEER[6], HOP_BY_HOP, hopByHop(TCP, fromPeer(61023, Flags.ACK)))],
+  ['v6 UDP behind a hop-by-hop header', NEITHER, v6(PEER[6], HOP_BY_HOP, hopByHop(UDP, udpHeader(53, 61024)))],
+  ['v6 SYN-ACK behind a hop-by-hop header from a non-target', PLAIN_ONLY, v6('2001:2::3', HOP_BY_HOP, hopByHop(TCP, fromPeer(61025, SYN_ACK)))],
+  ['v6 RST behind a destination-options header', BOTH, v6(PEER[6], DEST_OPTS, hopByHop(TCP, fromPeer(61026, Flags.RST)))],
+  [
+    'ICMPv6 unreachable behind a destination-options header, about our probe',
+    BOTH,
+    v6(ROUTER[6], DEST_OPTS, hopByHop(ICMPV6, icmpMessage(1, 3, quotedSyn6(61027, PEER[6])))),
+  ],
+  [
+    'ICMPv6 echo request behind a destination-options header',
+    NEITHER,
+    v6(PEER[6], DEST_OPTS, hopByHop(ICMPV6, icmpMessage(128, 0, new Uint8Array(8)))),
+  ],
+  ['v6 SYN-ACK in a first fragment', BOTH, v6(PEER[6], FRAGMENT, fragment(TCP, 0, true, fromPeer(61028, SYN_ACK)))],
+  ['v6 non-first fragment', NEITHER, v6(PEER[6], FRAGMENT, fragment(TCP, 3, false, fromPeer(61029, SYN_ACK)))],
+  ['v6 SYN-ACK behind an authentication header', BOTH, v6(PEER[6], AH, authHeader(TCP, fromPeer(61030, SYN_ACK)))],
+  ['v6 UDP behind an authentication header', NEITHER, v6(PEER[6], AH, authHeader(UDP, udpHeader(53, 61031)))],
+  [
+    'v6 SYN-ACK behind two extension headers (beyond BPF: left for the TS parser)',
+    BOTH,
+    v6(PEER[6], HOP_BY_HOP, hopByHop(DEST_OPTS, hopByHop(TCP, fromPeer(61032, SYN_ACK)))),
+  ],
 ];
 const wireCases: WireCase[] = rows.map(([title, [pass, passWithTargets], packet]) => ({ title, pass, passWithTargets, ...packet }));
 
@@ -395,9 +463,15 @@ async function waitFor(what: string, predicate: () => boolean, timeoutMs = 10000
   }
 }
 
-/** Starts tcpdump writing to `file`; resolves once it listens; the returned function stops it. */
+/**
+ * Starts tcpdump writing to `file`; resolves once it listens (tcpdump says so after setting the
+ * filter); the returned function stops it. Immediate mode: without it libpcap reads the kernel's
+ * ring a block at a time, a block is handed over only when full or after its timeout, and tcpdump
+ * stopped before that loses what the block holds (a packet that passed the filter went missing
+ * this way under load).
+ */
 async function capture(t: ExecutionContext, ns: string, filter: string, file: string): Promise<() => Promise<void>> {
-  const argv = ['netns', 'exec', ns, 'tcpdump', '-i', 've', '-Q', 'in', '-U', '-w', file, filter];
+  const argv = ['netns', 'exec', ns, 'tcpdump', '-i', 've', '-Q', 'in', '--immediate-mode', '-U', '-w', file, filter];
   const child = spawn('ip', argv, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
@@ -458,13 +532,36 @@ for (const fd of Object.values(fds)) addon.close(fd);`;
   const everythingFile = path.join(dir, 'everything.pcap');
   const stopEverything = await capture(t, engine, 'ip or ip6', everythingFile);
 
-  sendRaw(
-    peer,
-    wireCases.map((c, i) => ({ family: c.family, dst: ENGINE[c.family], bytes: c.build(MARKER_BASE + i + 1) })),
-  );
+  // After the cases, a sentinel every filter passes, sent last: each capture stops only once it
+  // holds the sentinel and every case it should hold, so no clock decides what "arrived" means.
   const all = wireCases.map((_, i) => MARKER_BASE + i + 1);
-  await waitFor('every packet to arrive', () => all.every((m) => markersIn(everythingFile).includes(m)));
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  const sentinel = MARKER_BASE + wireCases.length + 1;
+  const packets = new Map<number, { family: 4 | 6; dst: string; bytes: Uint8Array }>([
+    ...wireCases.map((c, i) => [MARKER_BASE + i + 1, { family: c.family, dst: ENGINE[c.family], bytes: c.build(MARKER_BASE + i + 1) }] as const),
+    [sentinel, { family: 4, dst: ENGINE[4], bytes: wireCases[0].build(sentinel) }],
+  ]);
+  // Some of what the sender hands the peer's kernel right after the link comes up sometimes never
+  // reaches the engine namespace (seen under load: runs of 6 to 15 packets, IPv6 and the IPv4
+  // sentinel alike, send() having succeeded; the cause is not pinned down). The everything-capture
+  // tells "not delivered" from "filtered out", so what it did not see is sent again.
+  let unseen = [...all, sentinel];
+  for (let round = 1; unseen.length > 0; round++) {
+    if (round > 5) return t.fail(`markers ${unseen.join(', ')} never reached the engine namespace in 5 sends`);
+    if (round > 1) t.log(`send ${round}: markers ${unseen.join(', ')} had not arrived`);
+    sendRaw(peer, unseen.map((m) => packets.get(m)!)); // ascending: the sentinel still goes last
+    await waitFor('every packet to arrive', () => unseen.every((m) => markersIn(everythingFile).includes(m)), 3000).catch(() => undefined);
+    const seen = new Set(markersIn(everythingFile));
+    unseen = unseen.filter((m) => !seen.has(m));
+  }
+  const waits: Array<[file: string, markers: number[]]> = [
+    [everythingFile, [...all, sentinel]],
+    [plainFile, [...all.filter((_, i) => wireCases[i].pass), sentinel]],
+    [targetsFile, [...all.filter((_, i) => wireCases[i].passWithTargets), sentinel]],
+  ];
+  for (const [file, markers] of waits) {
+    // A packet the filter should pass that never shows up fails below, with its title.
+    await waitFor(`${path.basename(file)} to hold its packets`, () => markers.every((m) => markersIn(file).includes(m))).catch(() => undefined);
+  }
   await Promise.all([stopPlain(), stopTargets(), stopEverything()]);
 
   const plain = new Set(markersIn(plainFile));
@@ -474,7 +571,7 @@ for (const fd of Object.values(fds)) addon.close(fd);`;
     t.is(plain.has(marker), c.pass, `plain filter: ${c.title}`);
     t.is(withTargets.has(marker), c.passWithTargets, `filter with targets: ${c.title}`);
   }
-  const stray = [...plain, ...withTargets].filter((m) => !all.includes(m));
+  const stray = [...plain, ...withTargets].filter((m) => !all.includes(m) && m !== sentinel);
   if (stray.length > 0) t.log(spawnSync('tcpdump', ['-nn', '-v', '-r', plainFile], { encoding: 'utf8' }).stdout);
   t.deepEqual(stray, [], 'nothing else (ARP, neighbour discovery, kernel replies) got through');
   t.log(`${wireCases.length} packets: ${plain.size} passed the plain filter, ${withTargets.size} the one with targets`);

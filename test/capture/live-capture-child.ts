@@ -33,6 +33,21 @@ async function loopbackStream(): Promise<{ port: number; send(n: number): Promis
   };
 }
 
+/** The worker's messages in order; rejects on a worker error or an early exit. */
+async function* readWorker(worker: Worker): AsyncGenerator<unknown, never> {
+  const queue: unknown[] = [];
+  let failure: Error | undefined;
+  let wake: (() => void) | undefined;
+  worker.on('message', (m) => (queue.push(m), wake?.()));
+  worker.on('error', (e) => ((failure = e), wake?.()));
+  worker.on('exit', (code) => ((failure ??= new Error(`the worker exited with ${code}`)), wake?.()));
+  for (;;) {
+    while (queue.length === 0 && !failure) await new Promise<void>((resolve) => (wake = resolve));
+    if (queue.length > 0) yield queue.shift();
+    else throw failure!;
+  }
+}
+
 const modes: Record<string, (args: string[]) => Promise<void>> = {
   /** Opens, sees traffic, closes twice, releases its sockets: the process must then end by itself. */
   async 'close-then-exit'() {
@@ -57,30 +72,38 @@ const modes: Record<string, (args: string[]) => Promise<void>> = {
     process.exit(0);
   },
 
-  /** A worker holding open captures is terminated: the main thread must live on. */
+  /**
+   * A worker holding open captures is terminated while packets flow: the main thread must live on.
+   * The UDP traffic comes from this (main) thread and is received here too: a dgram socket that
+   * receives inside a worker being terminated can abort Node itself (UDPWrap::OnRecv, "FromJust
+   * Maybe value is Nothing"), a Node bug that has nothing to do with the capture.
+   */
   async 'worker-terminate'() {
+    const stream = await loopbackStream();
     // Workers do not inherit the tsx loader: the worker registers it, then loads this file.
     const body = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => tsx.tsImport(${JSON.stringify(import.meta.url)}, ${JSON.stringify(import.meta.url)}))`;
-    const worker = new Worker(body, { eval: true, workerData: ['worker-body'] });
-    const message = await new Promise<unknown>((resolve, reject) => {
-      worker.once('message', resolve);
-      worker.once('error', reject);
-    });
+    const worker = new Worker(body, { eval: true, workerData: ['worker-body', String(stream.port)] });
+    const messages = readWorker(worker);
+    await messages.next(); // its captures are open
+    await stream.send(100);
+    const counted = await messages.next();
+    // Terminate with packets still arriving at the open capture.
+    const flowing = stream.send(1000);
     const code = await worker.terminate();
-    say({ worker: message, terminated: code, packetSocketsLeft: ownPacketSockets() });
+    await flowing;
+    stream.close();
+    say({ worker: counted.value, terminated: code, packetSocketsLeft: ownPacketSockets() });
   },
 
-  /** Inside the worker of 'worker-terminate': two captures, one closed, one left open (and
-   *  its socket held) when the worker is terminated. */
-  async 'worker-body'() {
-    const stream = await loopbackStream();
+  /** Inside the worker of 'worker-terminate': two captures of the main thread's traffic to PORT,
+   *  one closed, one left open (and its socket held) when the worker is terminated. No sockets. */
+  async 'worker-body'([port]) {
     let frames = 0;
-    const filter = `udp and dst port ${stream.port}`;
+    const filter = `udp and dst port ${port}`;
     openLiveCapture({ iface: 'lo', filter }, () => frames++).close();
     openLiveCapture({ iface: 'lo', filter }, () => frames++);
-    await stream.send(100);
+    parentPort?.postMessage({ open: true });
     while (frames < 100) await new Promise((resolve) => setTimeout(resolve, 5));
-    void stream.send(1000);
     parentPort?.postMessage({ frames });
     await new Promise(() => {}); // run until terminated
   },

@@ -118,8 +118,18 @@ test(usage, ['-a', '198.18.0.2:80', '-x'], /Unknown option '-x'/);
 test(usage, ['-a'], /argument missing/);
 test(usage, ['-a', '198.18.0.2:80', '--json=yes'], /does not take an argument/);
 test(usage, ['-a', '198.18.0.2:80', '-n', '0'], /--requests must be from 1 to 100000000, got 0/);
-test(usage, ['-a', '198.18.0.2:80', '-n', '-1'], /ambiguous/); // node:util reads "-1" as a flag
-test(usage, ['-a', '198.18.0.2:80', '-n-1'], /--requests must be a whole number, got "-1"/);
+// Issue 13: a negative number gets the range message, not node:util's "argument is ambiguous".
+test(usage, ['-a', '198.18.0.2:80', '-n', '-1'], /--requests must be from 1 to 100000000, got -1/);
+test(usage, ['-a', '198.18.0.2:80', '-n-1'], /--requests must be from 1 to 100000000, got -1/);
+test(usage, ['-a', '198.18.0.2:80', '--requests', '-5'], /--requests must be from 1 to 100000000, got -5/);
+test(usage, ['-a', '198.18.0.2:80', '-t', '-100'], /--timeout must be from 1 to 3600000, got -100/);
+test(usage, ['-a', '198.18.0.2:80', '-c', '-2'], /--concurrency must be from 1 to 1000000, got -2/);
+test(usage, ['-a', '198.18.0.2:80', '--retries', '-1'], /--retries must be from 0 to 255, got -1/);
+test(usage, ['-a', '198.18.0.2:80', '--max-targets', '-1'], /--max-targets must be from 1/);
+test(usage, ['-a', '198.18.0.2:80', '--rate', '-3'], /--rate must be a positive number of checks per second up to 10000000, got "-3"/);
+test(usage, ['monitor', '-a', '198.18.0.2:80', '--rise', '-2'], /--rise must be from 1 to 1000, got -2/);
+test(usage, ['monitor', '-a', '198.18.0.2:80', '--inter', '-2s'], /--inter must be a duration/);
+test(usage, ['-a', '198.18.0.2:80', '-n', '-1.5'], /--requests must be a whole number, got "-1.5"/);
 test(usage, ['-a', '198.18.0.2:80', '-n', '1.5'], /--requests must be a whole number, got "1.5"/);
 test(usage, ['-a', '198.18.0.2:80', '-n', '99999999999999999999'], /--requests must be from 1 to 100000000/);
 test(usage, ['-a', '198.18.0.2:80', '-c', 'abc'], /--concurrency must be a whole number, got "abc"/);

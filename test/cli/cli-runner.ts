@@ -3,6 +3,7 @@
 // whose output lines a test can wait for.
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Testbed } from '../../src/testbed/index.js';
@@ -53,6 +54,47 @@ export class RunningCli {
       await new Promise((r) => setTimeout(r, 20));
     }
   }
+}
+
+/** Kills the `nft -i` child that holds the engine's shim table, as an OOM killer or a stray kill would. */
+export function killShim(run: RunningCli): void {
+  const nft = descendants(run.child.pid!).filter((pid) => processName(pid) === 'nft');
+  if (nft.length !== 1) throw new Error(`expected one nft child of tcp-checker, found ${nft.length}`);
+  process.kill(nft[0], 'SIGKILL');
+}
+
+function processName(pid: number): string | undefined {
+  try {
+    return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every process below `pid` (ip netns exec may fork on the way), from /proc. */
+function descendants(pid: number): number[] {
+  const parentOf = new Map<number, number>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so read after the last ")".
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      parentOf.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const out: number[] = [];
+  const walk = (parent: number): void => {
+    for (const [child, ppid] of parentOf) {
+      if (ppid === parent) {
+        out.push(child);
+        walk(child);
+      }
+    }
+  };
+  walk(pid);
+  return out;
 }
 
 /** nftables tables in the client namespace, with the real nft (not node_modules/.bin's). */

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { privilegedTest, withTestbed } from '../helpers/testbed.js';
-import { clientTables, RunningCli } from './cli-runner.js';
+import { clientTables, killShim, RunningCli } from './cli-runner.js';
 
 function changes(stdout: string): string[] {
   return stdout
@@ -109,4 +109,25 @@ privilegedTest('monitor from a YAML config, text lines with -v, SIGINT exits 0',
   t.regex(run.stdout, /Stopped by SIGINT after \S+: 4 UP, 0 DOWN, 0 UNKNOWN/);
   t.is(run.stderr, '');
   t.deepEqual(clientTables(tb), []);
+});
+
+privilegedTest('monitor: the nft shim lost mid-run is one line in the log, and monitoring goes on', async (t) => {
+  const tb = await withTestbed(t);
+  await tb.startServer({ port: 80 });
+  const a = `${tb.address('server', 4)}:80`;
+  const run = RunningCli.start(tb, ['monitor', '-v', '--inter', '50', a]);
+  t.teardown(() => run.child.kill('SIGKILL'));
+  await run.waitFor(/UNKNOWN -> UP/);
+  killShim(run);
+  await run.waitFor(/warning: the nftables shim was lost/);
+  // Rounds go on after it: the engine answers SYN-ACKs itself and needs no shim to judge.
+  const at = run.stdout.search(/warning: the nftables shim was lost/);
+  await run.waitFor(/warning: the nftables shim was lost[^]*\n\S+ round \S+ #\d+: 1\/1 open[^]*\n\S+ round \S+ #\d+: 1\/1 open/);
+  run.child.kill('SIGTERM');
+  t.is(await run.exited, 0, run.stderr);
+  const lines = run.stdout.match(/^\S+ warning: the nftables shim was lost \(nft exited \(SIGKILL\)[^\n]*$/gm) ?? [];
+  t.is(lines.length, 1, run.stdout);
+  t.true(at > 0);
+  t.notRegex(run.stdout, /UP -> DOWN/, 'the target stayed up');
+  t.deepEqual(clientTables(tb), [], 'the table went with nft');
 });

@@ -2,6 +2,7 @@
 // percentiles. Elapsed time and rate depend on the clock, so only their shape is checked.
 import test from 'ava';
 import type { CheckResult } from '../../src/checker.js';
+import { formatRate } from '../../src/cli/format.js';
 import { formatMs, Summary } from '../../src/cli/summary.js';
 import type { CheckStatus } from '../../src/core/types.js';
 
@@ -110,8 +111,32 @@ test('a Rate line, checks per second, for more than one check', (t) => {
   const summary = new Summary(2);
   summary.add(result('open', 1));
   summary.add(result('open', 1));
-  t.regex(lines(summary).at(-1) ?? '', /^ {2}Rate: \d+ checks\/s$/);
+  t.regex(lines(summary).at(-1) ?? '', /^ {2}Rate: \d+(\.\d+)? checks\/s$/);
 });
+
+test('a slow run reports its real rate, never "Rate: 0" (issue 13: --rate 0.5 -n 3)', (t) => {
+  let now = 0;
+  const summary = new Summary(3, () => now);
+  for (let i = 0; i < 3; i++) summary.add(result('open', 1));
+  now = 4000;
+  t.is(lines(summary).at(-1), '  Rate: 0.75 checks/s');
+  now = 3_000_000;
+  t.is(lines(summary).at(-1), '  Rate: 0.001 checks/s');
+});
+
+const rates = test.macro({
+  exec(t, perSecond: number, text: string) {
+    t.is(formatRate(perSecond), text);
+  },
+  title: (_p, perSecond: number, text: string) => `formatRate(${perSecond}) is ${text}`,
+});
+for (const [perSecond, text] of [
+  [0.4999, '0.5'],
+  [0.75, '0.75'],
+  [9.96, '10'],
+  [12.4, '12'],
+  [150_123.7, '150124'],
+] as const) test(rates, perSecond, text);
 
 const formats = test.macro({
   exec(t, ms: number, text: string) {

@@ -16,6 +16,9 @@ const expands = test.macro({
   title: (_p, text: string) => `expands ${JSON.stringify(text)}`,
 });
 test(expands, '198.18.0.2:80', ['198.18.0.2:80'], 4);
+// An IPv4-mapped address or block is IPv4 (network and broadcast skipped like any IPv4 block).
+test(expands, '[::ffff:198.18.0.2]:80', ['198.18.0.2:80'], 4);
+test(expands, '[::ffff:198.18.0.0/126]:80', ['198.18.0.1:80', '198.18.0.2:80'], 4);
 test(expands, ' 198.18.0.2:80 ', ['198.18.0.2:80'], 4); // trimmed
 test(expands, '198.18.0.2:79-81', ['198.18.0.2:79', '198.18.0.2:80', '198.18.0.2:81'], 4);
 test(expands, '198.18.0.2:443,80,443', ['198.18.0.2:443', '198.18.0.2:80'], 4); // order kept, duplicates dropped
@@ -87,6 +90,19 @@ test(rejects, '2001:2::/120:80', /brackets/);
 test(rejects, 'http://example.com:80', /neither an IP address nor a host name/);
 test(rejects, 'bad host:80', /"bad host" is neither/);
 test(rejects, 'a_b..c:80', /neither/);
+// Issue 13: no multicast, broadcast or unspecified destination; inet_aton forms refused alike.
+test(rejects, '0.0.0.0:80', /"0.0.0.0" is in 0.0.0.0\/8/);
+test(rejects, '255.255.255.255:80', /"255.255.255.255" is the broadcast address/);
+test(rejects, '255.255.255.255/32:80', /is the broadcast address/);
+test(rejects, '224.0.0.1:80', /"224.0.0.1" is multicast/);
+test(rejects, '224.0.0.0/24:80', /224.0.0.0\/24 is all multicast/);
+test(rejects, '[::]:80', /"::" is the unspecified address/);
+test(rejects, '[ff02::1]:80', /"ff02::1" is multicast/);
+test(rejects, '[ff02::/16]:80', /ff02::\/16 is all multicast/);
+test(rejects, '[::ffff:224.0.0.1]:80', /"224.0.0.1" is multicast/);
+test(rejects, '0xc6.18.0.2:80', /"0xc6.18.0.2" is not a valid IPv4 address/);
+test(rejects, '198.018.0.2:80', /"198.018.0.2" is not a valid IPv4 address/);
+test(rejects, '3325166594:80', /not a valid IPv4 address/);
 
 test('ports come back as a compact array, each once, in the order given', (t) => {
   const ports = parsePortList('443,80-82,81,1', 'test');

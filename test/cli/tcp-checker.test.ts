@@ -7,7 +7,7 @@ import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import { privilegedTest, withTestbed } from '../helpers/testbed.js';
 import type { Testbed } from '../../src/testbed/index.js';
-import { CLI, cliHere, clientTables, RunningCli, TSX_LOADER } from './cli-runner.js';
+import { CLI, cliHere, clientTables, killShim, RunningCli, TSX_LOADER } from './cli-runner.js';
 
 // Rejected while parsing the command line: safe to run here, in the root namespace.
 const usageCases: Array<[string, string[], RegExp]> = [
@@ -27,6 +27,16 @@ const usageCases: Array<[string, string[], RegExp]> = [
   ['rate 0', ['--rate', '0', '198.18.0.2:80'], /--rate must be a positive number/],
   ['--pcap with a socket strategy', ['--pcap', 'x.pcap', '--strategy', 'socket', '198.18.0.2:80'], /--pcap needs the raw strategy/],
   ['monitor flag in check mode', ['--rise', '2', '198.18.0.2:80'], /--rise only applies to monitor mode/],
+  // Issue 13: refused up front, never probed or sent to the resolver.
+  ['unspecified IPv4', ['0.0.0.0:80'], /"0.0.0.0" is in 0.0.0.0\/8/],
+  ['broadcast', ['255.255.255.255:80'], /is the broadcast address/],
+  ['IPv6 multicast', ['[ff02::1]:80'], /"ff02::1" is multicast/],
+  ['IPv4 multicast block', ['224.0.0.0/28:80'], /is all multicast/],
+  ['unspecified IPv6', ['[::]:80'], /unspecified address/],
+  ['inet_aton hex', ['0xc6.18.0.2:80'], /"0xc6.18.0.2" is not a valid IPv4 address/],
+  ['inet_aton octal', ['198.018.0.2:80'], /"198.018.0.2" is not a valid IPv4 address/],
+  // 198.18.0.0/15 is never configured on the test host's own namespace.
+  ['--source the host does not own', ['--source', '198.18.255.254', '198.18.0.2:80'], /--source 198.18.255.254 is not an address of this host/],
 ];
 
 const usage = test.macro({
@@ -162,6 +172,45 @@ const badInputs: Array<[string, string[], RegExp, string?]> = [
   ['a monitor target twice', ['monitor', '198.18.0.2:80', '198.18.0.2:80'], /"198\.18\.0\.2:80" is monitored twice/],
   ['--metrics on a port in use', ['monitor', '--metrics', '127.0.0.1:BUSY', '198.18.0.2:80'], /--metrics 127\.0\.0\.1:\d+: cannot listen: EADDRINUSE/],
 ];
+
+privilegedTest('--rate: a tiny rate starts the first check at once and warns about nothing; slow and huge rates print their real rate', async (t) => {
+  const tb = await withTestbed(t);
+  await tb.startServer({ port: 80 });
+  const target = `${tb.address('server', 4)}:80`;
+  // Issue 13: 0.0000001 armed setTimeout(1e10) and flooded stderr with TimeoutOverflowWarning;
+  // one check needs no token but the first, so this run is as quick as any other.
+  const tiny = await tb.execNode(CLI, ['--rate', '0.0000001', '-n', '1', target]);
+  t.is(tiny.code, 0, tiny.stderr);
+  t.is(tiny.stderr, '');
+  t.regex(tiny.stdout, /Finished 1\/1 checks/);
+  // 0.5 checks/s: 2 checks, about 2 s; the summary said "Rate: 0 checks/s".
+  const slow = await tb.execNode(CLI, ['--rate', '0.5', '-n', '2', target]);
+  t.is(slow.code, 0, slow.stderr);
+  t.regex(slow.stdout, /Rate: 0\.\d+ checks\/s/);
+  const huge = await tb.execNode(CLI, ['--rate', '10000000', '-n', '20', '-c', '5', target]);
+  t.is(huge.code, 0, huge.stderr);
+  t.regex(huge.stdout, /Finished 20\/20 checks/);
+  t.regex(huge.stdout, /Rate: [1-9][\d.]* checks\/s/);
+});
+
+privilegedTest('the nft shim lost mid-run: the run goes on, -v says so once as it happens, the summary once', async (t) => {
+  const tb = await withTestbed(t, { filter: [81] });
+  const server4 = tb.address('server', 4);
+  // Checks of a filtered port, 4 at a time, 500 ms each: long enough to lose the shim mid-run.
+  const run = RunningCli.start(tb, ['-v', '-n', '24', '-c', '4', '-t', '500', `${server4}:81`]);
+  t.teardown(() => run.child.kill('SIGKILL'));
+  await run.waitFor(/Strategy: raw/);
+  await run.waitFor(/ETIMEDOUT/); // checks are under way
+  killShim(run);
+  t.is(await run.exited, 1, run.stderr);
+  t.regex(run.stdout, /Finished 24\/24 checks/);
+  const live = run.stdout.match(/^warning: the nftables shim was lost \(nft exited \(SIGKILL\)[^\n]*$/gm) ?? [];
+  const summary = run.stdout.match(/^ {2}Warning: the nftables shim was lost/gm) ?? [];
+  t.is(live.length, 1, run.stdout);
+  t.is(summary.length, 1, run.stdout);
+  t.true(run.stdout.search(/^warning: the nftables shim/m) < run.stdout.indexOf('Finished 24/24'), 'told as it happened, before the summary');
+  t.deepEqual(clientTables(tb), [], 'the table went with nft');
+});
 
 privilegedTest('every bad input exits 2 with one line, and nothing is sent', async (t) => {
   const tb = await withTestbed(t);

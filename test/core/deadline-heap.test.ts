@@ -4,6 +4,7 @@
 import test from 'ava';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeadlineHeap, DeadlineTimer } from '../../src/core/deadline-heap.js';
+import { SeedRun } from '../helpers/seeds.js';
 import { prng } from '../wire/util.js';
 
 interface Entry {
@@ -55,6 +56,25 @@ test(randomOrder, 3, 1000, 1024);
 // Growth: far past the initial capacity, several doublings.
 test(randomOrder, 4, 5000, 1);
 test(randomOrder, 5, 20_000, 7);
+
+test('random pushes pop in sorted order (fixed seeds and a fresh one)', (t) => {
+  const run = new SeedRun(t, [6]);
+  for (const seed of run) {
+    const random = prng(seed);
+    const count = 1 + Math.floor(random() * 3000);
+    const heap = new DeadlineHeap(1 + Math.floor(random() * 64));
+    const times: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const time = Math.floor(random() * count);
+      times.push(time);
+      heap.push(time, i, 0);
+    }
+    const popped = drain(heap).map((e) => times[e.slot]);
+    run.inputs += count;
+    t.deepEqual(popped, times.slice().sort((a, b) => a - b), run.where(seed));
+  }
+  run.done();
+});
 
 test('popDue stops at `now` and leaves later entries', (t) => {
   const heap = new DeadlineHeap(4);
@@ -147,6 +167,26 @@ async function until(check: () => boolean, limitMs = 5000): Promise<boolean> {
   }
   return true;
 }
+
+test('DeadlineTimer: a deadline past 2^31-1 ms arms a clamped timer (no overflow warning, no spinning)', async (t) => {
+  // Issue 13: check(t, { timeout: 1e12 }) armed setTimeout(1e12), which Node fires after 1 ms
+  // with a TimeoutOverflowWarning; nothing was due, it re-armed, and spun at 12% of a core.
+  const warnings: string[] = [];
+  const onWarning = (w: Error): void => void warnings.push(w.name);
+  process.on('warning', onWarning);
+  t.teardown(() => process.off('warning', onWarning));
+  let clockReads = 0;
+  const fired: number[] = [];
+  const timer = new DeadlineTimer(() => (clockReads++, performance.now()), (slot) => fired.push(slot));
+  t.teardown(() => timer.stop());
+  timer.schedule(performance.now() + 1e12, 1, 0);
+  const readsAfterArming = clockReads;
+  // Plenty of turns for a 1 ms timer to fire many times over (load only makes it fewer).
+  await sleep(100);
+  t.deepEqual(warnings, []);
+  t.deepEqual(fired, []);
+  t.is(clockReads, readsAfterArming, 'the timer did not wake');
+});
 
 test('DeadlineTimer fires scheduled entries in time order, whatever the scheduling order', async (t) => {
   const { timer, fired } = timerWithLog();

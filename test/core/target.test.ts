@@ -15,11 +15,17 @@ test(parses, 'example.com:80', { host: 'example.com', port: 80, literal: 0 });
 test(parses, 'localhost:1', { host: 'localhost', port: 1, literal: 0 });
 test(parses, 'my-host_1.internal.:65535', { host: 'my-host_1.internal.', port: 65535, literal: 0 });
 test(parses, 'EXAMPLE.COM:443', { host: 'EXAMPLE.COM', port: 443, literal: 0 });
+test(parses, '1.example:80', { host: '1.example', port: 80, literal: 0 }); // numeric labels are fine, but the last
+test(parses, '198.18.0.2.nip.example:80', { host: '198.18.0.2.nip.example', port: 80, literal: 0 });
+test(parses, '223.255.255.255:80', { host: '223.255.255.255', port: 80, literal: 4 });
+test(parses, '1.0.0.0:80', { host: '1.0.0.0', port: 80, literal: 4 });
 test(parses, '198.18.0.2:80', { host: '198.18.0.2', port: 80, literal: 4 });
-test(parses, '0.0.0.0:8080', { host: '0.0.0.0', port: 8080, literal: 4 });
 test(parses, '[2001:2::2]:80', { host: '2001:2::2', port: 80, literal: 6 });
 test(parses, '[::1]:22', { host: '::1', port: 22, literal: 6 });
-test(parses, '[::ffff:198.18.0.2]:80', { host: '::ffff:198.18.0.2', port: 80, literal: 6 });
+// An IPv4-mapped literal (RFC 4291 §2.5.5.2) is its IPv4 address, in either spelling.
+test(parses, '[::ffff:198.18.0.2]:80', { host: '198.18.0.2', port: 80, literal: 4 });
+test(parses, '[::FFFF:c612:2]:80', { host: '198.18.0.2', port: 80, literal: 4 });
+test(parses, '[::198.18.0.2]:80', { host: '::198.18.0.2', port: 80, literal: 6 }); // IPv4-compatible: not mapped
 test(parses, '[fe80::1%eth0]:80', { host: 'fe80::1%eth0', port: 80, literal: 6 });
 test(parses, '  198.18.0.2:80\n', { text: '198.18.0.2:80', host: '198.18.0.2', port: 80, literal: 4 });
 test(parses, 'example.com:0080', { host: 'example.com', port: 80, literal: 0 });
@@ -78,6 +84,25 @@ test(rejects, `${'a'.repeat(64)}.com:80`, /neither an IP address nor a host name
 test(rejects, `${LONGEST}x:80`, /neither an IP address nor a host name/); // 254 characters
 test(rejects, `${'c'.repeat(300)}:80`, /neither an IP address nor a host name/);
 test(rejects, 'http://example.com:80', /neither an IP address nor a host name/);
+// Destinations no handshake can go to, refused before anything is sent (issue 13).
+test(rejects, '0.0.0.0:8080', /"0.0.0.0" is in 0.0.0.0\/8 \("this network"/);
+test(rejects, '0.1.2.3:80', /0.0.0.0\/8/);
+test(rejects, '224.0.0.1:80', /"224.0.0.1" is multicast/);
+test(rejects, '239.255.255.255:80', /is multicast/);
+test(rejects, '255.255.255.255:80', /"255.255.255.255" is the broadcast address/);
+test(rejects, '[::]:80', /"::" is the unspecified address/);
+test(rejects, '[ff02::1]:80', /"ff02::1" is multicast/);
+test(rejects, '[ff05::1:3]:80', /is multicast/);
+test(rejects, '[::ffff:224.0.0.1]:80', /"224.0.0.1" is multicast/);
+test(rejects, '[::ffff:0.0.0.0]:80', /0.0.0.0\/8/);
+// inet_aton(3) forms: refused alike, never handed to the resolver as names.
+test(rejects, '198.018.0.2:80', /"198.018.0.2" is not a valid IPv4 address/);
+test(rejects, '0xc6.18.0.2:80', /"0xc6.18.0.2" is not a valid IPv4 address/);
+test(rejects, '0xc6120002:80', /not a valid IPv4 address/);
+test(rejects, '3325166594:80', /not a valid IPv4 address/);
+test(rejects, '198.18.2:80', /not a valid IPv4 address/);
+test(rejects, '198.18.0.2.:80', /not a valid IPv4 address/);
+test(rejects, '198.18.0.256:80', /not a valid IPv4 address/);
 // Not a string at all (JavaScript callers, JSON config).
 test(rejects, undefined, /expected "host:port"/);
 test(rejects, null, /expected "host:port"/);

@@ -1,9 +1,18 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { NumberIndex } from '../../src/engine/number-index.js';
+import { SeedRun } from '../helpers/seeds.js';
 import { prng } from '../wire/util.js';
 
 test('behaves like a Map under random inserts, updates and deletes of 52-bit keys', (t) => {
-  const seed = Date.now() >>> 0;
+  const run = new SeedRun(t, [1, 2]);
+  for (const seed of run) {
+    if (!mapModelRun(t, run, seed)) return;
+  }
+  run.done();
+});
+
+/** One seed's worth of random operations against a Map; false after the first failure. */
+function mapModelRun(t: ExecutionContext, run: SeedRun, seed: number): boolean {
   const random = prng(seed);
   const index = new NumberIndex(4);
   const model = new Map<number, number>();
@@ -17,18 +26,29 @@ test('behaves like a Map under random inserts, updates and deletes of 52-bit key
       index.set(key, value);
       model.set(key, value);
     } else if (r < 0.8) {
-      t.is(index.delete(key), model.delete(key), `seed ${seed} step ${step}`);
+      const [got, want] = [index.delete(key), model.delete(key)];
+      if (got !== want) return failed(t, `${run.where(seed)} step ${step}: delete gave ${got}, the Map ${want}`);
     } else {
-      t.is(index.get(key), model.get(key) ?? -1, `seed ${seed} step ${step}`);
+      const [got, want] = [index.get(key), model.get(key) ?? -1];
+      if (got !== want) return failed(t, `${run.where(seed)} step ${step}: get gave ${got}, the Map ${want}`);
     }
-    if (index.size !== model.size) return t.fail(`seed ${seed} step ${step}: size ${index.size} vs ${model.size}`);
+    run.inputs++;
+    if (index.size !== model.size) return failed(t, `${run.where(seed)} step ${step}: size ${index.size} vs ${model.size}`);
   }
   // Every key of the space reads back as the model has it, present or absent.
-  for (const key of keys) t.is(index.get(key), model.get(key) ?? -1);
+  for (const key of keys) {
+    if (index.get(key) !== (model.get(key) ?? -1)) return failed(t, `${run.where(seed)}: key ${key} reads ${index.get(key)} at the end`);
+  }
   index.clear();
   t.is(index.size, 0);
   t.is(index.get(keys[0]), -1);
-});
+  return true;
+}
+
+function failed(t: ExecutionContext, message: string): false {
+  t.fail(message);
+  return false;
+}
 
 test('keys that collide in the low bits are told apart by the whole key', (t) => {
   const index = new NumberIndex(8);

@@ -4,6 +4,7 @@
 import test from 'ava';
 import { decodeReply, type Reply } from '../../src/engine/reply.js';
 import { buildIcmpError, buildSyn, buildTcpPacket, TcpFlags, type TcpPacketSpec } from '../../src/wire/index.js';
+import { SeedRun } from '../helpers/seeds.js';
 import { ip, prng } from '../wire/util.js';
 
 const V4 = { a: ip('198.18.0.1'), b: ip('198.18.0.2'), router: ip('198.18.0.254') };
@@ -98,7 +99,7 @@ test('the Reply keeps copies: reusing the capture buffer does not change it', (t
 });
 
 test('every prefix of every case, and random bytes, decode without throwing', (t) => {
-  const random = prng(7);
+  const run = new SeedRun(t, [7]);
   let decoded = 0;
   for (const c of cases) {
     const whole = c.bytes();
@@ -107,12 +108,21 @@ test('every prefix of every case, and random bytes, decode without throwing', (t
       decoded++;
     }
   }
-  for (let i = 0; i < 3000; i++) {
-    const junk = Uint8Array.from({ length: Math.floor(random() * 100) }, () => Math.floor(random() * 256));
-    if (junk.length > 0) junk[0] = i % 2 ? 0x45 : 0x60;
-    decodeReply(junk, i % 3 === 0);
-    decoded++;
+  for (const seed of run) {
+    const random = prng(seed);
+    for (let i = 0; i < 3000; i++) {
+      const junk = Uint8Array.from({ length: Math.floor(random() * 100) }, () => Math.floor(random() * 256));
+      if (junk.length > 0) junk[0] = i % 2 ? 0x45 : 0x60;
+      try {
+        decodeReply(junk, i % 3 === 0);
+      } catch (error) {
+        return t.fail(`${run.where(seed)} #${i}: ${Buffer.from(junk).toString('hex')} threw ${String(error)}`);
+      }
+      decoded++;
+      run.inputs++;
+    }
   }
+  run.done();
   t.true(decoded > 3000);
 });
 

@@ -578,11 +578,18 @@ async function listener(t: ExecutionContext, ns: string): Promise<void> {
   await waitFor('the listener', () => server.out().includes('LISTENING'), 10000);
 }
 
-/** tcpdump on `iface` in `ns`, one line per packet; call the returned function to stop it and get the lines. */
-async function tcpdump(t: ExecutionContext, ns: string, iface: string, filter: string): Promise<() => Promise<string[]>> {
-  const p = background(t, inNs(ns, 'tcpdump', '-i', iface, '-nn', '-l', '-Q', 'in', filter));
+/**
+ * tcpdump on `iface` in `ns`, one line per packet; call the returned function to stop it and get
+ * the lines, once every `expected` pattern has shown up (then a short wait for anything that
+ * must not). Immediate mode: otherwise a packet can sit in the kernel's ring block for up to a
+ * second and be lost when tcpdump stops.
+ */
+async function tcpdump(t: ExecutionContext, ns: string, iface: string, filter: string): Promise<(expected?: RegExp[]) => Promise<string[]>> {
+  const p = background(t, inNs(ns, 'tcpdump', '-i', iface, '-nn', '-l', '--immediate-mode', '-Q', 'in', filter));
   await waitFor('tcpdump to listen', () => p.err().includes('listening on'), 10000);
-  return async () => {
+  return async (expected = []) => {
+    // A pattern that never shows up fails the caller's assertion, with the lines logged.
+    await waitFor('the expected packets', () => expected.every((re) => re.test(p.out())), 10000).catch(() => undefined);
     await new Promise((resolve) => setTimeout(resolve, 300));
     p.child.kill('SIGTERM');
     await new Promise((resolve) => p.child.once('exit', resolve));
@@ -614,10 +621,12 @@ rootTest('over a veth pair: without the shim the kernel sends RST to a SYN-ACK, 
   t.teardown(() => shim.remove());
   sendRaw(client, [{ family: 4, dst: '198.18.0.2', bytes: rawSyn('198.18.0.1', '198.18.0.2', 61001, 8080) }]);
   await waitFor('the SYN-ACK to be dropped', () => dropCounter(client, shim.tableName) >= 1);
-  const lines = await stop();
+  const controlRst = /198\.18\.0\.1\.50001 > 198\.18\.0\.2\.8080: Flags \[R\]/;
+  const probeSyn = /198\.18\.0\.1\.61001 > 198\.18\.0\.2\.8080: Flags \[S\]/;
+  const lines = await stop([controlRst, probeSyn]);
   t.log(lines.join('\n'));
-  t.true(lines.some((l) => /198\.18\.0\.1\.50001 > 198\.18\.0\.2\.8080: Flags \[R\]/.test(l)), 'control: RST from the unshimmed port');
-  t.true(lines.some((l) => /198\.18\.0\.1\.61001 > 198\.18\.0\.2\.8080: Flags \[S\]/.test(l)), 'the probe SYN went out');
+  t.true(lines.some((l) => controlRst.test(l)), 'control: RST from the unshimmed port');
+  t.true(lines.some((l) => probeSyn.test(l)), 'the probe SYN went out');
   t.false(lines.some((l) => /198\.18\.0\.1\.61001 > .*Flags \[R/.test(l)), 'no RST from the shimmed port');
   await shim.remove();
 });
@@ -643,11 +652,14 @@ rootTest('over loopback (127.0.0.1 and ::1): the SYN-ACK passes output then prer
     { family: 6, dst: '::1', bytes: rawSyn('::1', '::1', 61002, 8080) },
   ]);
   await waitFor('both SYN-ACKs to be dropped', () => dropCounter(ns, shim.tableName) >= 2);
-  const lines = await stop();
+  const controlRst = /127\.0\.0\.1\.50001 > 127\.0\.0\.1\.8080: Flags \[R\]/;
+  const synAck4 = /127\.0\.0\.1\.8080 > 127\.0\.0\.1\.61001: Flags \[S\.\]/;
+  const synAck6 = /::1\.8080 > ::1\.61002: Flags \[S\.\]/;
+  const lines = await stop([controlRst, synAck4, synAck6]);
   t.log(lines.join('\n'));
-  t.true(lines.some((l) => /127\.0\.0\.1\.50001 > 127\.0\.0\.1\.8080: Flags \[R\]/.test(l)), 'control: RST from the unshimmed port');
-  t.true(lines.some((l) => /127\.0\.0\.1\.8080 > 127\.0\.0\.1\.61001: Flags \[S\.\]/.test(l)), 'capture still sees the v4 SYN-ACK');
-  t.true(lines.some((l) => /::1\.8080 > ::1\.61002: Flags \[S\.\]/.test(l)), 'capture still sees the v6 SYN-ACK');
+  t.true(lines.some((l) => controlRst.test(l)), 'control: RST from the unshimmed port');
+  t.true(lines.some((l) => synAck4.test(l)), 'capture still sees the v4 SYN-ACK');
+  t.true(lines.some((l) => synAck6.test(l)), 'capture still sees the v6 SYN-ACK');
   t.false(lines.some((l) => /\.6100[12] > .*Flags \[R/.test(l)), 'no RST from the shimmed ports');
   const watch = must([...nftIn(ns), 'list', 'chain', 'inet', 'watch', 'pre']);
   const [untracked, tracked] = [...watch.matchAll(/counter packets (\d+)/g)].map((m) => Number(m[1]));

@@ -2,6 +2,7 @@
 // namespace (through driver.ts), the server namespace runs a counting server, and tcpdump on the
 // server's veth records what really crossed the wire.
 import { execFileSync } from 'node:child_process';
+import readline from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ExecutionContext } from 'ava';
 import { privilegedTest, withTestbed } from '../helpers/testbed.js';
@@ -109,18 +110,22 @@ privilegedTest('forged replies that do not match the probe are ignored; a matchi
   const capture = await tb.capture({ filter: `tcp dst port ${FILTERED}` });
   const client = tb.address('client', 4);
   const server = tb.address('server', 4);
+  // The injector runs before any probe starts: starting node under load takes seconds, longer
+  // than a probe's timeout, and a reply forged that late would test nothing.
+  const injector = await startInjector(tb);
 
-  const probeAndForge = async (forge: (syn: Segment) => unknown[]): Promise<DriverReport> => {
-    const seen = new Set(readPcapFileSync(capture.path).records.length === 0 ? [] : tcpSegments(readPcapFileSync(capture.path)).map((s) => s.srcPort));
-    const run = runDriver(tb, { strategy: 'raw', timeout: 2500, retries: 0, targets: [`${server}:${FILTERED}`] });
+  const probeAndForge = async (timeout: number, forge: (syn: Segment) => unknown[]): Promise<DriverReport> => {
+    const seen = new Set(tcpSegments(readPcapFileSync(capture.path)).map((s) => s.srcPort));
+    let finished = false;
+    const run = runDriver(tb, { strategy: 'raw', timeout, retries: 0, targets: [`${server}:${FILTERED}`] }).finally(() => (finished = true));
+    // Polls the capture (no clock: as long as the driver runs) for this probe's SYN.
     let syn: Segment | undefined;
-    for (let i = 0; i < 200 && !syn; i++) {
+    while (!syn && !finished) {
       await sleep(10);
       syn = tcpSegments(readPcapFileSync(capture.path)).find((s) => s.flags === 'S' && !seen.has(s.srcPort));
     }
-    if (!syn) throw new Error('the probe SYN never showed up in the capture');
-    const injected = await tb.execNode(new URL('./inject.ts', import.meta.url).pathname, [JSON.stringify(forge(syn))], { ns: 'server' });
-    t.is(injected.code, 0, injected.stderr);
+    if (!syn) throw new Error(`the probe SYN never showed up in the capture: ${JSON.stringify(await run)}`);
+    t.is(await injector.send(forge(syn)), forge(syn).length);
     return run;
   };
 
@@ -135,7 +140,7 @@ privilegedTest('forged replies that do not match the probe are ignored; a matchi
     flags: fields.flags,
   });
 
-  const forged = await probeAndForge((syn) => [
+  const forged = await probeAndForge(2500, (syn) => [
     tcp(syn, { ack: (syn.seq + 2) >>> 0, flags: TcpFlags.SYN | TcpFlags.ACK }), // wrong ack
     tcp(syn, { ack: syn.seq, flags: TcpFlags.SYN | TcpFlags.ACK }), // ack = ISN, not ISN+1
     tcp(syn, { srcPort: FILTERED + 1, ack: (syn.seq + 1) >>> 0, flags: TcpFlags.SYN | TcpFlags.ACK }), // wrong port
@@ -163,11 +168,33 @@ privilegedTest('forged replies that do not match the probe are ignored; a matchi
   t.true((forged.stats?.rstSent ?? 0) <= 3);
   t.is(forged.stats?.open, 0);
 
-  const genuine = await probeAndForge((syn) => [tcp(syn, { ack: (syn.seq + 1) >>> 0, flags: TcpFlags.SYN | TcpFlags.ACK })]);
+  // A long timeout: the verdict comes from the SYN-ACK, whenever the loaded machine delivers it.
+  const genuine = await probeAndForge(30_000, (syn) => [tcp(syn, { ack: (syn.seq + 1) >>> 0, flags: TcpFlags.SYN | TcpFlags.ACK })]);
   t.is(genuine.results[0].status, 'open', 'the same injection path with the right ack is believed');
   t.is(genuine.stats?.rstSent, 1);
   await capture.stop();
 });
+
+/** test/integration/inject.ts in the server namespace, started and ready; `send` forges packets. */
+async function startInjector(tb: Testbed): Promise<{ send(packets: unknown[]): Promise<number> }> {
+  const script = new URL('./inject.ts', import.meta.url).pathname;
+  const child = tb.spawn('server', [process.execPath, '--import', import.meta.resolve('tsx/esm'), script]);
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const lines = readline.createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const next = async (): Promise<Record<string, number | boolean>> => {
+    const line = await lines.next();
+    if (line.done) throw new Error(`the injector ended: ${stderr}`);
+    return JSON.parse(line.value) as Record<string, number | boolean>;
+  };
+  await next(); // {ready: true}
+  return {
+    async send(packets) {
+      child.stdin!.write(`${JSON.stringify(packets)}\n`);
+      return Number((await next()).sent);
+    },
+  };
+}
 
 privilegedTest('an AbortSignal aborts a check in flight', async (t) => {
   const tb = await withTestbed(t, { filter: [FILTERED] });

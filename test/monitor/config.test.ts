@@ -82,6 +82,26 @@ test('an interval without a valid unit', invalid, 'defaults: {inter: 2 seconds}'
 test('a zero interval', invalid, 'defaults: {fastinter: 0}', /defaults\.fastinter must be a duration/);
 test('a negative timeout', invalid, 'targets: [{target: a.example:1, timeout: -5}]', /targets\[0\]\.timeout must be a duration/);
 test('an interval over a day', invalid, 'defaults: {downinter: 25h}', /defaults\.downinter must be a duration/);
+// Issue 13: no 6-line YAMLWarning on stderr before the error, and no forged log lines.
+test('a !!js/function tag', invalid, 'targets:\n  - !!js/function "function () {}"\n', /^hc\.yaml: not valid YAML: Unresolved tag: tag:yaml\.org,2002:js\/function at line 2/);
+test('any unknown tag', invalid, 'defaults: {inter: !secret 2s}', /^hc\.yaml: not valid YAML: Unresolved tag/);
+test('a name with a newline', invalid, 'targets:\n  - target: a.example:1\n    name: "web\\n2026-01-01T00:00:00.000Z target db UP -> DOWN"\n', /targets\[0\]\.name must be one line of printable text/);
+test('a name with a tab', invalid, 'targets:\n  - {target: a.example:1, name: "a\\tb"}', /targets\[0\]\.name must be one line/);
+
+test('YAML warnings reach neither stderr nor the console', (t) => {
+  const written: string[] = [];
+  const original = process.emitWarning;
+  process.emitWarning = ((warning: string | Error) => void written.push(String(warning))) as typeof process.emitWarning;
+  const log = console.warn;
+  console.warn = (...args: unknown[]) => void written.push(args.join(' '));
+  try {
+    t.throws(() => parseMonitorConfig('targets:\n  - !!js/function "function () {}"\n', 'hc.yaml'), { instanceOf: ConfigError });
+  } finally {
+    process.emitWarning = original;
+    console.warn = log;
+  }
+  t.deepEqual(written, []);
+});
 
 test('loading: a file on disk, and a missing one', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tshk-config-'));

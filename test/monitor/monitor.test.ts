@@ -208,6 +208,11 @@ test('rise 0', invalid, { defaults: { rise: 0 } }, /defaults\.rise must be/);
 test('a bad per-target inter', invalid, { targets: [{ target: '198.18.0.2:80', inter: -1 }] }, /targets\[0\]\.inter must be a duration/);
 test('concurrency 0', invalid, { concurrency: 0 }, /concurrency must be/);
 test('a negative spread', invalid, { spreadMs: -1 }, /spreadMs/);
+// Issue 13: a name is written into log lines as it is; a newline in it could forge one.
+test('a name with a newline', invalid, { targets: [{ target: '198.18.0.2:80', name: 'a\n2026-01-01T00:00:00.000Z target b UP -> DOWN' }] }, /targets\[0\]\.name must be one line of printable text/);
+test('a name with a carriage return', invalid, { targets: [{ target: '198.18.0.2:80', name: 'a\rb' }] }, /one line/);
+test('a name with an escape sequence', invalid, { targets: [{ target: '198.18.0.2:80', name: 'a\u001b[2Kb' }] }, /one line/);
+test('a name with a Unicode line separator', invalid, { targets: [{ target: '198.18.0.2:80', name: 'a\u2028b' }] }, /one line/);
 
 test('start() needs a started checker, and works once', async (t) => {
   const strategy = new ScriptedStrategy(() => 'open');

@@ -3,7 +3,8 @@
 // random mutations of valid packets. Parsers must never throw, must terminate, must report
 // impossible lengths as malformed, and whatever they accept must stay inside the input.
 //
-// The PRNG seed is printed; rerun a failure with WIRE_FUZZ_SEED=<seed> npx ava test/wire/fuzz.test.ts
+// Seeds follow test/helpers/seeds.ts: fixed ones plus a fresh one, printed; a failure names its
+// seed and the TSHK_SEED=<seed> command that replays it. `npm run fuzz` runs many more.
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import { describePacket } from '../../src/wire/describe.js';
@@ -18,15 +19,28 @@ import type { MalformedReason, Parsed } from '../../src/wire/result.js';
 import { parseSll, parseSll2 } from '../../src/wire/sll.js';
 import type { TcpOption } from '../../src/wire/tcp.js';
 import { TcpFlags, TcpPacket, emitTcp, parseTcp, tcpHeaderLen, tcpOptionsLen } from '../../src/wire/tcp.js';
+import { SeedRun } from '../helpers/seeds.js';
 import { hex, ip, linux, prng } from './util.js';
 
-const seed = process.env.WIRE_FUZZ_SEED !== undefined ? Number(process.env.WIRE_FUZZ_SEED) >>> 0 : Date.now() >>> 0;
-const rnd = prng(seed);
+// The generator of the seed being run. Test bodies are synchronous, so one test runs at a time
+// and each sets these before drawing (seeded() below).
+let rnd = prng(0);
+let where = '';
 const int = (n: number): number => Math.floor(rnd() * n);
 
-test.before((t) => {
-  t.log(`fuzz seed ${seed} (rerun with WIRE_FUZZ_SEED=${seed})`);
-});
+/** Runs `body` once per seed of the SeedRun rule; stops at the first seed with problems. */
+function seeded(t: ExecutionContext, fixed: readonly number[], body: (run: SeedRun) => number): void {
+  const run = new SeedRun(t, fixed);
+  let problems = 0;
+  for (const seed of run) {
+    rnd = prng(seed);
+    where = run.where(seed);
+    problems += body(run);
+    if (problems > 0) break;
+  }
+  run.done();
+  t.is(problems, 0);
+}
 
 const reasons = new Set<MalformedReason>([
   'truncated',
@@ -78,7 +92,7 @@ function runAll(t: ExecutionContext, b: Uint8Array, label: string): number {
   let problems = 0;
   const fail = (msg: string): void => {
     problems++;
-    t.fail(`${msg} [${label}, seed ${seed}, input ${Buffer.from(b).toString('hex')}]`);
+    t.fail(`${msg} [${label}, ${where}, input ${Buffer.from(b).toString('hex')}]`);
   };
   for (const [name, parse] of parsers) {
     let r: unknown;
@@ -177,25 +191,27 @@ function corpus(): Array<[string, Uint8Array]> {
 }
 
 test('random buffers never throw and stay in bounds', (t) => {
-  let problems = 0;
-  for (let i = 0; i < 4000 && problems === 0; i++) {
-    const b = new Uint8Array(int(130));
-    for (let j = 0; j < b.length; j++) b[j] = int(256);
-    // Steer a share of them past the first checks: plausible version/IHL, lengths that fit.
-    if (b.length >= 40 && i % 3 === 0) {
-      b[0] = i % 2 === 0 ? 0x45 : 0x60;
-      if (b[0] === 0x45) {
-        b[2] = 0;
-        b[3] = b.length;
-        new Ipv4Packet(b).fillChecksum();
-      } else {
-        b[4] = 0;
-        b[5] = b.length - 40;
+  seeded(t, [1, 2], (run) => {
+    let problems = 0;
+    for (let i = 0; i < 4000 && problems === 0; i++, run.inputs++) {
+      const b = new Uint8Array(int(130));
+      for (let j = 0; j < b.length; j++) b[j] = int(256);
+      // Steer a share of them past the first checks: plausible version/IHL, lengths that fit.
+      if (b.length >= 40 && i % 3 === 0) {
+        b[0] = i % 2 === 0 ? 0x45 : 0x60;
+        if (b[0] === 0x45) {
+          b[2] = 0;
+          b[3] = b.length;
+          new Ipv4Packet(b).fillChecksum();
+        } else {
+          b[4] = 0;
+          b[5] = b.length - 40;
+        }
       }
+      problems += runAll(t, b, `random #${i}`);
     }
-    problems += runAll(t, b, `random #${i}`);
-  }
-  t.is(problems, 0);
+    return problems;
+  });
 });
 
 test('every truncation of every valid packet is parsed without throwing, and prefixes shorter than the stated length are rejected', (t) => {
@@ -240,21 +256,23 @@ test('every truncation of every valid packet is parsed without throwing, and pre
 
 test('random mutations of valid packets never throw and stay in bounds', (t) => {
   const packets = corpus();
-  let problems = 0;
-  for (let i = 0; i < 6000 && problems === 0; i++) {
-    const [name, full] = packets[int(packets.length)];
-    const b = Uint8Array.from(full);
-    const edits = 1 + int(4);
-    for (let e = 0; e < edits; e++) {
-      const at = int(b.length);
-      // Mostly whole random bytes; sometimes a single bit, sometimes 0 or 0xff (length fields).
-      const kind = int(4);
-      b[at] = kind === 0 ? b[at] ^ (1 << int(8)) : kind === 1 ? 0 : kind === 2 ? 0xff : int(256);
+  seeded(t, [1, 2], (run) => {
+    let problems = 0;
+    for (let i = 0; i < 6000 && problems === 0; i++, run.inputs++) {
+      const [name, full] = packets[int(packets.length)];
+      const b = Uint8Array.from(full);
+      const edits = 1 + int(4);
+      for (let e = 0; e < edits; e++) {
+        const at = int(b.length);
+        // Mostly whole random bytes; sometimes a single bit, sometimes 0 or 0xff (length fields).
+        const kind = int(4);
+        b[at] = kind === 0 ? b[at] ^ (1 << int(8)) : kind === 1 ? 0 : kind === 2 ? 0xff : int(256);
+      }
+      const cut = int(3) === 0 ? b.subarray(0, int(b.length + 1)) : b;
+      problems += runAll(t, cut, `${name} mutated #${i}`);
     }
-    const cut = int(3) === 0 ? b.subarray(0, int(b.length + 1)) : b;
-    problems += runAll(t, cut, `${name} mutated #${i}`);
-  }
-  t.is(problems, 0);
+    return problems;
+  });
 });
 
 /** Random TCP options, within the 40 bytes of option space, without EOL (which ends the list). */
@@ -298,30 +316,32 @@ function randomOptions(): TcpOption[] {
 
 test('emit then parse round-trips random TCP headers (options in order, padding read back as EOL)', (t) => {
   const buf = new Uint8Array(80);
-  let problems = 0;
-  for (let i = 0; i < 3000 && problems === 0; i++) {
-    const options = randomOptions();
-    const repr = {
-      srcPort: 1 + int(0xffff),
-      dstPort: 1 + int(0xffff),
-      seq: (rnd() * 2 ** 32) >>> 0,
-      ack: (rnd() * 2 ** 32) >>> 0,
-      flags: int(0x1000) & ~(TcpFlags.SYN | TcpFlags.RST),
-      window: int(0x10000),
-      urgent: int(0x10000),
-      options,
-    };
-    const addrs = i % 2 === 0 ? v4 : v6;
-    const n = emitTcp(buf, 0, repr, addrs, undefined, Uint8Array.of(i & 0xff));
-    const r = parseTcp(buf.subarray(0, n), addrs);
-    const padded = tcpHeaderLen(repr) - 20 > tcpOptionsLen(options);
-    const expected = padded ? [...options, { kind: 'eol' } as const] : options;
-    if (!r.ok) {
-      problems++;
-      t.fail(`seed ${seed} #${i}: ${r.detail}`);
-    } else {
-      t.deepEqual(r.value, { ...repr, options: expected, headerLen: tcpHeaderLen(repr), payloadLength: 1, checksum: r.value.checksum }, `seed ${seed} #${i}`);
+  seeded(t, [1, 2], (run) => {
+    let problems = 0;
+    for (let i = 0; i < 3000 && problems === 0; i++, run.inputs++) {
+      const options = randomOptions();
+      const repr = {
+        srcPort: 1 + int(0xffff),
+        dstPort: 1 + int(0xffff),
+        seq: (rnd() * 2 ** 32) >>> 0,
+        ack: (rnd() * 2 ** 32) >>> 0,
+        flags: int(0x1000) & ~(TcpFlags.SYN | TcpFlags.RST),
+        window: int(0x10000),
+        urgent: int(0x10000),
+        options,
+      };
+      const addrs = i % 2 === 0 ? v4 : v6;
+      const n = emitTcp(buf, 0, repr, addrs, undefined, Uint8Array.of(i & 0xff));
+      const r = parseTcp(buf.subarray(0, n), addrs);
+      const padded = tcpHeaderLen(repr) - 20 > tcpOptionsLen(options);
+      const expected = padded ? [...options, { kind: 'eol' } as const] : options;
+      if (!r.ok) {
+        problems++;
+        t.fail(`${where} #${i}: ${r.detail}`);
+      } else {
+        t.deepEqual(r.value, { ...repr, options: expected, headerLen: tcpHeaderLen(repr), payloadLength: 1, checksum: r.value.checksum }, `${where} #${i}`);
+      }
     }
-  }
-  t.is(problems, 0);
+    return problems;
+  });
 });
