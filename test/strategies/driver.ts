@@ -3,7 +3,7 @@
 // probing process lives in the namespace (and, for the unprivileged case, has no capabilities).
 //
 // Usage: node --import tsx/esm test/strategies/driver.ts '<Scenario as JSON>'
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { ConnectStrategy } from '../../src/strategies/connect.js';
 import { SocketStrategy } from '../../src/strategies/socket.js';
 import type { Family, ProbeOutcome, Strategy } from '../../src/core/types.js';
@@ -56,9 +56,21 @@ function serialize(outcome: ProbeOutcome): SerializedOutcome {
   return { status, code, rttMs, attempts, error: e && { name: e.name, code: e.code, message: e.message } };
 }
 
-/** Open fds of this process (the readdir's own directory fd is in both counts alike). */
+/**
+ * Open sockets of this process: what a strategy could leak. Only sockets are counted: other fds
+ * come and go on their own (the tsx loader's pipes, node's lazily opened ones), which made a
+ * count of every fd read one fewer after a check than before it on a loaded machine.
+ */
 function openFds(): number {
-  return readdirSync('/proc/self/fd').length;
+  let sockets = 0;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${fd}`).startsWith('socket:')) sockets++;
+    } catch {
+      // Closed between the listing and the read (the listing's own directory fd, say).
+    }
+  }
+  return sockets;
 }
 
 async function main(scenario: Scenario): Promise<Report> {
