@@ -294,17 +294,17 @@ export function recordInput(record: PcapRecord): PcapRecordInput {
 export class PcapWriter {
   readonly path: string;
   readonly header: Readonly<Required<PcapHeaderOptions>>;
-  #fd: number | undefined;
-  #pending: Uint8Array[] = [];
-  #pendingBytes = 0;
-  readonly #bufferBytes: number;
-  #recordCount = 0;
+  private fd: number | undefined;
+  private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
+  private readonly bufferBytes: number;
+  private recordsWritten = 0;
 
   private constructor(path: string, fd: number, header: Required<PcapHeaderOptions>, bufferBytes: number) {
     this.path = path;
-    this.#fd = fd;
+    this.fd = fd;
     this.header = header;
-    this.#bufferBytes = bufferBytes;
+    this.bufferBytes = bufferBytes;
   }
 
   /** Creates (or truncates) `path` and writes the global header. */
@@ -321,42 +321,42 @@ export class PcapWriter {
   }
 
   get recordCount(): number {
-    return this.#recordCount;
+    return this.recordsWritten;
   }
 
   get closed(): boolean {
-    return this.#fd === undefined;
+    return this.fd === undefined;
   }
 
   write(record: PcapRecordInput): void;
   write(data: Uint8Array, time?: PcapTimestamp): void;
   write(recordOrData: PcapRecordInput | Uint8Array, time?: PcapTimestamp): void {
-    if (this.#fd === undefined) throw new Error(`PcapWriter for ${this.path} is closed`);
+    if (this.fd === undefined) throw new Error(`PcapWriter for ${this.path} is closed`);
     const record = recordOrData instanceof Uint8Array ? { data: recordOrData, time } : recordOrData;
     const bytes = encodePcapRecord(this.header, record);
-    this.#pending.push(bytes);
-    this.#pendingBytes += bytes.byteLength;
-    this.#recordCount++;
-    if (this.#pendingBytes >= this.#bufferBytes) this.flush();
+    this.pending.push(bytes);
+    this.pendingBytes += bytes.byteLength;
+    this.recordsWritten++;
+    if (this.pendingBytes >= this.bufferBytes) this.flush();
   }
 
   flush(): void {
-    if (this.#fd === undefined || this.#pending.length === 0) return;
-    const chunk = this.#pending.length === 1 ? this.#pending[0] : Buffer.concat(this.#pending);
-    this.#pending = [];
-    this.#pendingBytes = 0;
+    if (this.fd === undefined || this.pending.length === 0) return;
+    const chunk = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending);
+    this.pending = [];
+    this.pendingBytes = 0;
     let written = 0;
-    while (written < chunk.byteLength) written += fs.writeSync(this.#fd, chunk, written);
+    while (written < chunk.byteLength) written += fs.writeSync(this.fd, chunk, written);
   }
 
   /** Flushes and closes; safe to call twice. */
   close(): void {
-    if (this.#fd === undefined) return;
+    if (this.fd === undefined) return;
     try {
       this.flush();
     } finally {
-      fs.closeSync(this.#fd);
-      this.#fd = undefined;
+      fs.closeSync(this.fd);
+      this.fd = undefined;
     }
   }
 

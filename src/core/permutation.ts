@@ -47,11 +47,11 @@ export function checkSeed(seed: number): number {
 
 export class Permutation {
   readonly size: number;
-  readonly #halfBits: number;
-  readonly #halfMask: number;
+  private readonly halfBits: number;
+  private readonly halfMask: number;
   /** 2^halfBits, kept to split and join halves above 32 bits, where shifts do not reach. */
-  readonly #halfScale: number;
-  readonly #keys: Uint32Array;
+  private readonly halfScale: number;
+  private readonly keys: Uint32Array;
 
   constructor(size: number, seed: number) {
     if (!Number.isSafeInteger(size) || size < 0 || size > MAX_PERMUTATION_SIZE) {
@@ -60,10 +60,10 @@ export class Permutation {
     this.size = size;
     let bits = 0;
     while (2 ** bits < size) bits++;
-    this.#halfBits = Math.max(1, Math.ceil(bits / 2));
-    this.#halfScale = 2 ** this.#halfBits;
-    this.#halfMask = this.#halfScale - 1;
-    this.#keys = roundKeys(checkSeed(seed));
+    this.halfBits = Math.max(1, Math.ceil(bits / 2));
+    this.halfScale = 2 ** this.halfBits;
+    this.halfMask = this.halfScale - 1;
+    this.keys = roundKeys(checkSeed(seed));
   }
 
   /** The element at `index` of the permuted order (0 <= index < size). */
@@ -71,27 +71,27 @@ export class Permutation {
     if (!(index >= 0 && index < this.size) || !Number.isInteger(index)) {
       throw new RangeError(`index ${index} is outside 0..${this.size - 1}`);
     }
-    let x = this.#encrypt(index);
-    while (x >= this.size) x = this.#encrypt(x);
+    let x = this.encrypt(index);
+    while (x >= this.size) x = this.encrypt(x);
     return x;
   }
 
   /** One Feistel encryption of a value below 2^(2h). */
-  #encrypt(value: number): number {
-    const h = this.#halfBits;
-    const mask = this.#halfMask;
-    const keys = this.#keys;
+  private encrypt(value: number): number {
+    const h = this.halfBits;
+    const mask = this.halfMask;
+    const keys = this.keys;
     // Spaces up to 2^32 (every IPv4 sweep) split with shifts; larger ones with division.
     const small = h <= 16;
-    let left = small ? value >>> h : Math.floor(value / this.#halfScale);
-    let right = small ? value & mask : value % this.#halfScale;
+    let left = small ? value >>> h : Math.floor(value / this.halfScale);
+    let right = small ? value & mask : value % this.halfScale;
     for (let r = 0; r < ROUNDS; r++) {
       const next = (left ^ mix32((right ^ keys[r]) >>> 0)) & mask;
       left = right;
       right = next;
     }
     // `& mask` on a mask of at most 26 bits stays a non-negative 32-bit integer.
-    return small ? ((left << h) | right) >>> 0 : left * this.#halfScale + right;
+    return small ? ((left << h) | right) >>> 0 : left * this.halfScale + right;
   }
 }
 

@@ -43,36 +43,36 @@ interface Pending {
 }
 
 export class NftSession {
-  readonly #child: ChildProcessWithoutNullStreams;
-  #stdoutBuffer = '';
+  private readonly child: ChildProcessWithoutNullStreams;
+  private stdoutBuffer = '';
   /** stdout lines of the reply being read, before END_LINE. */
-  #replyLines: string[] = [];
-  #stderrBuffer = '';
-  #pending: Pending | undefined;
+  private replyLines: string[] = [];
+  private stderrBuffer = '';
+  private pending: Pending | undefined;
   /** Serialises commands: replies are matched to commands by order. */
-  #queue: Promise<unknown> = Promise.resolve();
-  #exit: Promise<void>;
-  #exited = false;
-  #closing = false;
+  private queue: Promise<unknown> = Promise.resolve();
+  private exit: Promise<void>;
+  private exited = false;
+  private closing = false;
   /** Set after a command timed out: a late reply could no longer be matched to its command. */
-  #broken = false;
-  #onLost: ((error: Error) => void) | undefined;
+  private broken = false;
+  private onLost: ((error: Error) => void) | undefined;
   /** The tables that existed when the session started. */
   initialTables: NftTableRef[] = [];
 
   private constructor(child: ChildProcessWithoutNullStreams) {
-    this.#child = child;
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => this.#onStdout(chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (this.#stderrBuffer += chunk));
+    this.child = child;
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => this.onStdout(chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (this.stderrBuffer += chunk));
     // Writing to a child that just died raises EPIPE here; the exit handler reports it.
     child.stdin.on('error', () => {});
-    this.#exit = new Promise((resolve) => {
+    this.exit = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
-        this.#exited = true;
-        const detail = this.#stderrBuffer ? `: ${nftErrorLine(this.#stderrBuffer)}` : '';
+        this.exited = true;
+        const detail = this.stderrBuffer ? `: ${nftErrorLine(this.stderrBuffer)}` : '';
         const error = new SystemError(`nft exited (${signal ?? `code ${code}`})${detail}`, 'ERR_SHAKER_SYSTEM', 0, 'nft');
-        this.#takePending()?.reject(error);
-        if (!this.#closing) this.#onLost?.(error);
+        this.takePending()?.reject(error);
+        if (!this.closing) this.onLost?.(error);
         resolve();
       });
     });
@@ -104,11 +104,11 @@ export class NftSession {
     try {
       // Listing tables fails only when nft cannot reach the kernel at all: no CAP_NET_ADMIN
       // prints "cache initialization failed: Operation not permitted".
-      const { tables, stderr } = await session.#run(undefined, timeoutMs);
+      const { tables, stderr } = await session.runQueued(undefined, timeoutMs);
       if (stderr) throw nftFailure(`cannot use nftables through ${command.join(' ')}`, stderr);
       session.initialTables = tables;
     } catch (error) {
-      const exitedEarly = session.#exited;
+      const exitedEarly = session.exited;
       await session.close(timeoutMs);
       if (exitedEarly && !(error instanceof UnsupportedError)) {
         const detail = (error as Error).message;
@@ -116,12 +116,12 @@ export class NftSession {
       }
       throw error;
     }
-    session.#onLost = onLost;
+    session.onLost = onLost;
     return session;
   }
 
   get alive(): boolean {
-    return !this.#exited;
+    return !this.exited;
   }
 
   /** Runs one nft command (one line, one transaction) and reports the tables afterwards. */
@@ -129,60 +129,60 @@ export class NftSession {
     if (commandLine.includes('\n') || commandLine.trim() === '') {
       throw new TypeError('NftSession.run takes exactly one non-empty line');
     }
-    return this.#run(commandLine, timeoutMs);
+    return this.runQueued(commandLine, timeoutMs);
   }
 
-  #run(commandLine: string | undefined, timeoutMs: number): Promise<NftReply> {
-    const next = this.#queue.then(() => this.#send(commandLine, timeoutMs));
-    this.#queue = next.catch(() => {});
+  private runQueued(commandLine: string | undefined, timeoutMs: number): Promise<NftReply> {
+    const next = this.queue.then(() => this.send(commandLine, timeoutMs));
+    this.queue = next.catch(() => {});
     return next;
   }
 
-  #send(commandLine: string | undefined, timeoutMs: number): Promise<NftReply> {
-    if (this.#exited || this.#broken) {
+  private send(commandLine: string | undefined, timeoutMs: number): Promise<NftReply> {
+    if (this.exited || this.broken) {
       return Promise.reject(new SystemError('nft is no longer usable (it exited or stopped answering)', 'ERR_SHAKER_SYSTEM', 0, 'nft'));
     }
-    this.#stderrBuffer = '';
-    this.#replyLines = [];
+    this.stderrBuffer = '';
+    this.replyLines = [];
     return new Promise<NftReply>((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.#pending = undefined;
-        this.#broken = true;
-        const detail = this.#stderrBuffer ? `: ${nftErrorLine(this.#stderrBuffer)}` : '';
+        this.pending = undefined;
+        this.broken = true;
+        const detail = this.stderrBuffer ? `: ${nftErrorLine(this.stderrBuffer)}` : '';
         reject(new SystemError(`nft did not answer within ${timeoutMs} ms${detail}`, 'ETIMEDOUT', -110, 'nft'));
       }, timeoutMs);
-      this.#pending = {
+      this.pending = {
         resolve: (reply) => (clearTimeout(timer), resolve(reply)),
         reject: (error) => (clearTimeout(timer), reject(error)),
       };
       const lines = commandLine === undefined ? [STATE, END_MARKER] : [commandLine, STATE, END_MARKER];
-      this.#child.stdin.write(`${lines.join('\n')}\n`);
+      this.child.stdin.write(`${lines.join('\n')}\n`);
     });
   }
 
   /** Hands the pending command to the caller, so nothing else can settle it. */
-  #takePending(): Pending | undefined {
-    const pending = this.#pending;
-    this.#pending = undefined;
+  private takePending(): Pending | undefined {
+    const pending = this.pending;
+    this.pending = undefined;
     return pending;
   }
 
-  #onStdout(chunk: string): void {
-    this.#stdoutBuffer += chunk;
+  private onStdout(chunk: string): void {
+    this.stdoutBuffer += chunk;
     let newline: number;
-    while ((newline = this.#stdoutBuffer.indexOf('\n')) >= 0) {
-      const line = this.#stdoutBuffer.slice(0, newline);
-      this.#stdoutBuffer = this.#stdoutBuffer.slice(newline + 1);
+    while ((newline = this.stdoutBuffer.indexOf('\n')) >= 0) {
+      const line = this.stdoutBuffer.slice(0, newline);
+      this.stdoutBuffer = this.stdoutBuffer.slice(newline + 1);
       if (!END_LINE.test(line)) {
-        this.#replyLines.push(line);
+        this.replyLines.push(line);
         continue;
       }
-      const pending = this.#takePending();
-      const tables = parseTableList(this.#replyLines.join('\n'));
-      this.#replyLines = [];
+      const pending = this.takePending();
+      const tables = parseTableList(this.replyLines.join('\n'));
+      this.replyLines = [];
       // nft wrote any error before the end line, but on another pipe: give that pipe one turn
       // of the event loop to deliver. Success is judged on `tables`, never on stderr alone.
-      if (pending) setImmediate(() => pending.resolve({ tables, stderr: this.#stderrBuffer }));
+      if (pending) setImmediate(() => pending.resolve({ tables, stderr: this.stderrBuffer }));
     }
   }
 
@@ -191,18 +191,18 @@ export class NftSession {
    * With `flags owner`, this alone deletes the table.
    */
   async close(timeoutMs: number): Promise<void> {
-    this.#closing = true;
-    if (this.#exited) return;
-    this.#child.stdin.end();
+    this.closing = true;
+    if (this.exited) return;
+    this.child.stdin.end();
     let timer: NodeJS.Timeout | undefined;
     const timedOut = await Promise.race([
-      this.#exit.then(() => false),
+      this.exit.then(() => false),
       new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeoutMs))),
     ]);
     clearTimeout(timer);
-    if (timedOut && !this.#exited) {
-      this.#child.kill('SIGKILL');
-      await this.#exit;
+    if (timedOut && !this.exited) {
+      this.child.kill('SIGKILL');
+      await this.exit;
     }
   }
 }

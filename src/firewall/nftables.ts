@@ -118,22 +118,22 @@ export class NftShim {
   /** Set when the table is not an owner table: after a crash it stays until sweepStaleTables(). */
   readonly warning: string | undefined;
   /** The `nft -i` child holding the table; undefined when nft has no interactive CLI. */
-  readonly #session: NftSession | undefined;
-  readonly #command: NftCommand;
-  readonly #timeoutMs: number;
-  #removal: Promise<void> | undefined;
+  private readonly session: NftSession | undefined;
+  private readonly command: NftCommand;
+  private readonly timeoutMs: number;
+  private removal: Promise<void> | undefined;
 
   private constructor(
     session: NftSession | undefined,
     init: { tableName: string; owner: boolean; portRange: PortRange; warning?: string; command: NftCommand; timeoutMs: number },
   ) {
-    this.#session = session;
+    this.session = session;
     this.tableName = init.tableName;
     this.owner = init.owner;
     this.portRange = init.portRange;
     this.warning = init.warning;
-    this.#command = init.command;
-    this.#timeoutMs = init.timeoutMs;
+    this.command = init.command;
+    this.timeoutMs = init.timeoutMs;
   }
 
   /**
@@ -165,7 +165,7 @@ export class NftShim {
     } catch (error) {
       // Without `nft -i` nothing can hold an owner table open: a plain table, applied once.
       if (!(error instanceof NftCliUnavailableError) || options.owner === true) throw error;
-      await NftShim.#applyOnce(tableName, script(false), command, timeoutMs);
+      await NftShim.applyOnce(tableName, script(false), command, timeoutMs);
       warning = `${error.message}; ${plainTableCaveat(tableName)}`;
       return new NftShim(undefined, { ...init, owner: false, warning });
     }
@@ -184,7 +184,7 @@ export class NftShim {
     return new NftShim(session, { ...init, owner, warning });
   }
 
-  static async #applyOnce(tableName: string, script: string, command: NftCommand, timeoutMs: number): Promise<void> {
+  private static async applyOnce(tableName: string, script: string, command: NftCommand, timeoutMs: number): Promise<void> {
     const listing = await runNft(command, ['list', 'tables', 'inet'], '', timeoutMs);
     if (listing.exitCode !== 0) throw nftFailure('cannot list nftables tables', listing.stderr);
     if (parseTableList(listing.stdout).some((t) => t.name === tableName)) throw tableExists(tableName);
@@ -200,18 +200,18 @@ export class NftShim {
   async addPorts(ports: readonly number[]): Promise<void> {
     if (ports.length === 0 || !this.active) return;
     const line = renderAddPorts(this.tableName, ports);
-    if (this.#session) {
-      const reply = await this.#session.run(line, this.#timeoutMs);
+    if (this.session) {
+      const reply = await this.session.run(line, this.timeoutMs);
       if (/Error:/.test(reply.stderr)) throw nftFailure(`cannot add ports to nftables table inet ${this.tableName}`, reply.stderr);
       return;
     }
-    const result = await runNft(this.#command, ['-f', '-'], `${line}\n`, this.#timeoutMs);
+    const result = await runNft(this.command, ['-f', '-'], `${line}\n`, this.timeoutMs);
     if (result.exitCode !== 0) throw nftFailure(`cannot add ports to nftables table inet ${this.tableName}`, result.stderr);
   }
 
   /** False once remove() has started, or when the nft child holding an owner table died under us. */
   get active(): boolean {
-    return this.#removal === undefined && (this.#session?.alive ?? true);
+    return this.removal === undefined && (this.session?.alive ?? true);
   }
 
   /**
@@ -219,31 +219,31 @@ export class NftShim {
    * gone, an owner table went with it; a plain one is deleted by a one-off `nft delete`.
    */
   remove(): Promise<void> {
-    this.#removal ??= this.#remove();
-    return this.#removal;
+    this.removal ??= this.removeNow();
+    return this.removal;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.remove();
   }
 
-  async #remove(): Promise<void> {
+  private async removeNow(): Promise<void> {
     const what = `cannot remove nftables table inet ${this.tableName}`;
     let deleted = false;
     let failure: Error | undefined;
-    if (this.#session?.alive) {
+    if (this.session?.alive) {
       try {
-        const reply = await this.#session.run(`delete table inet ${this.tableName}`, this.#timeoutMs);
+        const reply = await this.session.run(`delete table inet ${this.tableName}`, this.timeoutMs);
         deleted = !reply.tables.some((t) => t.family === 'inet' && t.name === this.tableName);
         if (!deleted) failure = nftFailure(what, reply.stderr);
       } catch (error) {
         failure = error as Error;
       }
     }
-    await this.#session?.close(this.#timeoutMs);
+    await this.session?.close(this.timeoutMs);
     // Whatever happened above, an owner table cannot outlive the closed session.
     if (deleted || this.owner) return;
-    const result = await runNft(this.#command, ['delete', 'table', 'inet', this.tableName], '', this.#timeoutMs);
+    const result = await runNft(this.command, ['delete', 'table', 'inet', this.tableName], '', this.timeoutMs);
     if (result.exitCode === 0 || /No such file or directory/.test(result.stderr)) return;
     throw failure ?? nftFailure(what, result.stderr);
   }

@@ -29,30 +29,30 @@ interface InFlightConnect {
 
 export class ConnectStrategy implements Strategy {
   readonly name = 'connect' as const;
-  #state: 'new' | 'started' | 'closed' = 'new';
-  readonly #inFlight = new Map<number, InFlightConnect>();
-  #nextId = 0;
+  private state: 'new' | 'started' | 'closed' = 'new';
+  private readonly inFlight = new Map<number, InFlightConnect>();
+  private nextId = 0;
   // Entries of settled probes stay in the heap until due and are skipped then (no such id).
-  readonly #timer = new DeadlineTimer(
+  private readonly timer = new DeadlineTimer(
     () => performance.now(),
     (id) => {
-      const probe = this.#inFlight.get(id);
-      if (probe !== undefined) this.#onDeadline(probe);
+      const probe = this.inFlight.get(id);
+      if (probe !== undefined) this.onDeadline(probe);
     },
   );
-  readonly #counters = new ProbeCounters();
+  private readonly counters = new ProbeCounters();
 
   async start(): Promise<void> {
-    if (this.#state === 'started') throw new StateError('the connect strategy is already started', 'ERR_SHAKER_ALREADY_STARTED');
-    if (this.#state === 'closed') throw new StateError('the connect strategy is closed', 'ERR_SHAKER_CLOSED');
-    this.#state = 'started';
+    if (this.state === 'started') throw new StateError('the connect strategy is already started', 'ERR_SHAKER_ALREADY_STARTED');
+    if (this.state === 'closed') throw new StateError('the connect strategy is closed', 'ERR_SHAKER_CLOSED');
+    this.state = 'started';
   }
 
   async probe(target: ProbeTarget, options: ProbeOptions): Promise<ProbeOutcome> {
     const { signal } = options;
     signal?.throwIfAborted();
-    if (this.#state !== 'started') {
-      throw this.#state === 'closed'
+    if (this.state !== 'started') {
+      throw this.state === 'closed'
         ? new StateError('the connect strategy is closed', 'ERR_SHAKER_CLOSED')
         : new StateError('call start() before probe()', 'ERR_SHAKER_NOT_STARTED');
     }
@@ -61,81 +61,81 @@ export class ConnectStrategy implements Strategy {
       throw new InvalidArgumentError(`${target.ip} is not an IPv${target.family} address literal`, 'ERR_SHAKER_INVALID_ADDRESS');
     }
 
-    this.#counters.probesStarted++;
+    this.counters.probesStarted++;
     const startedAt = performance.now();
-    if (options.deadline <= startedAt) return this.#counters.record({ status: 'timeout', code: 'ETIMEDOUT', attempts: 0 });
+    if (options.deadline <= startedAt) return this.counters.record({ status: 'timeout', code: 'ETIMEDOUT', attempts: 0 });
 
     let probe!: InFlightConnect;
     const settled = new Promise<ProbeOutcome>((resolve, reject) => {
       const socket = net.connect({ host: target.ip, port: target.port, family: target.family });
-      probe = { id: this.#nextId, socket, startedAt, resolve, reject };
+      probe = { id: this.nextId, socket, startedAt, resolve, reject };
     });
     // Ids wrap at 2^32 (the heap's slot width); by then the old owner is long settled.
-    this.#nextId = (this.#nextId + 1) >>> 0;
-    this.#inFlight.set(probe.id, probe);
-    probe.socket.once('connect', () => this.#onConnect(probe));
+    this.nextId = (this.nextId + 1) >>> 0;
+    this.inFlight.set(probe.id, probe);
+    probe.socket.once('connect', () => this.onConnect(probe));
     // Stays attached for the socket's life: after we settle, a late 'error' must not become an
     // unhandled one.
-    probe.socket.on('error', (error: NodeJS.ErrnoException) => this.#onError(probe, error));
-    this.#timer.schedule(options.deadline, probe.id, 0);
+    probe.socket.on('error', (error: NodeJS.ErrnoException) => this.onError(probe, error));
+    this.timer.schedule(options.deadline, probe.id, 0);
 
-    return untilSettled(settled, signal, (reason) => this.#onAbort(probe, reason));
+    return untilSettled(settled, signal, (reason) => this.onAbort(probe, reason));
   }
 
   /** Settles every in-flight probe as 'error' / ERR_SHAKER_CLOSED; idempotent. */
   async close(): Promise<void> {
-    this.#state = 'closed';
-    for (const probe of [...this.#inFlight.values()]) {
-      this.#release(probe);
+    this.state = 'closed';
+    for (const probe of [...this.inFlight.values()]) {
+      this.release(probe);
       probe.socket.destroy();
       const error = new StateError('the connect strategy was closed while the probe was in flight', 'ERR_SHAKER_CLOSED');
-      probe.resolve(this.#counters.record({ status: 'error', code: error.code, attempts: 1, error }));
+      probe.resolve(this.counters.record({ status: 'error', code: error.code, attempts: 1, error }));
     }
-    this.#timer.stop();
+    this.timer.stop();
   }
 
   stats(): Record<string, number> {
-    return this.#counters.snapshot(this.#inFlight.size);
+    return this.counters.snapshot(this.inFlight.size);
   }
 
-  #onConnect(probe: InFlightConnect): void {
-    if (!this.#release(probe)) return;
+  private onConnect(probe: InFlightConnect): void {
+    if (!this.release(probe)) return;
     const rttMs = performance.now() - probe.startedAt;
     // SO_LINGER {1, 0} then close: a RST instead of a FIN, so the connection leaves no
     // TIME_WAIT here and the server application sees it end at once.
     probe.socket.resetAndDestroy();
-    probe.resolve(this.#counters.record({ status: 'open', rttMs, attempts: 1 }));
+    probe.resolve(this.counters.record({ status: 'open', rttMs, attempts: 1 }));
   }
 
-  #onError(probe: InFlightConnect, error: NodeJS.ErrnoException): void {
-    if (!this.#release(probe)) return;
+  private onError(probe: InFlightConnect, error: NodeJS.ErrnoException): void {
+    if (!this.release(probe)) return;
     const rttMs = performance.now() - probe.startedAt;
     const verdict = classifyConnectErrno(error.code ?? 'ERR_SHAKER_SYSTEM');
     if (verdict.status === 'error') {
-      probe.resolve(this.#counters.record({ ...verdict, attempts: 1, error }));
+      probe.resolve(this.counters.record({ ...verdict, attempts: 1, error }));
     } else if (verdict.status === 'timeout') {
-      probe.resolve(this.#counters.record({ ...verdict, attempts: 1 }));
+      probe.resolve(this.counters.record({ ...verdict, attempts: 1 }));
     } else {
-      probe.resolve(this.#counters.record({ ...verdict, rttMs, attempts: 1 }));
+      probe.resolve(this.counters.record({ ...verdict, rttMs, attempts: 1 }));
     }
   }
 
-  #onDeadline(probe: InFlightConnect): void {
-    if (!this.#release(probe)) return;
+  private onDeadline(probe: InFlightConnect): void {
+    if (!this.release(probe)) return;
     // Still in SYN-SENT: a plain destroy sends nothing (resetAndDestroy would wait for 'connect').
     probe.socket.destroy();
-    probe.resolve(this.#counters.record({ status: 'timeout', code: 'ETIMEDOUT', attempts: 1 }));
+    probe.resolve(this.counters.record({ status: 'timeout', code: 'ETIMEDOUT', attempts: 1 }));
   }
 
-  #onAbort(probe: InFlightConnect, reason: unknown): void {
-    if (!this.#release(probe)) return;
+  private onAbort(probe: InFlightConnect, reason: unknown): void {
+    if (!this.release(probe)) return;
     probe.socket.destroy();
-    this.#counters.aborted++;
+    this.counters.aborted++;
     probe.reject(reason);
   }
 
   /** Forgets the probe (its deadline entry is skipped when due); false when it was already settled. */
-  #release(probe: InFlightConnect): boolean {
-    return this.#inFlight.get(probe.id) === probe && this.#inFlight.delete(probe.id);
+  private release(probe: InFlightConnect): boolean {
+    return this.inFlight.get(probe.id) === probe && this.inFlight.delete(probe.id);
   }
 }

@@ -21,39 +21,39 @@ function upperBound(i: number): number {
 }
 
 export class LatencyHistogram {
-  readonly #counts = new Float64Array(BUCKETS);
-  #total = 0;
-  #maxUs = 0;
+  private readonly counts = new Float64Array(BUCKETS);
+  private total = 0;
+  private maxSeenUs = 0;
 
   get count(): number {
-    return this.#total;
+    return this.total;
   }
 
   get maxUs(): number {
-    return this.#maxUs;
+    return this.maxSeenUs;
   }
 
   record(us: number): void {
-    this.#counts[bucketOf(us)]++;
-    this.#total++;
-    if (us > this.#maxUs) this.#maxUs = us;
+    this.counts[bucketOf(us)]++;
+    this.total++;
+    if (us > this.maxSeenUs) this.maxSeenUs = us;
   }
 
   /** The q-quantile (0..1) in µs, rounded up to its bucket's top (capped at the max); 0 when empty. */
   quantileUs(q: number): number {
-    if (this.#total === 0) return 0;
-    const rank = Math.max(1, Math.ceil(q * this.#total));
+    if (this.total === 0) return 0;
+    const rank = Math.max(1, Math.ceil(q * this.total));
     let seen = 0;
     for (let i = 0; i < BUCKETS; i++) {
-      seen += this.#counts[i];
-      if (seen >= rank) return Math.min(upperBound(i), this.#maxUs);
+      seen += this.counts[i];
+      if (seen >= rank) return Math.min(upperBound(i), this.maxSeenUs);
     }
-    return this.#maxUs;
+    return this.maxSeenUs;
   }
 
   reset(): void {
-    this.#counts.fill(0);
-    this.#total = 0;
-    this.#maxUs = 0;
+    this.counts.fill(0);
+    this.total = 0;
+    this.maxSeenUs = 0;
   }
 }

@@ -95,91 +95,91 @@ export interface SocketStrategyOptions {
 
 export class SocketStrategy implements Strategy {
   readonly name = 'socket' as const;
-  #addon: SocketAddon | undefined;
-  #engine: NativeConnectEngine | undefined;
-  #state: 'new' | 'started' | 'closed' = 'new';
+  private addon: SocketAddon | undefined;
+  private engine: NativeConnectEngine | undefined;
+  private state: 'new' | 'started' | 'closed' = 'new';
   /** Probes by slot; a slot is reused only after the engine's record for it came back. */
-  readonly #slots: Array<InFlightProbe | undefined> = [];
-  readonly #generations: number[] = [];
-  readonly #freeSlots: number[] = [];
+  private readonly slots: Array<InFlightProbe | undefined> = [];
+  private readonly generations: number[] = [];
+  private readonly freeSlots: number[] = [];
   /** Probes waiting for the governor, in arrival order (entries no longer 'held' are skipped). */
-  readonly #held: InFlightProbe[] = [];
-  #heldHead = 0;
+  private readonly held: InFlightProbe[] = [];
+  private heldHead = 0;
   /** Probes the caller still waits for, and those whose socket the engine still holds. */
-  #pending = 0;
-  #inKernel = 0;
-  #referenced = false;
-  readonly #timer = new DeadlineTimer(
+  private pending = 0;
+  private inKernel = 0;
+  private referenced = false;
+  private readonly timer = new DeadlineTimer(
     () => performance.now(),
-    (slot, generation) => this.#onDeadline(slot, generation),
+    (slot, generation) => this.onDeadline(slot, generation),
   );
-  readonly #counters = new ProbeCounters();
-  readonly #governor: CloseGovernor;
-  readonly #closeLatency = new LatencyHistogram();
-  #heldTotal = 0;
+  private readonly counters = new ProbeCounters();
+  private readonly governor: CloseGovernor;
+  private readonly closeLatency = new LatencyHistogram();
+  private heldTotal = 0;
 
   constructor(options: SocketStrategyOptions = {}) {
-    this.#addon = options.addon;
-    this.#governor = new CloseGovernor(options.governor);
+    this.addon = options.addon;
+    this.governor = new CloseGovernor(options.governor);
   }
 
   /** Loads the addon and starts its connect engine; rejects with UnsupportedError when it was never built. */
   async start(): Promise<void> {
-    if (this.#state === 'started') throw new StateError('the socket strategy is already started', 'ERR_SHAKER_ALREADY_STARTED');
-    if (this.#state === 'closed') throw new StateError('the socket strategy is closed', 'ERR_SHAKER_CLOSED');
-    this.#addon ??= native();
-    this.#engine = new this.#addon.ConnectEngine(this.#onRecords);
-    this.#state = 'started';
+    if (this.state === 'started') throw new StateError('the socket strategy is already started', 'ERR_SHAKER_ALREADY_STARTED');
+    if (this.state === 'closed') throw new StateError('the socket strategy is closed', 'ERR_SHAKER_CLOSED');
+    this.addon ??= native();
+    this.engine = new this.addon.ConnectEngine(this.onRecords);
+    this.state = 'started';
   }
 
   async probe(target: ProbeTarget, options: ProbeOptions): Promise<ProbeOutcome> {
     const { signal } = options;
     signal?.throwIfAborted();
-    if (this.#state !== 'started' || this.#engine === undefined) throw this.#notRunning();
+    if (this.state !== 'started' || this.engine === undefined) throw this.notRunning();
     const dst = ipBytes(target.ip, target.family);
 
-    this.#counters.probesStarted++;
-    if (options.deadline <= performance.now()) return this.#counters.record({ status: 'timeout', code: 'ETIMEDOUT', attempts: 0 });
+    this.counters.probesStarted++;
+    if (options.deadline <= performance.now()) return this.counters.record({ status: 'timeout', code: 'ETIMEDOUT', attempts: 0 });
 
-    const slot = this.#freeSlots.pop() ?? this.#slots.length;
-    const generation = ((this.#generations[slot] ?? 0) + 1) >>> 0;
-    this.#generations[slot] = generation;
+    const slot = this.freeSlots.pop() ?? this.slots.length;
+    const generation = ((this.generations[slot] ?? 0) + 1) >>> 0;
+    this.generations[slot] = generation;
     let probe!: InFlightProbe;
     const settled = new Promise<ProbeOutcome>((resolve, reject) => {
       probe = { slot, generation, dst, port: target.port, deadline: options.deadline, synRetries: synRetriesFor(options.retries), state: 'held', resolve, reject };
     });
-    this.#slots[slot] = probe;
-    this.#pending++;
-    this.#updateRef();
-    this.#timer.schedule(options.deadline, slot, generation);
-    if (this.#heldHead === this.#held.length && this.#governor.admits(this.#inKernel)) this.#enter(probe);
+    this.slots[slot] = probe;
+    this.pending++;
+    this.updateRef();
+    this.timer.schedule(options.deadline, slot, generation);
+    if (this.heldHead === this.held.length && this.governor.admits(this.inKernel)) this.enter(probe);
     else {
       // Behind those already waiting (some may have left: #admitHeld skips them).
-      this.#held.push(probe);
-      this.#admitHeld();
-      if (probe.state === 'held') this.#heldTotal++;
+      this.held.push(probe);
+      this.admitHeld();
+      if (probe.state === 'held') this.heldTotal++;
     }
-    return untilSettled(settled, signal, (reason) => this.#onAbort(probe, reason));
+    return untilSettled(settled, signal, (reason) => this.onAbort(probe, reason));
   }
 
   /** Settles every in-flight probe as 'error' / ERR_SHAKER_CLOSED and closes every socket; idempotent. */
   async close(): Promise<void> {
-    if (this.#state === 'closed') return;
-    this.#state = 'closed';
-    this.#engine?.close();
-    this.#engine = undefined;
-    this.#timer.stop();
-    for (const probe of this.#slots) {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.engine?.close();
+    this.engine = undefined;
+    this.timer.stop();
+    for (const probe of this.slots) {
       if (probe === undefined) continue;
-      this.#free(probe);
+      this.free(probe);
       if (probe.state === 'aborted') continue;
       const attempts = probe.state === 'held' ? 0 : 1;
       const error = new StateError('the socket strategy was closed while the probe was in flight', 'ERR_SHAKER_CLOSED');
-      probe.resolve(this.#counters.record({ status: 'error', code: error.code, attempts, error }));
+      probe.resolve(this.counters.record({ status: 'error', code: error.code, attempts, error }));
     }
-    this.#held.length = 0;
-    this.#heldHead = 0;
-    this.#inKernel = 0;
+    this.held.length = 0;
+    this.heldHead = 0;
+    this.inKernel = 0;
   }
 
   /**
@@ -188,29 +188,29 @@ export class SocketStrategy implements Strategy {
    * unlimited; `governorHeld`: probes that had to wait).
    */
   stats(): Record<string, number> {
-    const h = this.#closeLatency;
+    const h = this.closeLatency;
     return {
-      ...this.#counters.snapshot(this.#pending),
+      ...this.counters.snapshot(this.pending),
       closeSamples: h.count,
       closeLatencyP50Ms: h.quantileUs(0.5) / 1000,
       closeLatencyP99Ms: h.quantileUs(0.99) / 1000,
       closeLatencyMaxMs: h.maxUs / 1000,
-      governorLimit: this.#governor.limit === Infinity ? -1 : this.#governor.limit,
-      governorCuts: this.#governor.cuts,
-      governorHeld: this.#heldTotal,
-      held: this.#held.length - this.#heldHead,
+      governorLimit: this.governor.limit === Infinity ? -1 : this.governor.limit,
+      governorCuts: this.governor.cuts,
+      governorHeld: this.heldTotal,
+      held: this.held.length - this.heldHead,
     };
   }
 
   /** Forgets the close latencies seen so far (a benchmark's warm-up). */
   resetCloseLatency(): void {
-    this.#closeLatency.reset();
+    this.closeLatency.reset();
   }
 
-  #enter(probe: InFlightProbe): void {
+  private enter(probe: InFlightProbe): void {
     probe.state = 'connecting';
-    this.#inKernel++;
-    (this.#engine as NativeConnectEngine).connect(
+    this.inKernel++;
+    (this.engine as NativeConnectEngine).connect(
       probe.slot,
       probe.generation,
       probe.dst,
@@ -222,39 +222,39 @@ export class SocketStrategy implements Strategy {
   }
 
   /** Lets held probes into the kernel while the governor admits them. */
-  #admitHeld(): void {
-    while (this.#heldHead < this.#held.length && this.#governor.admits(this.#inKernel)) {
-      const probe = this.#held[this.#heldHead++];
-      if (probe.state === 'held' && this.#slots[probe.slot] === probe) this.#enter(probe);
+  private admitHeld(): void {
+    while (this.heldHead < this.held.length && this.governor.admits(this.inKernel)) {
+      const probe = this.held[this.heldHead++];
+      if (probe.state === 'held' && this.slots[probe.slot] === probe) this.enter(probe);
     }
-    if (this.#heldHead === this.#held.length) {
-      this.#held.length = 0;
-      this.#heldHead = 0;
+    if (this.heldHead === this.held.length) {
+      this.held.length = 0;
+      this.heldHead = 0;
     }
   }
 
-  readonly #onRecords = (records: Int32Array): void => {
+  private readonly onRecords = (records: Int32Array): void => {
     let maxCloseUs = -1;
     for (let at = 0; at + RECORD_INTS <= records.length; at += RECORD_INTS) {
       const closeUs = records[at + RecordField.closeLatencyUs];
       if (closeUs >= 0) {
-        this.#closeLatency.record(closeUs);
+        this.closeLatency.record(closeUs);
         if (closeUs > maxCloseUs) maxCloseUs = closeUs;
       }
-      this.#settle(records, at);
+      this.settle(records, at);
     }
-    this.#governor.observe(maxCloseUs < 0 ? -1 : maxCloseUs / 1000, this.#inKernel, this.#heldHead < this.#held.length);
-    this.#admitHeld();
-    this.#updateRef();
+    this.governor.observe(maxCloseUs < 0 ? -1 : maxCloseUs / 1000, this.inKernel, this.heldHead < this.held.length);
+    this.admitHeld();
+    this.updateRef();
   };
 
   /** One engine record: the probe's outcome, and its slot is free again. */
-  #settle(records: Int32Array, at: number): void {
+  private settle(records: Int32Array, at: number): void {
     const slot = records[at + RecordField.slot];
-    const probe = this.#slots[slot];
+    const probe = this.slots[slot];
     if (probe === undefined || probe.generation !== records[at + RecordField.generation] >>> 0) return;
-    this.#inKernel--;
-    this.#free(probe);
+    this.inKernel--;
+    this.free(probe);
     if (probe.state === 'aborted') return;
     const kind = records[at + RecordField.kind] as RecordKind;
     const errno = records[at + RecordField.errno];
@@ -272,56 +272,56 @@ export class SocketStrategy implements Strategy {
       const error = systemError(-errno, 'getsockopt', 'the connect engine lost track of a socket');
       outcome = { status: 'error', code: error.code, attempts, error };
     }
-    probe.resolve(this.#counters.record(outcome));
+    probe.resolve(this.counters.record(outcome));
   }
 
-  #onDeadline(slot: number, generation: number): void {
-    const probe = this.#slots[slot];
+  private onDeadline(slot: number, generation: number): void {
+    const probe = this.slots[slot];
     if (probe === undefined || probe.generation !== generation) return;
     if (probe.state === 'held') {
-      this.#free(probe);
-      probe.resolve(this.#counters.record({ status: 'timeout', code: 'ETIMEDOUT', attempts: 0 }));
-      this.#updateRef();
+      this.free(probe);
+      probe.resolve(this.counters.record({ status: 'timeout', code: 'ETIMEDOUT', attempts: 0 }));
+      this.updateRef();
     } else if (probe.state === 'connecting') {
       // The engine closes the socket and reads its retransmissions first; its record settles
       // the probe (as a timeout, or with the answer that raced the deadline).
       probe.state = 'expiring';
-      this.#engine?.cancel(slot, generation);
+      this.engine?.cancel(slot, generation);
     }
   }
 
-  #onAbort(probe: InFlightProbe, reason: unknown): void {
-    if (this.#slots[probe.slot] !== probe || probe.state === 'aborted') return;
-    this.#counters.aborted++;
-    if (probe.state === 'held') this.#free(probe);
+  private onAbort(probe: InFlightProbe, reason: unknown): void {
+    if (this.slots[probe.slot] !== probe || probe.state === 'aborted') return;
+    this.counters.aborted++;
+    if (probe.state === 'held') this.free(probe);
     else {
       // The slot stays taken until the engine's record says the socket is closed.
-      this.#engine?.cancel(probe.slot, probe.generation);
-      this.#pending--;
+      this.engine?.cancel(probe.slot, probe.generation);
+      this.pending--;
     }
     probe.state = 'aborted';
     probe.reject(reason);
-    this.#updateRef();
+    this.updateRef();
   }
 
   /** Frees the probe's slot (its stale deadline entry is ignored by generation). */
-  #free(probe: InFlightProbe): void {
-    this.#slots[probe.slot] = undefined;
-    this.#freeSlots.push(probe.slot);
-    if (probe.state !== 'aborted') this.#pending--;
+  private free(probe: InFlightProbe): void {
+    this.slots[probe.slot] = undefined;
+    this.freeSlots.push(probe.slot);
+    if (probe.state !== 'aborted') this.pending--;
   }
 
   /** The engine keeps the process alive exactly while a probe waits for it. */
-  #updateRef(): void {
-    const want = this.#pending > 0 || this.#inKernel > 0;
-    if (want === this.#referenced || this.#engine === undefined) return;
-    this.#referenced = want;
-    if (want) this.#engine.ref();
-    else this.#engine.unref();
+  private updateRef(): void {
+    const want = this.pending > 0 || this.inKernel > 0;
+    if (want === this.referenced || this.engine === undefined) return;
+    this.referenced = want;
+    if (want) this.engine.ref();
+    else this.engine.unref();
   }
 
-  #notRunning(): StateError {
-    return this.#state === 'closed'
+  private notRunning(): StateError {
+    return this.state === 'closed'
       ? new StateError('the socket strategy is closed', 'ERR_SHAKER_CLOSED')
       : new StateError('call start() before probe()', 'ERR_SHAKER_NOT_STARTED');
   }

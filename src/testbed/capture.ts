@@ -44,16 +44,16 @@ function parseStats(stderr: string): CaptureStats {
 
 export class Capture {
   readonly path: string;
-  readonly #child: ChildProcess;
-  readonly #exited: Promise<void>;
-  #stderr = '';
-  #result: Promise<CaptureResult> | undefined;
+  private readonly child: ChildProcess;
+  private readonly exited: Promise<void>;
+  private stderr = '';
+  private result: Promise<CaptureResult> | undefined;
 
   private constructor(child: ChildProcess, path: string) {
-    this.#child = child;
+    this.child = child;
     this.path = path;
-    this.#exited = new Promise((resolve) => child.once('close', () => resolve()));
-    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.#stderr += chunk));
+    this.exited = new Promise((resolve) => child.once('close', () => resolve()));
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.stderr += chunk));
   }
 
   /** Resolves once tcpdump prints "listening on", i.e. its socket and filter are in place. */
@@ -63,10 +63,10 @@ export class Capture {
       const fail = (why: string): void => {
         cleanup();
         child.kill('SIGKILL');
-        reject(new ShakerError(`tcpdump ${why}: ${capture.#stderr.trim()}`, 'ERR_SHAKER_TESTBED_CAPTURE'));
+        reject(new ShakerError(`tcpdump ${why}: ${capture.stderr.trim()}`, 'ERR_SHAKER_TESTBED_CAPTURE'));
       };
       const onData = (): void => {
-        if (!/listening on/.test(capture.#stderr)) return;
+        if (!/listening on/.test(capture.stderr)) return;
         cleanup();
         resolve(capture);
       };
@@ -83,7 +83,7 @@ export class Capture {
   }
 
   get running(): boolean {
-    return this.#child.exitCode === null && this.#child.signalCode === null;
+    return this.child.exitCode === null && this.child.signalCode === null;
   }
 
   /** The packets written so far (tcpdump -U writes whole packets, so the file stays readable). */
@@ -116,17 +116,17 @@ export class Capture {
    * its counters) and parses the file. Idempotent: later calls return the same result.
    */
   stop(settleMs = 100): Promise<CaptureResult> {
-    this.#result ??= (async () => {
+    this.result ??= (async () => {
       if (this.running) {
         await sleep(settleMs);
-        this.#child.kill('SIGINT');
-        const timer = setTimeout(() => this.#child.kill('SIGKILL'), 3000);
-        await this.#exited;
+        this.child.kill('SIGINT');
+        const timer = setTimeout(() => this.child.kill('SIGKILL'), 3000);
+        await this.exited;
         clearTimeout(timer);
       }
       const file = await readPcapFile(this.path);
-      return { path: this.path, file, records: file.records, stats: parseStats(this.#stderr) };
+      return { path: this.path, file, records: file.records, stats: parseStats(this.stderr) };
     })();
-    return this.#result;
+    return this.result;
   }
 }

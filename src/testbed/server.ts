@@ -12,19 +12,19 @@ export interface AcceptedConnection {
 }
 
 export class CountingServer {
-  readonly #child: ChildProcess;
+  private readonly child: ChildProcess;
   /** Every connection the server application accepted, in order. */
   readonly accepts: AcceptedConnection[] = [];
-  #port = 0;
-  #addresses: string[] = [];
-  #countWaiters: Array<(count: number) => void> = [];
-  #exited: Promise<void>;
-  #stderr = '';
+  private boundPort = 0;
+  private boundAddresses: string[] = [];
+  private countWaiters: Array<(count: number) => void> = [];
+  private exited: Promise<void>;
+  private stderr = '';
 
   private constructor(child: ChildProcess) {
-    this.#child = child;
-    this.#exited = new Promise((resolve) => child.once('close', () => resolve()));
-    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.#stderr += chunk));
+    this.child = child;
+    this.exited = new Promise((resolve) => child.once('close', () => resolve()));
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.stderr += chunk));
     // EPIPE on stdin after the child died: acceptCount() reports the death instead.
     child.stdin!.on('error', () => {});
   }
@@ -37,7 +37,7 @@ export class CountingServer {
       const fail = (why: string): void => {
         clearTimeout(timer);
         child.kill('SIGKILL');
-        const stderr = server.#stderr.trim();
+        const stderr = server.stderr.trim();
         reject(new ShakerError(`testbed server ${why}${stderr ? `:\n${stderr}` : ''}`, 'ERR_SHAKER_TESTBED_SERVER'));
       };
       const onEarlyClose = (code: number | null, signal: NodeJS.Signals | null): void =>
@@ -52,54 +52,54 @@ export class CountingServer {
         }
         if (event.event === 'listening') {
           clearTimeout(timer);
-          server.#port = event.port;
-          server.#addresses = event.addresses;
+          server.boundPort = event.port;
+          server.boundAddresses = event.addresses;
           child.off('close', onEarlyClose);
-          child.once('close', () => server.#rejectWaiters());
+          child.once('close', () => server.rejectWaiters());
           resolve(server);
         } else if (event.event === 'error') {
           fail(`failed: ${event.message}`);
         } else {
-          server.#handle(event);
+          server.handle(event);
         }
       });
     });
   }
 
-  #handle(event: CountingServerEvent): void {
+  private handle(event: CountingServerEvent): void {
     if (event.event === 'accept') {
       const { remoteAddress, remotePort, localAddress, localPort } = event;
       this.accepts.push({ remoteAddress, remotePort, localAddress, localPort });
     } else if (event.event === 'count') {
-      this.#countWaiters.shift()?.(event.count);
+      this.countWaiters.shift()?.(event.count);
     }
   }
 
-  #rejectWaiters(): void {
-    for (const waiter of this.#countWaiters.splice(0)) waiter(Number.NaN);
+  private rejectWaiters(): void {
+    for (const waiter of this.countWaiters.splice(0)) waiter(Number.NaN);
   }
 
   get port(): number {
-    return this.#port;
+    return this.boundPort;
   }
 
   /** The addresses the server listens on ("0.0.0.0", "::" by default). */
   get addresses(): readonly string[] {
-    return this.#addresses;
+    return this.boundAddresses;
   }
 
   get pid(): number | undefined {
-    return this.#child.pid;
+    return this.child.pid;
   }
 
   /** Connections accepted so far, asked from the child itself (not the local event log). */
   async acceptCount(): Promise<number> {
-    if (this.#child.exitCode !== null || this.#child.signalCode !== null) {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) {
       throw new ShakerError('testbed server is not running', 'ERR_SHAKER_TESTBED_SERVER');
     }
     const count = await new Promise<number>((resolve) => {
-      this.#countWaiters.push(resolve);
-      this.#child.stdin!.write('count\n');
+      this.countWaiters.push(resolve);
+      this.child.stdin!.write('count\n');
     });
     if (Number.isNaN(count)) throw new ShakerError('testbed server exited while asked for its count', 'ERR_SHAKER_TESTBED_SERVER');
     return count;
@@ -107,10 +107,10 @@ export class CountingServer {
 
   /** Asks the child to stop, SIGKILLs it after `graceMs`; safe to call twice. */
   async stop(graceMs = 2000): Promise<void> {
-    if (this.#child.exitCode === null && this.#child.signalCode === null) {
-      this.#child.stdin!.end('stop\n');
-      const timer = setTimeout(() => this.#child.kill('SIGKILL'), graceMs);
-      await this.#exited;
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      this.child.stdin!.end('stop\n');
+      const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+      await this.exited;
       clearTimeout(timer);
     }
   }

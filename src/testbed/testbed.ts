@@ -178,22 +178,22 @@ export class Testbed {
   readonly closedPort = 1;
   readonly options: Readonly<TestbedOptions>;
 
-  readonly #rules: PortRule[];
-  readonly #localPrefixes: Cidr[];
-  readonly #extraAddresses: { client: Cidr[]; server: Cidr[] };
-  readonly #children = new Set<ChildProcess>();
-  readonly #servers = new Set<CountingServer>();
-  #tableCreated = false;
-  #tmpDir: string | undefined;
-  #captureCount = 0;
-  #destroyed = false;
-  #destroying: Promise<void> | undefined;
+  private readonly rules: PortRule[];
+  private readonly localPrefixes: Cidr[];
+  private readonly extraAddresses: { client: Cidr[]; server: Cidr[] };
+  private readonly children = new Set<ChildProcess>();
+  private readonly servers = new Set<CountingServer>();
+  private tableCreated = false;
+  private tmpDir: string | undefined;
+  private captureCount = 0;
+  private wasDestroyed = false;
+  private destroying: Promise<void> | undefined;
 
   private constructor(options: TestbedOptions) {
     this.options = options;
-    this.#rules = normaliseRules(options);
-    this.#localPrefixes = (options.localPrefixes ?? []).map(parseTestbedCidr);
-    this.#extraAddresses = {
+    this.rules = normaliseRules(options);
+    this.localPrefixes = (options.localPrefixes ?? []).map(parseTestbedCidr);
+    this.extraAddresses = {
       client: (options.extraAddresses?.client ?? []).map(parseTestbedCidr),
       server: (options.extraAddresses?.server ?? []).map(parseTestbedCidr),
     };
@@ -216,7 +216,7 @@ export class Testbed {
     const testbed = new Testbed(options);
     registerForTeardown(testbed);
     try {
-      await testbed.#setUp();
+      await testbed.setUp();
     } catch (error) {
       await testbed.destroy();
       throw error;
@@ -224,7 +224,7 @@ export class Testbed {
     return testbed;
   }
 
-  async #setUp(): Promise<void> {
+  private async setUp(): Promise<void> {
     const { client, server } = this;
     await addNamespace(client.name);
     await addNamespace(server.name);
@@ -253,8 +253,8 @@ export class Testbed {
     ]);
 
     const steps: Array<Promise<unknown>> = [
-      run(['ip', '-n', client.name, '-batch', '-'], { input: this.#clientBatch() }),
-      run(['ip', '-n', server.name, '-batch', '-'], { input: this.#serverBatch() }),
+      run(['ip', '-n', client.name, '-batch', '-'], { input: this.clientBatch() }),
+      run(['ip', '-n', server.name, '-batch', '-'], { input: this.serverBatch() }),
     ];
     if (this.options.disableOffload !== false) {
       for (const end of [client, server]) {
@@ -262,10 +262,10 @@ export class Testbed {
       }
     }
     await Promise.all(steps);
-    if (this.#rules.length > 0) await this.#ensureTable(this.#rules);
+    if (this.rules.length > 0) await this.ensureTable(this.rules);
   }
 
-  #endBatch(self: NamespaceInfo, peer: NamespaceInfo, extra: Cidr[]): string[] {
+  private endBatch(self: NamespaceInfo, peer: NamespaceInfo, extra: Cidr[]): string[] {
     return [
       'link set lo up',
       `addr add ${self.ipv4}/${LINK.prefixLen4} dev ${self.iface}`,
@@ -279,9 +279,9 @@ export class Testbed {
     ];
   }
 
-  #clientBatch(): string {
+  private clientBatch(): string {
     const { client, server } = this;
-    const lines = this.#endBatch(client, server, this.#extraAddresses.client);
+    const lines = this.endBatch(client, server, this.extraAddresses.client);
     const via = (family: Family): string => (family === 4 ? server.ipv4 : server.ipv6);
     if (this.options.errorRoutes !== false) {
       for (const route of Object.values(ERROR_ROUTES)) {
@@ -289,34 +289,34 @@ export class Testbed {
         lines.push(`route add ${route.prefix6} via ${server.ipv6} dev ${client.iface}`);
       }
     }
-    for (const prefix of this.#localPrefixes) {
+    for (const prefix of this.localPrefixes) {
       lines.push(`route add ${prefix.text} via ${via(prefix.family)} dev ${client.iface}`);
     }
     return `${lines.join('\n')}\n`;
   }
 
-  #serverBatch(): string {
+  private serverBatch(): string {
     const { client, server } = this;
-    const lines = this.#endBatch(server, client, this.#extraAddresses.server);
+    const lines = this.endBatch(server, client, this.extraAddresses.server);
     if (this.options.errorRoutes !== false) {
       for (const route of Object.values(ERROR_ROUTES)) {
         lines.push(`route add ${route.routeType} ${route.prefix4}`);
         lines.push(`route add ${route.routeType} ${route.prefix6}`);
       }
     }
-    for (const prefix of this.#localPrefixes) lines.push(`route add local ${prefix.text} dev lo`);
+    for (const prefix of this.localPrefixes) lines.push(`route add local ${prefix.text} dev lo`);
     return `${lines.join('\n')}\n`;
   }
 
-  async #ensureTable(rules: readonly PortRule[]): Promise<void> {
+  private async ensureTable(rules: readonly PortRule[]): Promise<void> {
     if (!commandExists('nft')) throw missingTool('nft');
-    const script = this.#tableCreated ? renderAddRules(rules) : renderServerTable(rules);
+    const script = this.tableCreated ? renderAddRules(rules) : renderServerTable(rules);
     await run(inNamespace(this.server.name, [findNft(), '-f', '-']), { input: script });
-    this.#tableCreated = true;
+    this.tableCreated = true;
   }
 
-  #assertAlive(): void {
-    if (this.#destroyed || this.#destroying) {
+  private assertAlive(): void {
+    if (this.wasDestroyed || this.destroying) {
       throw new InvalidArgumentError(`testbed ${this.id} is destroyed`);
     }
   }
@@ -336,7 +336,7 @@ export class Testbed {
 
   /** Runs a command inside a namespace; by default rejects on a non-zero exit (`check: false` to inspect it). */
   exec(ns: Role | string, argv: readonly string[], options?: RunOptions): Promise<CommandResult> {
-    this.#assertAlive();
+    this.assertAlive();
     return run(inNamespace(this.namespace(ns), argv), options);
   }
 
@@ -357,11 +357,11 @@ export class Testbed {
 
   /** Starts a long-running command in a namespace; it is killed on destroy if still running. */
   spawn(ns: Role | string, argv: readonly string[], stdio: StdioOptions = 'pipe'): ChildProcess {
-    this.#assertAlive();
+    this.assertAlive();
     const full = inNamespace(this.namespace(ns), argv);
     const child = spawn(full[0], full.slice(1), { stdio });
-    this.#children.add(child);
-    child.once('close', () => this.#children.delete(child));
+    this.children.add(child);
+    child.once('close', () => this.children.delete(child));
     child.on('error', () => {}); // Reported through 'close' and the callers' own waits.
     return child;
   }
@@ -373,7 +373,7 @@ export class Testbed {
     const hosts = options.hosts ?? (family === 4 ? ['0.0.0.0'] : family === 6 ? ['::'] : ['0.0.0.0', '::']);
     const child = this.spawn('server', [...nodeArgv(siblingProgram('counting-server')), JSON.stringify({ port, hosts })]);
     const server = await CountingServer.start(child);
-    this.#servers.add(server);
+    this.servers.add(server);
     return server;
   }
 
@@ -383,15 +383,15 @@ export class Testbed {
    * when the helper program itself fails.
    */
   kernelConnect(request: Omit<KernelConnectRequest, 'kind'>, options: { ns?: Role } = {}): Promise<KernelClientReport> {
-    return this.#runKernelClient({ kind: 'tcp', ...request }, options.ns);
+    return this.runKernelClient({ kind: 'tcp', ...request }, options.ns);
   }
 
   /** One UDP datagram of `payloadBytes` from a namespace (default the client). */
   kernelSendUdp(request: Omit<KernelUdpRequest, 'kind'>, options: { ns?: Role } = {}): Promise<KernelClientReport> {
-    return this.#runKernelClient({ kind: 'udp', ...request }, options.ns);
+    return this.runKernelClient({ kind: 'udp', ...request }, options.ns);
   }
 
-  async #runKernelClient(request: KernelConnectRequest | KernelUdpRequest, ns: Role = 'client'): Promise<KernelClientReport> {
+  private async runKernelClient(request: KernelConnectRequest | KernelUdpRequest, ns: Role = 'client'): Promise<KernelClientReport> {
     const timeoutMs = (request.kind === 'tcp' ? request.timeoutMs ?? 5000 : 5000) + 10_000;
     const result = await this.execNode(siblingProgram('kernel-client'), [JSON.stringify(request)], { ns, timeoutMs });
     const line = result.stdout.trim().split('\n').pop() ?? '';
@@ -404,33 +404,33 @@ export class Testbed {
 
   /** Starts tcpdump in a namespace and returns once it is capturing. */
   async capture(options: CaptureOptions = {}): Promise<Capture> {
-    this.#assertAlive();
+    this.assertAlive();
     if (!commandExists('tcpdump')) throw missingTool('tcpdump');
     const end = options.ns === 'client' ? this.client : this.server;
-    const file = options.file ?? path.join(this.#temporaryDirectory(), `capture-${++this.#captureCount}.pcap`);
+    const file = options.file ?? path.join(this.temporaryDirectory(), `capture-${++this.captureCount}.pcap`);
     const argv = tcpdumpArgv({ iface: options.iface ?? end.iface, file, filter: options.filter, snapLen: options.snapLen, linkType: options.linkType });
     return Capture.start(this.spawn(end.name, argv, ['ignore', 'ignore', 'pipe']), file);
   }
 
   /** Drops every TCP segment to `port` on the server from now on. */
   filterPort(port: number, family: FamilyChoice = 'both'): Promise<void> {
-    this.#assertAlive();
-    return this.#ensureTable([{ port: checkPort(port), action: 'filter', family }]);
+    this.assertAlive();
+    return this.ensureTable([{ port: checkPort(port), action: 'filter', family }]);
   }
 
   /** Answers TCP to `port` with ICMP admin-prohibited from now on. */
   prohibitPort(port: number, family: FamilyChoice = 'both'): Promise<void> {
-    this.#assertAlive();
-    return this.#ensureTable([{ port: checkPort(port), action: 'prohibit', family }]);
+    this.assertAlive();
+    return this.ensureTable([{ port: checkPort(port), action: 'prohibit', family }]);
   }
 
-  #temporaryDirectory(): string {
-    this.#tmpDir ??= fs.mkdtempSync(path.join(os.tmpdir(), `${this.id}-`));
-    return this.#tmpDir;
+  private temporaryDirectory(): string {
+    this.tmpDir ??= fs.mkdtempSync(path.join(os.tmpdir(), `${this.id}-`));
+    return this.tmpDir;
   }
 
   get destroyed(): boolean {
-    return this.#destroyed;
+    return this.wasDestroyed;
   }
 
   /**
@@ -438,24 +438,24 @@ export class Testbed {
    * else still inside them) and the temporary directory. Idempotent; never rejects.
    */
   destroy(): Promise<void> {
-    this.#destroying ??= (async () => {
-      await Promise.allSettled([...this.#servers].map((server) => server.stop(500)));
-      for (const child of this.#children) child.kill('SIGTERM');
+    this.destroying ??= (async () => {
+      await Promise.allSettled([...this.servers].map((server) => server.stop(500)));
+      for (const child of this.children) child.kill('SIGTERM');
       const deadline = Date.now() + 1000;
-      while (this.#children.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      while (this.children.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       this.destroySync();
     })();
-    return this.#destroying;
+    return this.destroying;
   }
 
   /** The synchronous teardown used from process 'exit' and signal handlers. */
   destroySync(): void {
-    if (this.#destroyed) return;
-    this.#destroyed = true;
-    for (const child of this.#children) child.kill('SIGKILL');
+    if (this.wasDestroyed) return;
+    this.wasDestroyed = true;
+    for (const child of this.children) child.kill('SIGKILL');
     deleteNamespaceSync(this.client.name);
     deleteNamespaceSync(this.server.name);
-    if (this.#tmpDir) fs.rmSync(this.#tmpDir, { recursive: true, force: true });
+    if (this.tmpDir) fs.rmSync(this.tmpDir, { recursive: true, force: true });
     unregisterForTeardown(this);
   }
 
