@@ -15,6 +15,7 @@
 // returned and `damage` says where and why. Nothing else is thrown for any input.
 import { MalformedPcapError, PCAP_MAX_SNAPLEN } from './pcap-file.js';
 import type { ByteOrder } from './pcap-file.js';
+import type { CapturedPacket } from './capture-file.js';
 
 const BLOCK_HEADER_LEN = 8;
 /** Block header + trailing length: the smallest block. */
@@ -45,18 +46,12 @@ export interface PcapngInterface {
   offsetSeconds: bigint;
 }
 
-export interface PcapngPacket {
+/** A packet as every capture file has it, plus where in the pcapng file it came from. */
+export interface PcapngPacket extends CapturedPacket {
   /** Index of the section (0 for most files). */
   section: number;
   /** Interface index inside the section. */
   interfaceId: number;
-  linkType: number;
-  tsSec: number;
-  tsNsec: number;
-  capturedLength: number;
-  originalLength: number;
-  /** A copy of the packet bytes. */
-  data: Uint8Array;
 }
 
 export interface PcapngDamage {

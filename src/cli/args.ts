@@ -95,7 +95,8 @@ function rate(value: string | undefined): number | undefined {
   return n;
 }
 
-function duration(value: string | undefined, name: string): number | undefined {
+/** A duration flag ("500ms", "2s") as ms; undefined when absent; UsageError when malformed. */
+export function duration(value: string | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
   try {
     return parseDuration(value, name);

@@ -8,8 +8,8 @@ import { Checker } from '../checker.js';
 import { AbortError, ShakerError } from '../core/errors.js';
 import { parseTarget } from '../core/target.js';
 import type { StrategyRequest } from '../strategies/choose.js';
-import { parseDuration } from '../monitor/settings.js';
 import { DEFAULT_WAIT_INTERVAL_MS, WaitTimeoutError } from '../wait-for.js';
+import { duration } from './args.js';
 import { formatDuration } from './format.js';
 import { onStopSignals } from './lifecycle.js';
 import { resultLine } from './output.js';
@@ -27,15 +27,6 @@ export interface WaitCliOptions {
 }
 
 const DEFAULT_CHECK_TIMEOUT_MS = 1000;
-
-function duration(value: string | undefined, name: string): number | undefined {
-  if (value === undefined) return undefined;
-  try {
-    return parseDuration(value, name);
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-}
 
 export function parseWaitArgs(argv: string[]): WaitCliOptions {
   let parsed;

@@ -7,8 +7,8 @@
 // probes), tcp_shaker_state_changes_total{to}, tcp_shaker_burst_loss_ratio and
 // tcp_shaker_duplicate_replies_total. Engine-wide: one tcp_shaker_engine_* metric per
 // checker.stats() counter, read at scrape time, plus tcp_shaker_engine_info{strategy}.
+import { listenHttp } from '../core/listen.js';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Checker } from '../checker.js';
 import type { Monitor } from './monitor.js';
@@ -119,7 +119,7 @@ export interface MetricsServer {
 }
 
 /** Serves GET /metrics; resolves once listening, rejects with the listen error (EADDRINUSE...). */
-export function serveMetrics(metrics: MonitorMetrics, listen: { host?: string; port: number }): Promise<MetricsServer> {
+export async function serveMetrics(metrics: MonitorMetrics, listen: { host?: string; port: number }): Promise<MetricsServer> {
   const server = http.createServer((req, res) => {
     if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics\n');
@@ -130,21 +130,14 @@ export function serveMetrics(metrics: MonitorMetrics, listen: { host?: string; p
       (error: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`${error.message}\n`),
     );
   });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(listen.port, listen.host, () => {
-      server.off('error', reject);
-      const address = server.address() as AddressInfo;
-      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-      resolve({
-        url: `http://${host}:${address.port}/metrics`,
-        port: address.port,
-        close: () =>
-          new Promise<void>((done) => {
-            server.close(() => done());
-            server.closeAllConnections();
-          }),
-      });
-    });
-  });
+  const { origin, port } = await listenHttp(server, listen);
+  return {
+    url: `${origin}/metrics`,
+    port,
+    close: () =>
+      new Promise<void>((done) => {
+        server.close(() => done());
+        server.closeAllConnections();
+      }),
+  };
 }

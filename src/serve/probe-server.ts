@@ -7,8 +7,8 @@
 //
 // The server neither starts nor closes the checker; close() stops listening, aborts the checks
 // in flight and waits for them.
+import { listenHttp } from '../core/listen.js';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { Checker, CheckResult } from '../checker.js';
@@ -144,26 +144,19 @@ function handle(service: ProbeService, req: http.IncomingMessage, res: http.Serv
 }
 
 /** Listens; resolves once listening, rejects with the listen error (EADDRINUSE...). */
-export function serveProbes(options: ProbeServerOptions, listen: { host?: string; port: number }): Promise<ProbeServer> {
+export async function serveProbes(options: ProbeServerOptions, listen: { host?: string; port: number }): Promise<ProbeServer> {
   const service = new ProbeService(options);
   const server = http.createServer((req, res) => handle(service, req, res));
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(listen.port, listen.host, () => {
-      server.off('error', reject);
-      const address = server.address() as AddressInfo;
-      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-      resolve({
-        url: `http://${host}:${address.port}`,
-        port: address.port,
-        service,
-        close: async () => {
-          const closed = new Promise<void>((done) => server.close(() => done()));
-          await service.close();
-          server.closeAllConnections();
-          await closed;
-        },
-      });
-    });
-  });
+  const { origin, port } = await listenHttp(server, listen);
+  return {
+    url: origin,
+    port,
+    service,
+    close: async () => {
+      const closed = new Promise<void>((done) => server.close(() => done()));
+      await service.close();
+      server.closeAllConnections();
+      await closed;
+    },
+  };
 }
