@@ -112,6 +112,11 @@ interface WaitingProbe {
 }
 
 
+// How often probes waiting for a clean source port look again when no probe finishes to wake
+// them: short beside the 64 s a possibly half-open tuple is kept out of use, long enough to cost
+// nothing while they wait.
+const WAITING_WAKE_MS = 250;
+
 export class RawStrategy implements Strategy {
   readonly name = 'raw' as const;
   readonly portRange: PortRange;
@@ -180,6 +185,10 @@ export class RawStrategy implements Strategy {
   /** In-flight probes per destination (tuple key with local port 0): all ports busy is O(1). */
   private readonly busyByDestination = new NumberIndex();
   private waitingCount = 0;
+  /** Retries the waiting probes while any wait: a port can become clean by expiry alone. */
+  private waitingWake: NodeJS.Timeout | undefined;
+  /** True while launchWaiting relaunches a queued probe (see waitForPort). */
+  private relaunching = false;
 
   constructor(private readonly options: RawStrategyOptions = {}) {
     this.portRange = options.sourcePorts ? checkPortRange(options.sourcePorts) : defaultProbePortRange();
@@ -419,6 +428,8 @@ export class RawStrategy implements Strategy {
     const waiting = [...this.waiting.values()].flat();
     this.waiting.clear();
     this.waitingCount = 0;
+    if (this.waitingWake) clearTimeout(this.waitingWake);
+    this.waitingWake = undefined;
     for (const entry of waiting) if (!entry.cancelled) entry.callback(this.closedOutcome(0));
     for (const slot of this.table.liveSlots()) this.finish(slot, this.closedOutcome(this.table.attempts[slot]), false);
     this.timer.stop();
@@ -618,9 +629,13 @@ export class RawStrategy implements Strategy {
     const entry: WaitingProbe = { target, remote, route, options, callback, cancelled: false, queuedAt: performance.now() };
     let queue = this.waiting.get(destination);
     if (!queue) this.waiting.set(destination, (queue = []));
-    queue.push(entry);
+    // A probe that left the queue and found no clean port goes back to where it was, the head:
+    // waiting probes keep their order however often they are woken.
+    if (this.relaunching) queue.unshift(entry);
+    else queue.push(entry);
     this.waitingCount++;
     this.counters.waitedForPort++;
+    this.armWaitingWake();
     return () => {
       if (entry.cancelled) return;
       entry.cancelled = true;
@@ -628,6 +643,27 @@ export class RawStrategy implements Strategy {
       if (entry.cancelLaunched) return entry.cancelLaunched();
       this.counters.aborted++;
     };
+  }
+
+  /**
+   * A finished probe wakes the probes waiting for its destination, but a port can also become
+   * clean with no probe finishing: its possibly half-open record expires (RecentProbes). While
+   * any probe waits, this looks again every WAITING_WAKE_MS.
+   */
+  private armWaitingWake(): void {
+    if (this.waitingWake || this.waitingCount === 0) return;
+    this.waitingWake = setTimeout(() => {
+      this.waitingWake = undefined;
+      for (const destination of [...this.waiting.keys()]) {
+        // Launch until one goes back to waiting (still no clean tuple) or none is left.
+        let before: number;
+        do {
+          before = this.waitingCount;
+          this.launchWaiting(destination);
+        } while (this.waitingCount < before && this.waiting.has(destination));
+      }
+      this.armWaitingWake();
+    }, WAITING_WAKE_MS);
   }
 
   /** A port of `destination` was freed: start the oldest probe waiting for one. */
@@ -653,7 +689,12 @@ export class RawStrategy implements Strategy {
       // Its deadline starts when its SYN leaves (issue #12): a check that only waited for one of
       // this engine's source ports must not read as a dead target. Abort still ends the wait.
       const options = { ...entry.options, deadline: entry.options.deadline + (performance.now() - entry.queuedAt) };
-      entry.cancelLaunched = this.launchOrReport(entry.target, entry.remote, entry.route, options, entry.callback);
+      this.relaunching = true;
+      try {
+        entry.cancelLaunched = this.launchOrReport(entry.target, entry.remote, entry.route, options, entry.callback);
+      } finally {
+        this.relaunching = false;
+      }
       return;
     }
   }
@@ -879,14 +920,11 @@ export class RawStrategy implements Strategy {
         width += added;
       }
     }
-    // Every clean tuple is taken and the range is exhausted: rather than wait (nothing would
-    // wake the waiting probe when a record expires), take one that is only possibly half-open.
-    // Its fresh ISN keeps a stale answer from matching; the probe may time out, never read open
-    // or closed wrongly.
-    for (let tries = 0; tries < width; tries++) {
-      const port = this.nextClaimedPort(ports);
-      if (!this.table.has(tupleKey(remote, 0, remote.length, remotePort, port))) return port;
-    }
+    // Every clean tuple is taken and the range is exhausted. A tuple that is only possibly
+    // half-open is not an option: a new SYN whose ISN falls inside the server's window for the
+    // old handshake gets a RST (tcp_check_req's embryonic reset), which would read as a closed
+    // port, and our ISNs for one tuple a few hundred ms apart are that close. The probe waits;
+    // armWaitingWake() has it look again as records expire.
     return -1;
   }
 

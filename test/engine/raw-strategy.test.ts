@@ -721,20 +721,42 @@ test('a probe that waited for a port and then went out is cancelled by its own c
 test('a probe that waited for a port gets its whole timeout once its SYN leaves; close() answers waiting probes', async (t) => {
   const [low] = defaultProbePortRange();
   const r = await rig(t, 4, { sourcePorts: [low, low] });
-  const first = probe(r, { timeoutMs: 400, retries: 0 });
+  const first = probe(r, { timeoutMs: 10_000, retries: 0 });
   const second = probe(r, { timeoutMs: 100, retries: 0 });
   const third = probe(r, { timeoutMs: 10_000, retries: 0 });
-  // The first times out at 400 ms and frees the port. The second waited longer than its own
-  // timeout, but that wait was the engine's: its SYN goes out, and only then does its 100 ms run.
-  t.is((await first).status, 'timeout');
-  const secondSyn = await nthSyn(r, 2);
-  r.captures.push(rstAck(secondSyn));
-  t.like(await second, { status: 'closed', attempts: 1 });
-  await until(() => r.transport.syns.length === 3, 'the third SYN');
+  // The first holds the only port for longer than the second's whole timeout, then is refused
+  // and frees it (a clean tuple: the server's RST ended the handshake). The second's wait was the
+  // engine's: its SYN goes out now, and only then does its 100 ms run.
+  const firstSyn = await nthSyn(r, 1);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  t.is(r.transport.syns.length, 1, 'the others wait for the port');
+  r.captures.push(rstAck(firstSyn));
+  t.is((await first).status, 'closed');
+  // Unanswered, it times out with its SYN sent (attempts 1), never as a check that never left.
+  t.like(await second, { status: 'timeout', attempts: 1 });
+  t.is(r.transport.syns.length, 2);
+  // Its tuple may now be half-open on the server: the third waits rather than reuse it.
+  t.like(r.raw.stats(), { waitingForPort: 1 });
   const fourth = probe(r);
   await r.raw.close();
   t.is((await third).code, 'ERR_SHAKER_CLOSED');
   t.is((await fourth).code, 'ERR_SHAKER_CLOSED');
+});
+
+test('a tuple a probe timed out on is not reused while the server may hold its handshake: the next probe waits', async (t) => {
+  // The server may have answered a SYN whose SYN-ACK was lost: it then holds the handshake, and
+  // a new SYN on the tuple with an ISN inside its window would get a RST (a wrong "closed").
+  const [low] = defaultProbePortRange();
+  const r = await rig(t, 4, { sourcePorts: [low, low] });
+  t.is((await probe(r, { timeoutMs: 50, retries: 0 })).status, 'timeout');
+  const controller = new AbortController();
+  const next = probe(r, { timeoutMs: 10_000, retries: 0, signal: controller.signal });
+  await new Promise((resolve) => setTimeout(resolve, 600));
+  t.is(r.transport.syns.length, 1, 'no SYN on the possibly half-open tuple');
+  t.like(r.raw.stats(), { waitingForPort: 1 });
+  const reason = new Error('stop waiting');
+  controller.abort(reason);
+  t.is(await next.catch((error: unknown) => error), reason);
 });
 
 test('the port cursor walks the whole range before a port comes back, then reuses it', async (t) => {
