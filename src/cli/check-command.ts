@@ -10,16 +10,20 @@ import { PcapRecorder } from './pcap-recorder.js';
 import { checkerOptions, checkFamilies, checkInterface, checkSource, effectiveFamily, loadSpecs, needsRaw, resolveNames } from './prepare.js';
 import { ProgressBar } from './progress.js';
 import { Summary } from './summary.js';
-import { countShard, countTargets, expandSpecs, type SweepOrder, type TargetSpec } from './target-spec.js';
+import { countShard, countTargets, expandSpecsItems, type SweepOrder, type TargetSpec } from './target-spec.js';
+import type { AddressTarget } from '../core/target.js';
 import { UsageError } from './usage-error.js';
 import { onStopSignals, startChecker } from './lifecycle.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 
-/** Each target `requests` times in a row, lazily. */
-function* jobs(specs: readonly TargetSpec[], requests: number, order: SweepOrder | undefined): Generator<string> {
-  for (const target of expandSpecs(specs, order)) for (let i = 0; i < requests; i++) yield target;
+/**
+ * Each target `requests` times in a row, lazily; IP literals as AddressTargets, so checkMany
+ * and the engine take them without parsing a text per check.
+ */
+function* jobs(specs: readonly TargetSpec[], requests: number, order: SweepOrder | undefined): Generator<AddressTarget | string> {
+  for (const target of expandSpecsItems(specs, order)) for (let i = 0; i < requests; i++) yield target;
 }
 
 /** --seed/--shard as an expansion order; undefined keeps address order. */
