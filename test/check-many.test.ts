@@ -302,3 +302,29 @@ test('AddressTarget items with bad per-item options are typed error results, as 
   t.true(r.error instanceof InvalidArgumentError);
   await checker.close();
 });
+
+test('nextReady takes the results already waiting without a promise, and frees room as next() does', async (t) => {
+  const { checker, strategy } = await callbackChecker();
+  const batch = checker.checkMany(targets(5), { concurrency: 3 });
+  t.is(batch.nextReady(), undefined, 'nothing settled yet');
+  await tick();
+  t.is(strategy.pending.size, 3);
+  strategy.answer(2);
+  t.deepEqual(batch.pending, { inFlight: 1, queued: 2 });
+  t.is(strategy.pending.size, 1, 'results not yet pulled hold their place');
+  const a = batch.nextReady();
+  const b = batch.nextReady();
+  t.deepEqual([a?.target, b?.target, a?.status], ['198.18.0.0:80', '198.18.0.1:80', 'open']);
+  t.is(batch.nextReady(), undefined);
+  t.is(strategy.pending.size, 3, 'two pulled, two more started');
+  strategy.answerAll();
+  const rest: string[] = [];
+  for await (const first of batch) {
+    let r: BatchResult | undefined = first;
+    do rest.push(r.target);
+    while ((r = batch.nextReady()) !== undefined);
+  }
+  t.deepEqual(rest.sort(), ['198.18.0.2:80', '198.18.0.3:80', '198.18.0.4:80']);
+  t.is(batch.nextReady(), undefined, 'done: nothing more');
+  await checker.close();
+});

@@ -3,6 +3,7 @@
 // print the partial summary and close the checker (its nftables table goes with it): exit 1.
 import fs from 'node:fs';
 import { Checker } from '../checker.js';
+import type { BatchResult } from '../check-many.js';
 import type { CliOptions } from './args.js';
 import { JsonLinesWriter, resultJson } from './json-lines.js';
 import { resultLine } from './output.js';
@@ -94,17 +95,22 @@ export async function runChecks(options: CliOptions): Promise<number> {
     });
     const json = options.json ? new JsonLinesWriter(process.stdout) : undefined;
     try {
-      for await (const result of results) {
-        summary.add(result);
-        if (json) {
-          if (!json.write(resultJson(result))) {
+      // Each awaited result, then those already waiting behind it (nextReady): one promise
+      // and one resumption of this loop per burst of replies, not per check.
+      for await (const first of results) {
+        let result: BatchResult | undefined = first;
+        do {
+          summary.add(result);
+          if (json) {
+            if (!json.write(resultJson(result))) {
+              progress?.clear();
+              await json.drained();
+            }
+          } else if (options.verbose) {
             progress?.clear();
-            await json.drained();
+            process.stdout.write(`${resultLine(result)}\n`);
           }
-        } else if (options.verbose) {
-          progress?.clear();
-          process.stdout.write(`${resultLine(result)}\n`);
-        }
+        } while ((result = results.nextReady()) !== undefined);
       }
     } catch (error) {
       if (!aborter.signal.aborted) throw error;
