@@ -14,7 +14,7 @@
 import { performance } from 'node:perf_hooks';
 import { AbortError, InvalidArgumentError, ShakerError } from './core/errors.js';
 import { unwatchAbort, watchAbort } from './core/abort-watch.js';
-import { parseTarget, type Target } from './core/target.js';
+import { AddressTarget, parseTarget, type Target } from './core/target.js';
 import { TokenBucket } from './core/token-bucket.js';
 import { timerDelay } from './core/timer-delay.js';
 import type { Family, ProbeOptions, ProbeOutcome, ProbeTarget, StrategyName } from './core/types.js';
@@ -25,13 +25,13 @@ import type { CheckOptions, CheckResult } from './checker.js';
  * target), `timeout` and `retries` override the batch's for this check.
  */
 export interface CheckManyTarget {
-  target: string;
+  target: string | AddressTarget;
   tag?: unknown;
   timeout?: number;
   retries?: number;
 }
 
-export type CheckManyItem = string | CheckManyTarget;
+export type CheckManyItem = string | AddressTarget | CheckManyTarget;
 
 /** A result of checkMany: check()'s, plus the item's `tag` when it had one. */
 export type BatchResult = CheckResult & { tag?: unknown };
@@ -152,18 +152,7 @@ export class CheckBatch implements AsyncIterableIterator<BatchResult> {
 
   next(): Promise<IteratorResult<BatchResult>> {
     if (this.ended) return Promise.resolve({ value: undefined, done: true });
-    if (this.head < this.queue.length) {
-      const value = this.queue[this.head];
-      this.queue[this.head++] = undefined as unknown as BatchResult;
-      // Compact now and then, not per pull: the queue never holds more than `concurrency`.
-      if (this.head >= 1024 && this.head * 2 >= this.queue.length) {
-        this.queue = this.queue.slice(this.head);
-        this.head = 0;
-      }
-      // A pulled result frees room for one more check.
-      if (!this.stopped && !this.filling) this.fill();
-      return Promise.resolve({ value, done: false });
-    }
+    if (this.head < this.queue.length) return Promise.resolve({ value: this.take(), done: false });
     if (this.failure) {
       const { error } = this.failure;
       this.failure = undefined;
@@ -175,6 +164,32 @@ export class CheckBatch implements AsyncIterableIterator<BatchResult> {
       return Promise.resolve({ value: undefined, done: true });
     }
     return new Promise((resolve, reject) => (this.waiter = { resolve, reject }));
+  }
+
+  /**
+   * A result already waiting, taken without a promise; undefined when none is (then `await`
+   * next(), or go on with `for await`). Replies settle checks in bursts (one capture batch), so
+   * a consumer that takes what is ready after each awaited result pays one promise and one
+   * resumption of its async function per burst, not per check:
+   * `for await (let r of batch) do { use(r); } while ((r = batch.nextReady()) !== undefined);`
+   */
+  nextReady(): BatchResult | undefined {
+    if (this.ended || this.head >= this.queue.length) return undefined;
+    return this.take();
+  }
+
+  /** The oldest waiting result, out of the queue (there is one). */
+  private take(): BatchResult {
+    const value = this.queue[this.head];
+    this.queue[this.head++] = undefined as unknown as BatchResult;
+    // Compact now and then, not per pull: the queue never holds more than `concurrency`.
+    if (this.head >= 1024 && this.head * 2 >= this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+    // A pulled result frees room for one more check.
+    if (!this.stopped && !this.filling) this.fill();
+    return value;
   }
 
   /** Breaking out of `for await`: the checks in flight are cancelled, nothing more starts. */
@@ -334,7 +349,13 @@ export class CheckBatch implements AsyncIterableIterator<BatchResult> {
   }
 
   private start(item: CheckManyItem): void {
-    let text: string;
+    // Pre-parsed (the CLI's CIDR expansion): no text to parse, and the target itself is the
+    // engine's ProbeTarget, bytes included.
+    if (item instanceof AddressTarget) {
+      this.startAddress(item, item.text, item.ip, item.port, item.family, undefined, this.timeout, this.retries);
+      return;
+    }
+    let text: string | AddressTarget;
     let tag: unknown;
     let timeout = this.timeout;
     let retries = this.retries;
@@ -345,27 +366,55 @@ export class CheckBatch implements AsyncIterableIterator<BatchResult> {
       if (item?.timeout !== undefined) timeout = item.timeout;
       if (item?.retries !== undefined) retries = item.retries;
     }
+    if (text instanceof AddressTarget) {
+      try {
+        checkItemOptions(timeout, retries);
+      } catch (error) {
+        this.queue.push(this.invalid(text.text, error as ShakerError, tag));
+        return;
+      }
+      this.startAddress(text, text.text, text.ip, text.port, text.family, tag, timeout, retries);
+      return;
+    }
     let parsed: { target: Target; ip: string };
     try {
       if (typeof item !== 'string') checkItemOptions(timeout, retries);
       parsed = this.parse(text);
     } catch (error) {
       // Bad input is this target's result, typed; a sweep does not die on one bad line.
-      const e = error as ShakerError;
-      const bad: BatchResult = { target: String(text), ip: '', port: 0, status: 'error', code: e.code ?? 'ERR_SHAKER_INVALID_ARGUMENT', strategy: this.host.strategyName, attempts: 0, error: e };
-      if (tag !== undefined) bad.tag = tag;
-      this.queue.push(bad);
+      this.queue.push(this.invalid(String(text), error as ShakerError, tag));
       return;
     }
     const { target, ip } = parsed;
+    this.startAddress(undefined, target.text, ip, target.port, target.literal, tag, timeout, retries);
+  }
+
+  private invalid(text: string, e: ShakerError, tag: unknown): BatchResult {
+    const bad: BatchResult = { target: text, ip: '', port: 0, status: 'error', code: e.code ?? 'ERR_SHAKER_INVALID_ARGUMENT', strategy: this.host.strategyName, attempts: 0, error: e };
+    if (tag !== undefined) bad.tag = tag;
+    return bad;
+  }
+
+  /**
+   * Starts a parsed target: through the strategy's submit() when it has one and the target is
+   * an address of the batch's family, else through check(). `probeTarget` is the engine's
+   * ProbeTarget when the item already is one (an AddressTarget), else one is made here.
+   */
+  private startAddress(
+    probeTarget: ProbeTarget | undefined,
+    targetText: string,
+    ip: string,
+    port: number,
+    literal: 0 | 4 | 6,
+    tag: unknown,
+    timeout: number,
+    retries: number,
+  ): void {
     // What the callback keeps is primitives, not the parsed Target: a check in flight should
     // hold as little as possible (10^5 of them through the CLI).
-    const targetText = target.text;
-    const port = target.port;
     const submit = this.host.submit;
-    const literal = target.literal;
     if (submit === undefined || literal === 0 || (typeof this.family === 'number' && this.family !== literal)) {
-      this.startSlow(text, tag, timeout, retries);
+      this.startSlow(targetText, tag, timeout, retries);
       return;
     }
     this.inFlight++;
@@ -384,7 +433,7 @@ export class CheckBatch implements AsyncIterableIterator<BatchResult> {
     };
     let cancel: () => void;
     try {
-      cancel = submit({ ip, family: literal as Family, port }, { deadline: performance.now() + timeout, retries }, callback);
+      cancel = submit(probeTarget ?? { ip, family: literal as Family, port }, { deadline: performance.now() + timeout, retries }, callback);
     } catch (error) {
       callback({ status: 'error', code: (error as ShakerError).code ?? 'ERR_SHAKER_SYSTEM', attempts: 0, error: error as Error });
       return;

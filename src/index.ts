@@ -6,7 +6,7 @@ export type { CheckerOptions, CheckOptions, CheckResult, FamilyPreference } from
 export type { StrategyChoice, StrategyRequest } from './strategies/choose.js';
 export type { RawStrategyOptions } from './engine/raw-strategy.js';
 export type { CheckStatus, ProbeEvidence, StrategyName, Family } from './core/types.js';
-export { parseTarget } from './core/target.js';
+export { AddressTarget, parseTarget } from './core/target.js';
 export { WaitTimeoutError } from './wait-for.js';
 export type { WaitForOptions, WaitForResult } from './wait-for.js';
 // Sweeps: target specs ("198.18.0.0/24:80,443") expanded lazily, in address order or in a

@@ -8,6 +8,8 @@ import { abortWatcherCount } from '../src/core/abort-watch.js';
 import { InvalidArgumentError, StateError } from '../src/core/errors.js';
 import { Checker, resultError, type CheckResult } from '../src/checker.js';
 import type { BatchResult } from '../src/check-many.js';
+import { AddressTarget } from '../src/core/target.js';
+import { parseAddress } from '../src/wire/address.js';
 import { callbackChecker, type PendingProbe } from './helpers/callback-strategy.js';
 import { scriptedChecker, fromStrings } from './monitor/scripted-strategy.js';
 
@@ -244,5 +246,85 @@ test('an async source: items start as they arrive, tags come back, per-item time
   const results = await pulled;
   t.deepEqual(results.map((r) => `${r.tag as string} ${r.status}`).sort(), ['first open', 'second error']);
   t.true(results.find((r) => r.tag === 'second')?.error instanceof InvalidArgumentError, 'a bad per-item timeout is that item\'s typed error');
+  await checker.close();
+});
+
+test('AddressTarget items: handed to submit() as they are (bytes included), results as for their text', async (t) => {
+  const first = new AddressTarget(Uint8Array.of(198, 18, 0, 1), 80);
+  const second = new AddressTarget(Uint8Array.from(parseAddress('2001:2::3')!), 82);
+  const items = [first, { target: second, tag: 'v6' }];
+  const texts = ['198.18.0.1:80', { target: '[2001:2::3]:82', tag: 'v6' }];
+  const runs: BatchResult[][] = [];
+  for (const batchItems of [items, texts]) {
+    const { checker, strategy } = await callbackChecker();
+    const pulled = collect(checker.checkMany(batchItems, { evidence: true }));
+    await tick();
+    const [a, b] = [...strategy.pending];
+    if (batchItems === items) {
+      t.is(a.target, first, 'the AddressTarget itself is the ProbeTarget: nothing made per check');
+      t.deepEqual([...a.target.address!], [198, 18, 0, 1]);
+      t.is(b.target, second);
+    } else {
+      t.is(a.target.address, undefined);
+    }
+    a.callback({ status: 'open', attempts: 1, rttMs: 0.5, evidence: { flags: 'S.' } });
+    b.callback({ status: 'closed', code: 'ECONNREFUSED', attempts: 1, rttMs: 0.7 });
+    strategy.pending.clear();
+    runs.push(await pulled);
+    await checker.close();
+  }
+  t.deepEqual(runs[0], runs[1]);
+  t.like(runs[0][1], { target: '[2001:2::3]:82', ip: '2001:2::3', port: 82, status: 'closed', tag: 'v6' });
+});
+
+test('AddressTarget items: a family mismatch or a strategy without submit() takes check()\'s path, same results', async (t) => {
+  const { checker, strategy } = await callbackChecker();
+  const pulled = collect(checker.checkMany([new AddressTarget(Uint8Array.of(198, 18, 0, 1), 80)], { family: 6 }));
+  for (let i = 0; i < 5; i++) await tick();
+  t.is(strategy.pending.size, 0);
+  const [r] = await pulled;
+  // check() refuses an IPv4 target with family 6; so does the batch, as for the text.
+  const viaCheck = await collect(checker.checkMany(['198.18.0.1:80'], { family: 6 }));
+  t.like(r, { target: '198.18.0.1:80', status: 'error', code: 'ERR_SHAKER_INVALID_OPTION' });
+  t.is(r.error?.message, viaCheck[0].error?.message);
+  t.deepEqual({ ...r, error: undefined }, { ...viaCheck[0], error: undefined });
+  await checker.close();
+  const scripted = await scriptedChecker(fromStrings({ '198.18.0.2:80': '-' }));
+  const results = await collect(scripted.checker.checkMany([1, 2].map((i) => new AddressTarget(Uint8Array.of(198, 18, 0, i), 80)), { concurrency: 2 }));
+  t.deepEqual(results.map((r) => `${r.target} ${r.ip} ${r.status}`).sort(), ['198.18.0.1:80 198.18.0.1 open', '198.18.0.2:80 198.18.0.2 closed']);
+  await scripted.checker.close();
+});
+
+test('AddressTarget items with bad per-item options are typed error results, as for text', async (t) => {
+  const { checker } = await callbackChecker();
+  const [r] = await collect(checker.checkMany([{ target: new AddressTarget(Uint8Array.of(198, 18, 0, 1), 80), timeout: -1, tag: 1 }]));
+  t.like(r, { target: '198.18.0.1:80', status: 'error', code: 'ERR_SHAKER_INVALID_OPTION', tag: 1 });
+  t.true(r.error instanceof InvalidArgumentError);
+  await checker.close();
+});
+
+test('nextReady takes the results already waiting without a promise, and frees room as next() does', async (t) => {
+  const { checker, strategy } = await callbackChecker();
+  const batch = checker.checkMany(targets(5), { concurrency: 3 });
+  t.is(batch.nextReady(), undefined, 'nothing settled yet');
+  await tick();
+  t.is(strategy.pending.size, 3);
+  strategy.answer(2);
+  t.deepEqual(batch.pending, { inFlight: 1, queued: 2 });
+  t.is(strategy.pending.size, 1, 'results not yet pulled hold their place');
+  const a = batch.nextReady();
+  const b = batch.nextReady();
+  t.deepEqual([a?.target, b?.target, a?.status], ['198.18.0.0:80', '198.18.0.1:80', 'open']);
+  t.is(batch.nextReady(), undefined);
+  t.is(strategy.pending.size, 3, 'two pulled, two more started');
+  strategy.answerAll();
+  const rest: string[] = [];
+  for await (const first of batch) {
+    let r: BatchResult | undefined = first;
+    do rest.push(r.target);
+    while ((r = batch.nextReady()) !== undefined);
+  }
+  t.deepEqual(rest.sort(), ['198.18.0.2:80', '198.18.0.3:80', '198.18.0.4:80']);
+  t.is(batch.nextReady(), undefined, 'done: nothing more');
   await checker.close();
 });

@@ -3,6 +3,7 @@
 // print the partial summary and close the checker (its nftables table goes with it): exit 1.
 import fs from 'node:fs';
 import { Checker } from '../checker.js';
+import type { BatchResult } from '../check-many.js';
 import type { CliOptions } from './args.js';
 import { JsonLinesWriter, resultJson } from './json-lines.js';
 import { resultLine } from './output.js';
@@ -10,16 +11,20 @@ import { PcapRecorder } from './pcap-recorder.js';
 import { checkerOptions, checkFamilies, checkInterface, checkSource, effectiveFamily, loadSpecs, needsRaw, resolveNames } from './prepare.js';
 import { ProgressBar } from './progress.js';
 import { Summary } from './summary.js';
-import { countShard, countTargets, expandSpecs, type SweepOrder, type TargetSpec } from './target-spec.js';
+import { countShard, countTargets, expandSpecsItems, type SweepOrder, type TargetSpec } from './target-spec.js';
+import type { AddressTarget } from '../core/target.js';
 import { UsageError } from './usage-error.js';
 import { onStopSignals, startChecker } from './lifecycle.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 
-/** Each target `requests` times in a row, lazily. */
-function* jobs(specs: readonly TargetSpec[], requests: number, order: SweepOrder | undefined): Generator<string> {
-  for (const target of expandSpecs(specs, order)) for (let i = 0; i < requests; i++) yield target;
+/**
+ * Each target `requests` times in a row, lazily; IP literals as AddressTargets, so checkMany
+ * and the engine take them without parsing a text per check.
+ */
+function* jobs(specs: readonly TargetSpec[], requests: number, order: SweepOrder | undefined): Generator<AddressTarget | string> {
+  for (const target of expandSpecsItems(specs, order)) for (let i = 0; i < requests; i++) yield target;
 }
 
 /** --seed/--shard as an expansion order; undefined keeps address order. */
@@ -90,17 +95,22 @@ export async function runChecks(options: CliOptions): Promise<number> {
     });
     const json = options.json ? new JsonLinesWriter(process.stdout) : undefined;
     try {
-      for await (const result of results) {
-        summary.add(result);
-        if (json) {
-          if (!json.write(resultJson(result))) {
+      // Each awaited result, then those already waiting behind it (nextReady): one promise
+      // and one resumption of this loop per burst of replies, not per check.
+      for await (const first of results) {
+        let result: BatchResult | undefined = first;
+        do {
+          summary.add(result);
+          if (json) {
+            if (!json.write(resultJson(result))) {
+              progress?.clear();
+              await json.drained();
+            }
+          } else if (options.verbose) {
             progress?.clear();
-            await json.drained();
+            process.stdout.write(`${resultLine(result)}\n`);
           }
-        } else if (options.verbose) {
-          progress?.clear();
-          process.stdout.write(`${resultLine(result)}\n`);
-        }
+        } while ((result = results.nextReady()) !== undefined);
       }
     } catch (error) {
       if (!aborter.signal.aborted) throw error;

@@ -14,7 +14,7 @@
 // every address (RFC 3021). IPv6 has no broadcast, so IPv6 blocks keep every address.
 import net from 'node:net';
 import { formatAddress, parseAddress } from '../wire/index.js';
-import { ipv4DestinationProblem, ipv6DestinationProblem, looksLikeInetAton, mappedIpv4, parseTarget } from '../core/target.js';
+import { AddressTarget, ipv4DestinationProblem, ipv6DestinationProblem, looksLikeInetAton, mappedIpv4, parseTarget } from '../core/target.js';
 import { MAX_PERMUTATION_SIZE, permutedIndices, shardSize, type Shard } from '../core/permutation.js';
 import { parsePortList } from './port-list.js';
 import { UsageError } from './usage-error.js';
@@ -172,6 +172,54 @@ function* hostTexts(hosts: HostRange): Generator<string> {
   }
 }
 
+/**
+ * A target of an expansion as checkMany() takes it fastest: an AddressTarget (no text to parse
+ * per check), or the text where parseTarget() must have its say (host names, and the few
+ * addresses it refuses or maps, so their results stay exactly what the text gives).
+ */
+function item(address: Uint8Array, port: number): AddressTarget | string {
+  if (address.length === 4) {
+    const value = ((address[0] << 24) | (address[1] << 16) | (address[2] << 8) | address[3]) >>> 0;
+    if (ipv4DestinationProblem(value, value, '') === undefined) return new AddressTarget(address, port);
+    return `${formatAddress(address)}:${port}`;
+  }
+  // An IPv4-mapped address in a wide IPv6 block keeps its bracketed text (parseTarget maps it).
+  let mapped = address[10] === 0xff && address[11] === 0xff;
+  for (let i = 0; i < 10 && mapped; i++) mapped = address[i] === 0;
+  if (!mapped && ipv6DestinationProblem(address, true, '') === undefined) return new AddressTarget(address, port);
+  return `[${formatAddress(address)}]:${port}`;
+}
+
+/** The hosts of a range as address bytes (a fresh array each), in address order; names as text. */
+function* hostAddresses(hosts: HostRange): Generator<Uint8Array | string> {
+  switch (hosts.kind) {
+    case 'name':
+      yield hosts.host;
+      return;
+    case 'v4':
+      for (let i = 0; i < hosts.count; i++) yield v4Bytes((hosts.first + i) >>> 0);
+      return;
+    case 'v6': {
+      const address = Uint8Array.from(hosts.first);
+      for (let i = 0n; i < hosts.count; i++) {
+        yield Uint8Array.from(address);
+        increment(address);
+      }
+    }
+  }
+}
+
+/**
+ * expandSpec()'s targets in its order, as AddressTargets where they are IP literals (see
+ * item()): what `tcp-checker` hands to checkMany(). Each item's text is expandSpec()'s string.
+ */
+export function* expandSpecItems(spec: TargetSpec): Generator<AddressTarget | string> {
+  for (const host of hostAddresses(spec.hosts)) {
+    if (typeof host === 'string') for (const port of spec.ports) yield `${host}:${port}`;
+    else for (const port of spec.ports) yield item(host, port);
+  }
+}
+
 /** Every "host:port" of a spec: each host with each port, hosts in address order. */
 export function* expandSpec(spec: TargetSpec): Generator<string> {
   for (const host of hostTexts(spec.hosts)) {
@@ -210,16 +258,53 @@ function hostTextAt(hosts: HostRange, index: number): string {
   }
 }
 
-/** The target numbered `index` in expandSpecs' order, found from the specs' sizes alone. */
-function targetAt(specs: readonly TargetSpec[], starts: readonly number[], index: number): string {
+/** The host numbered `index` of a range as bytes (address order), or a name as text. */
+function hostAddressAt(hosts: HostRange, index: number): Uint8Array | string {
+  switch (hosts.kind) {
+    case 'name':
+      return hosts.host;
+    case 'v4':
+      return v4Bytes((hosts.first + index) >>> 0);
+    case 'v6': {
+      const address = Uint8Array.from(hosts.first);
+      let carry = BigInt(index);
+      for (let i = 15; i >= 0 && carry > 0n; i--) {
+        const sum = BigInt(address[i]) + (carry & 0xffn);
+        address[i] = Number(sum & 0xffn);
+        carry = (carry >> 8n) + (sum >> 8n);
+      }
+      return address;
+    }
+  }
+}
+
+/** targetAt() as an item (see item()). */
+function itemAt(specs: readonly TargetSpec[], starts: readonly number[], index: number): AddressTarget | string {
+  const low = specAt(starts, index);
+  const spec = specs[low];
+  const local = index - starts[low];
+  const ports = spec.ports.length;
+  const host = hostAddressAt(spec.hosts, Math.floor(local / ports));
+  const port = spec.ports[local % ports];
+  return typeof host === 'string' ? `${host}:${port}` : item(host, port);
+}
+
+/** The spec that target `index` falls in, by binary search over the specs' first indices. */
+function specAt(starts: readonly number[], index: number): number {
   // Few specs in practice (one per -a or file line): a binary search keeps many-line files cheap.
   let low = 0;
-  let high = specs.length - 1;
+  let high = starts.length - 1;
   while (low < high) {
     const mid = (low + high + 1) >> 1;
     if (starts[mid] <= index) low = mid;
     else high = mid - 1;
   }
+  return low;
+}
+
+/** The target numbered `index` in expandSpecs' order, found from the specs' sizes alone. */
+function targetAt(specs: readonly TargetSpec[], starts: readonly number[], index: number): string {
+  const low = specAt(starts, index);
   const spec = specs[low];
   const local = index - starts[low];
   const ports = spec.ports.length;
@@ -232,6 +317,25 @@ export function* expandSpecs(specs: Iterable<TargetSpec>, order?: SweepOrder): G
     for (const spec of specs) yield* expandSpec(spec);
     return;
   }
+  const { list, starts, total } = numbered(specs);
+  for (const index of permutedIndices(total, order.seed, order.shard)) yield targetAt(list, starts, index);
+}
+
+/**
+ * expandSpecs() as checkMany() items (see expandSpecItems): the same targets in the same order,
+ * IP literals as AddressTargets.
+ */
+export function* expandSpecsItems(specs: Iterable<TargetSpec>, order?: SweepOrder): Generator<AddressTarget | string> {
+  if (order === undefined) {
+    for (const spec of specs) yield* expandSpecItems(spec);
+    return;
+  }
+  const { list, starts, total } = numbered(specs);
+  for (const index of permutedIndices(total, order.seed, order.shard)) yield itemAt(list, starts, index);
+}
+
+/** The specs with each one's first target number, for a shuffled walk. */
+function numbered(specs: Iterable<TargetSpec>): { list: TargetSpec[]; starts: number[]; total: number } {
   const list = [...specs];
   const starts: number[] = [];
   let total = 0n;
@@ -242,7 +346,7 @@ export function* expandSpecs(specs: Iterable<TargetSpec>, order?: SweepOrder): G
   if (total > BigInt(MAX_PERMUTATION_SIZE)) {
     throw new UsageError(`a shuffled sweep covers at most 2^52 targets, these expand to ${total}`);
   }
-  for (const index of permutedIndices(Number(total), order.seed, order.shard)) yield targetAt(list, starts, index);
+  return { list, starts, total: Number(total) };
 }
 
 /**

@@ -31,6 +31,11 @@ export interface ProbeTarget {
   ip: string;
   family: Family;
   port: number;
+  /**
+   * `ip` as bytes, when the caller has them (an AddressTarget): the raw engine then does not
+   * parse `ip` again. Must be the bytes of `ip`; never written.
+   */
+  address?: Uint8Array;
 }
 
 export interface ProbeOptions {

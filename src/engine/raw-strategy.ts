@@ -327,7 +327,7 @@ export class RawStrategy implements Strategy {
     // Closed first: close() also drops the transport, and a closed engine must say so.
     if (this.closed) throw new StateError('the raw engine is closed', 'ERR_SHAKER_CLOSED');
     if (!this.started || !this.transport) throw new StateError('the raw engine is not started', 'ERR_SHAKER_NOT_STARTED');
-    const remote = this.targetBytes(target.ip);
+    const remote = target.address ?? this.targetBytes(target.ip);
     if (!remote || (remote.length === 4) !== (target.family === 4)) {
       throw new UnsupportedError(`not an IPv${target.family} address: ${target.ip}`);
     }

@@ -1,8 +1,11 @@
 // Target specs and their lazy expansion: CIDR blocks (v4 and v6), port lists and ranges, host
 // names, the --max-targets bound, and every malformed input. Parse-only: nothing is resolved or
 // sent, so addresses outside the test ranges are fine here.
-import test from 'ava';
-import { countTargets, expandSpec, expandSpecs, parseTargetSpec, specFamily } from '../../src/cli/target-spec.js';
+import test, { type ExecutionContext } from 'ava';
+import { countTargets, expandSpec, expandSpecs, expandSpecsItems, parseTargetSpec, specFamily, type SweepOrder, type TargetSpec } from '../../src/cli/target-spec.js';
+import { parseTarget, type AddressTarget } from '../../src/core/target.js';
+import { InvalidArgumentError } from '../../src/core/errors.js';
+import { parseAddress } from '../../src/wire/address.js';
 import { parsePortList } from '../../src/cli/port-list.js';
 import { UsageError } from '../../src/cli/usage-error.js';
 
@@ -137,3 +140,38 @@ test(bounded, ['198.18.0.0/24:80', '198.18.1.0/24:80'], 507, /more than --max-ta
 test(bounded, ['198.18.0.0/15:1-65535'], 65536, /more than --max-targets 65536/);
 test(bounded, ['[2001:2::/48]:22'], 100_000_000, /alone is 1208925819614629174706176/);
 test(bounded, ['[::/0]:1-65535'], 1, /more than --max-targets 1/);
+
+// expandSpecsItems: what tcp-checker hands to checkMany. The same targets in the same order as
+// expandSpecs, IP literals as AddressTargets that parseTarget agrees with, and the text where
+// parseTarget has its say (names; addresses it refuses, so their results stay the text's).
+function itemsAgree(t: ExecutionContext, specs: TargetSpec[], order?: SweepOrder): Array<AddressTarget | string> {
+  const items = [...expandSpecsItems(specs, order)];
+  t.deepEqual(items.map((i) => (typeof i === 'string' ? i : i.text)), [...expandSpecs(specs, order)]);
+  for (const i of items) {
+    if (typeof i === 'string') continue;
+    const parsed = parseTarget(i.text);
+    t.deepEqual([i.ip, i.port, i.family], [parsed.host, parsed.port, parsed.literal], i.text);
+    t.deepEqual([...i.address], [...parseAddress(i.ip)!], i.text);
+  }
+  return items;
+}
+
+test('expandSpecsItems: the targets of expandSpecs, IP literals pre-parsed', (t) => {
+  const specs = ['198.18.0.0/29:80,443', '[2001:2::fe/127]:22', 'db.example:5432', '198.18.1.1:1'].map(parseTargetSpec);
+  const items = itemsAgree(t, specs);
+  t.deepEqual(items.filter((i) => typeof i === 'string'), ['db.example:5432']);
+  t.is(items.length, 6 * 2 + 2 + 1 + 1);
+});
+
+test('expandSpecsItems: a shuffled shard gives the same targets as expandSpecs', (t) => {
+  const specs = ['198.18.0.0/24:80,81', '[2001:2::/120]:22'].map(parseTargetSpec);
+  itemsAgree(t, specs, { seed: 42, shard: { index: 2, count: 3 } });
+});
+
+test('expandSpecsItems: addresses parseTarget refuses stay text (the broadcast address in a /31, :: in a block)', (t) => {
+  const items = itemsAgree(t, ['255.255.255.254/31:80', '[::/127]:80'].map(parseTargetSpec));
+  const texts = items.filter((i) => typeof i === 'string');
+  t.deepEqual(texts, ['255.255.255.255:80', '[::]:80']);
+  for (const text of texts) t.throws(() => parseTarget(text), { instanceOf: InvalidArgumentError });
+  t.is(items.length, 4);
+});

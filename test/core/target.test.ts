@@ -3,7 +3,8 @@
 // quotes the input, found before anything is resolved or sent.
 import test from 'ava';
 import { InvalidArgumentError, ShakerError } from '../../src/core/errors.js';
-import { parsePort, parseTarget, type Target } from '../../src/core/target.js';
+import { AddressTarget, parsePort, parseTarget, type Target } from '../../src/core/target.js';
+import { parseAddress } from '../../src/wire/address.js';
 
 const parses = test.macro({
   exec(t, input: string, expected: Omit<Target, 'text'> & { text?: string }) {
@@ -132,3 +133,47 @@ for (const [text, expected] of [
   ['1e3', undefined],
   ['0x50', undefined],
 ] as const) test(port, text, expected);
+
+// AddressTarget: the same target as parseTarget() gives for the literal's text, from bytes.
+const addressTarget = test.macro({
+  exec(t, bytes: number[], port: number, expected: { text: string; ip: string; family: 4 | 6 }) {
+    const target = new AddressTarget(Uint8Array.from(bytes), port);
+    t.like(target, { ...expected, port });
+    const parsed = parseTarget(target.text);
+    t.deepEqual([parsed.host, parsed.port, parsed.literal], [target.ip, target.port, target.family], 'parseTarget agrees');
+    t.deepEqual([...target.address], [...parseAddress(target.ip)!]);
+  },
+  title: (_p, bytes: number[], _port, expected: { text: string }) => `AddressTarget of ${bytes.join(',')} is ${expected.text}`,
+});
+test(addressTarget, [198, 18, 0, 2], 80, { text: '198.18.0.2:80', ip: '198.18.0.2', family: 4 });
+test(addressTarget, [223, 255, 255, 255], 65535, { text: '223.255.255.255:65535', ip: '223.255.255.255', family: 4 });
+test(addressTarget, [0x20, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2], 1, { text: '[2001:2::2]:1', ip: '2001:2::2', family: 6 });
+test(addressTarget, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], 22, { text: '[::1]:22', ip: '::1', family: 6 });
+// IPv4-mapped: its IPv4 address, as parseTarget maps it.
+test(addressTarget, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 198, 18, 0, 2], 80, { text: '198.18.0.2:80', ip: '198.18.0.2', family: 4 });
+
+test('AddressTarget keeps its own copy of the bytes', (t) => {
+  const bytes = Uint8Array.of(198, 18, 0, 2);
+  const target = new AddressTarget(bytes, 80);
+  bytes[3] = 9;
+  t.is(target.address[3], 2);
+});
+
+const addressRejects = test.macro({
+  exec(t, bytes: number[], port: number, text: string) {
+    const error = t.throws(() => new AddressTarget(Uint8Array.from(bytes), port), { instanceOf: InvalidArgumentError });
+    t.is(error?.code, 'ERR_SHAKER_INVALID_ADDRESS');
+    // Refused with parseTarget's very message for the same text.
+    if (text !== '') t.is(error?.message, t.throws(() => parseTarget(text))?.message);
+  },
+  title: (_p, bytes: number[], port: number, text: string) => `AddressTarget refuses ${text || JSON.stringify(bytes)} (port ${port})`,
+});
+test(addressRejects, [224, 0, 0, 1], 80, '224.0.0.1:80');
+test(addressRejects, [255, 255, 255, 255], 80, '255.255.255.255:80');
+test(addressRejects, [0, 1, 2, 3], 80, '0.1.2.3:80');
+test(addressRejects, [0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], 80, '[ff02::1]:80');
+test(addressRejects, new Array(16).fill(0), 80, '[::]:80');
+test(addressRejects, [198, 18, 0, 2], 0, '198.18.0.2:0');
+test(addressRejects, [198, 18, 0, 2], 65536, '198.18.0.2:65536');
+test(addressRejects, [198, 18, 0, 2], 80.5, '');
+test(addressRejects, [198, 18, 0], 80, '');
