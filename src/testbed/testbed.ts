@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { InvalidArgumentError, UnsupportedError } from '../core/errors.js';
+import { InvalidArgumentError, TimeoutError, UnsupportedError } from '../core/errors.js';
 import type { Family } from '../core/types.js';
 import { ERROR_ROUTES, LINK, parseTestbedCidr } from './addressing.js';
 import type { Cidr } from './addressing.js';
@@ -167,6 +167,10 @@ function normaliseRules(options: TestbedOptions): PortRule[] {
   return rules;
 }
 
+// How long a new veth may take to report its carrier: milliseconds normally; a starved machine
+// gets ample room before the testbed gives up.
+const CARRIER_WAIT_MS = 10_000;
+
 export class Testbed {
   /** `tshk-<pid>-<random>`; the namespaces are this plus "-c" and "-s". */
   readonly id: string;
@@ -252,17 +256,35 @@ export class Testbed {
       'type', 'veth', 'peer', 'name', server.iface, 'netns', server.name, 'address', server.mac, ...mtu,
     ]);
 
-    const steps: Array<Promise<unknown>> = [
+    // Offload first, while the link is down: changing features can reset a device's carrier,
+    // and a carrier that flaps after the testbed is handed over drops packets in flight.
+    if (this.options.disableOffload !== false) {
+      await Promise.all([client, server].map((end) => run(inNamespace(end.name, ['ethtool', '-K', end.iface, 'tx', 'off', 'rx', 'off']))));
+    }
+    await Promise.all([
       run(['ip', '-n', client.name, '-batch', '-'], { input: this.clientBatch() }),
       run(['ip', '-n', server.name, '-batch', '-'], { input: this.serverBatch() }),
-    ];
-    if (this.options.disableOffload !== false) {
-      for (const end of [client, server]) {
-        steps.push(run(inNamespace(end.name, ['ethtool', '-K', end.iface, 'tx', 'off', 'rx', 'off'])));
-      }
-    }
-    await Promise.all(steps);
+    ]);
+    await Promise.all([client, server].map((end) => this.waitForCarrier(end)));
     if (this.rules.length > 0) await this.ensureTable(this.rules);
+  }
+
+  /**
+   * `link set up` returns before the veth's carrier is: until both ends report operstate UP the
+   * link drops what is sent on it, and node's networkInterfaces() leaves it out (libuv lists
+   * only IFF_RUNNING interfaces: a test once saw nothing but `lo`).
+   */
+  private async waitForCarrier(end: NamespaceInfo): Promise<void> {
+    const deadline = Date.now() + CARRIER_WAIT_MS;
+    for (;;) {
+      const { stdout } = await run(['ip', '-n', end.name, '-j', 'link', 'show', 'dev', end.iface]);
+      const [link] = JSON.parse(stdout) as Array<{ operstate?: string; flags?: string[] }>;
+      if (link?.operstate === 'UP' && link.flags?.includes('LOWER_UP')) return;
+      if (Date.now() > deadline) {
+        throw new TimeoutError(`${end.iface} in ${end.name} did not come up within ${CARRIER_WAIT_MS} ms (operstate ${link?.operstate})`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
   }
 
   private endBatch(self: NamespaceInfo, peer: NamespaceInfo, extra: Cidr[]): string[] {
