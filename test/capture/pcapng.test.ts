@@ -153,7 +153,7 @@ test('not pcapng at all: MalformedPcapError, one line', (t) => {
 });
 
 test('every prefix and random mutation of a fixture parses or throws MalformedPcapError, nothing else', (t) => {
-  const seed = Number(process.env.PCAPNG_SEED ?? Math.floor(Math.random() * 2 ** 31));
+  const seed = Number(process.env.TSHK_SEED ?? process.env.PCAPNG_SEED ?? Math.floor(Math.random() * 2 ** 31));
   t.log(`seed ${seed} (replay: PCAPNG_SEED=${seed})`);
   const random = prng(seed);
   const original = read('pcapng/mixed-link-types.pcapng');

@@ -1,7 +1,7 @@
 // --json output (src/cli/json-lines.ts): the shape-aware serializer writes exactly what
 // JSON.stringify of the result (error as {name, code, message}) would, for random results; the
 // writer batches lines and, with checkMany, a stream that stops taking data stops the run.
-// The PRNG seed is printed; rerun a failure with JSON_LINES_SEED=<seed> npx ava test/cli/json-lines.test.ts
+// Randomized under the one seed rule (test/helpers/seeds.ts): fixed seeds plus one fresh, TSHK_SEED replays.
 import test from 'ava';
 import { Writable } from 'node:stream';
 import { setImmediate as tick } from 'node:timers/promises';
@@ -11,6 +11,7 @@ import type { CheckStatus, ProbeEvidence } from '../../src/core/types.js';
 import { JsonLinesWriter, resultJson } from '../../src/cli/json-lines.js';
 import { callbackChecker } from '../helpers/callback-strategy.js';
 import { prng } from '../wire/util.js';
+import { SeedRun } from '../helpers/seeds.js';
 
 /** What resultJson must equal: the plain JSON.stringify way, with check()'s error shape. */
 function reference(result: CheckResult): string {
@@ -19,38 +20,40 @@ function reference(result: CheckResult): string {
   return JSON.stringify(shape ? { ...rest, error: shape } : rest);
 }
 
-const seed = process.env.JSON_LINES_SEED !== undefined ? Number(process.env.JSON_LINES_SEED) >>> 0 : Date.now() >>> 0;
-
 test('resultJson equals JSON.stringify for random results (strings needing escapes included)', (t) => {
-  t.log(`seed ${seed} (rerun with JSON_LINES_SEED=${seed})`);
-  const rnd = prng(seed);
-  const pick = <T>(items: readonly T[]): T => items[Math.floor(rnd() * items.length)];
-  const text = (): string => pick(['198.18.0.2', 'web.example', 'quote"d', 'back\\slash', 'tab\there', 'nl\n', 'ünï€ødé', '\u0001ctl', '\ud800lone', '']);
-  for (let i = 0; i < 2000; i++) {
-    const status = pick<CheckStatus>(['open', 'closed', 'timeout', 'unreachable', 'error']);
-    const result: CheckResult = { target: `${text()}:${i}`, ip: pick(['', '198.18.0.2', '2001:2::2']), port: Math.floor(rnd() * 65536), status, strategy: pick(['raw', 'socket', 'connect'] as const), attempts: Math.floor(rnd() * 8) };
-    if (rnd() < 0.7) result.code = pick(['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', text()]);
-    if (rnd() < 0.7) result.rttMs = pick([0, 0.5, 1 / 3, 1e-7, 123456.789, Number.NaN]);
-    if (rnd() < 0.5) {
-      const evidence: ProbeEvidence = {};
-      for (const key of ['flags', 'ttl', 'window', 'mss', 'windowScale', 'sackPermitted', 'timestamps', 'icmpType', 'icmpCode', 'responder'] as const) {
-        if (rnd() < 0.5) continue;
-        (evidence as Record<string, unknown>)[key] = key === 'flags' || key === 'responder' ? text() : key === 'sackPermitted' || key === 'timestamps' ? rnd() < 0.5 : Math.floor(rnd() * 70000);
+  const run = new SeedRun(t, [1, 0x5eed, 0xdeadbeef]);
+  for (const seed of run) {
+    const rnd = prng(seed);
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(rnd() * items.length)];
+    const text = (): string => pick(['198.18.0.2', 'web.example', 'quote"d', 'back\\slash', 'tab\there', 'nl\n', 'ünï€ødé', '\u0001ctl', '\ud800lone', '']);
+    for (let i = 0; i < 2000; i++) {
+      const status = pick<CheckStatus>(['open', 'closed', 'timeout', 'unreachable', 'error']);
+      const result: CheckResult = { target: `${text()}:${i}`, ip: pick(['', '198.18.0.2', '2001:2::2']), port: Math.floor(rnd() * 65536), status, strategy: pick(['raw', 'socket', 'connect'] as const), attempts: Math.floor(rnd() * 8) };
+      if (rnd() < 0.7) result.code = pick(['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', text()]);
+      if (rnd() < 0.7) result.rttMs = pick([0, 0.5, 1 / 3, 1e-7, 123456.789, Number.NaN]);
+      if (rnd() < 0.5) {
+        const evidence: ProbeEvidence = {};
+        for (const key of ['flags', 'ttl', 'window', 'mss', 'windowScale', 'sackPermitted', 'timestamps', 'icmpType', 'icmpCode', 'responder'] as const) {
+          if (rnd() < 0.5) continue;
+          (evidence as Record<string, unknown>)[key] = key === 'flags' || key === 'responder' ? text() : key === 'sackPermitted' || key === 'timestamps' ? rnd() < 0.5 : Math.floor(rnd() * 70000);
+        }
+        if (rnd() < 0.2) (evidence as Record<string, unknown>).undefinedField = undefined;
+        result.evidence = evidence;
       }
-      if (rnd() < 0.2) (evidence as Record<string, unknown>).undefinedField = undefined;
-      result.evidence = evidence;
+      if (rnd() < 0.4) {
+        result.error = pick([new ConnectError(`refused ${text()}`, 'ECONNREFUSED'), new SystemError(text(), 'EPERM', -1, 'sendmmsg'), Object.assign(new Error(text()), { code: 42 })]);
+      }
+      // Twice: the second call answers from the serializer's caches (the last target, evidence).
+      const actual = rnd() < 0.5 ? resultJson(result) : (resultJson(result), resultJson(result));
+      if (actual !== reference(result)) {
+        t.fail(`${run.where(seed)}, case ${i}: ${actual} !== ${reference(result)}`);
+        return;
+      }
+      JSON.parse(actual);
+      run.inputs++;
     }
-    if (rnd() < 0.4) {
-      result.error = pick([new ConnectError(`refused ${text()}`, 'ECONNREFUSED'), new SystemError(text(), 'EPERM', -1, 'sendmmsg'), Object.assign(new Error(text()), { code: 42 })]);
-    }
-    // Twice: the second call answers from the serializer's caches (the last target, evidence).
-    const actual = rnd() < 0.5 ? resultJson(result) : (resultJson(result), resultJson(result));
-    if (actual !== reference(result)) {
-      t.fail(`seed ${seed}, case ${i}: ${actual} !== ${reference(result)}`);
-      return;
-    }
-    JSON.parse(actual);
   }
+  run.done();
   t.pass();
 });
 

@@ -6,7 +6,7 @@ import { countShard, expandSpecs, parseTargetSpec } from '../../src/cli/target-s
 import { privilegedTest, withTestbed } from '../helpers/testbed.js';
 import { CLI, cliHere } from './cli-runner.js';
 
-const seed = Number(process.env.SHARD_SEED ?? Math.floor(Math.random() * 2 ** 31));
+const seed = Number(process.env.TSHK_SEED ?? process.env.SHARD_SEED ?? Math.floor(Math.random() * 2 ** 31));
 
 const covers = test.macro({
   exec(t, texts: string[], shards: number) {

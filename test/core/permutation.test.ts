@@ -6,7 +6,7 @@ import { Permutation, permutedIndices, shardSize, MAX_PERMUTATION_SIZE } from '.
 import { InvalidArgumentError } from '../../src/core/errors.js';
 
 // Randomized seeds are printed and can be replayed: PERMUTATION_SEED=123 npx ava test/core/permutation.test.ts
-const baseSeed = Number(process.env.PERMUTATION_SEED ?? Math.floor(Math.random() * 2 ** 31));
+const baseSeed = Number(process.env.TSHK_SEED ?? process.env.PERMUTATION_SEED ?? Math.floor(Math.random() * 2 ** 31));
 
 const covers = test.macro({
   exec(t, size: number, shards: number, seed: number) {
