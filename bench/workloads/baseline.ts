@@ -51,6 +51,28 @@ export interface TrickArgs {
   maxSeconds: number;
 }
 
+/** What both C programs report alike: their rate and what it cost, per completed check. */
+interface ProgramTotals {
+  checks: number;
+  open: number;
+  elapsedS: number;
+  cpuUserS: number;
+  cpuSysS: number;
+  maxRssKb: number;
+}
+
+function rateAndCost(out: ProgramTotals, completed: number) {
+  return {
+    elapsedS: out.elapsedS,
+    checksPerSec: out.elapsedS > 0 ? Math.round(completed / out.elapsedS) : 0,
+    shareOpen: out.checks > 0 ? out.open / out.checks : 0,
+    cpuUserS: out.cpuUserS,
+    cpuSysS: out.cpuSysS,
+    cpuSPer1000: completed > 0 ? ((out.cpuUserS + out.cpuSysS) / completed) * 1000 : 0,
+    maxRssKb: out.maxRssKb,
+  };
+}
+
 interface TrickOutput {
   checks: number;
   started: number;
@@ -94,13 +116,7 @@ export async function runConnectTrick(tb: Testbed, binary: string, a: TrickArgs)
     completed,
     statuses,
     codes,
-    elapsedS: out.elapsedS,
-    checksPerSec: out.elapsedS > 0 ? Math.round(completed / out.elapsedS) : 0,
-    shareOpen: out.checks > 0 ? out.open / out.checks : 0,
-    cpuUserS: out.cpuUserS,
-    cpuSysS: out.cpuSysS,
-    cpuSPer1000: completed > 0 ? ((out.cpuUserS + out.cpuSysS) / completed) * 1000 : 0,
-    maxRssKb: out.maxRssKb,
+    ...rateAndCost(out, completed),
     rttP50Ms: ms(out.rttP50Ms),
     rttP99Ms: ms(out.rttP99Ms),
     latencyP50Ms: null,
@@ -211,13 +227,7 @@ export async function runBaseline(tb: Testbed, binary: string, nft: string, a: B
     completed,
     statuses,
     codes: out.timeouts ? { ETIMEDOUT: out.timeouts } : {},
-    elapsedS: out.elapsedS,
-    checksPerSec: out.elapsedS > 0 ? Math.round(completed / out.elapsedS) : 0,
-    shareOpen: out.checks > 0 ? out.open / out.checks : 0,
-    cpuUserS: out.cpuUserS,
-    cpuSysS: out.cpuSysS,
-    cpuSPer1000: completed > 0 ? ((out.cpuUserS + out.cpuSysS) / completed) * 1000 : 0,
-    maxRssKb: out.maxRssKb,
+    ...rateAndCost(out, completed),
     rttP50Ms: out.rttP50Ms >= 0 ? out.rttP50Ms : null,
     rttP99Ms: out.rttP99Ms >= 0 ? out.rttP99Ms : null,
     // The baseline has no caller: its latency is its RTT.

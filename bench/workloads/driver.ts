@@ -219,7 +219,8 @@ function newTally(n: number): Tally {
   return { statuses: {}, codes: {}, rtt: new Float64Array(n), rttCount: 0, latency: new Float64Array(n), latencyCount: 0, completed: 0 };
 }
 
-function record(tally: Tally, outcome: ProbeOutcome, latencyMs: number): void {
+/** Counts one outcome (status, code, RTT); the batch API's rows have no per-call latency. */
+function countOutcome(tally: Tally, outcome: Pick<ProbeOutcome, 'status' | 'code' | 'rttMs'>): void {
   tally.completed++;
   tally.statuses[outcome.status] = (tally.statuses[outcome.status] ?? 0) + 1;
   if (outcome.status === 'open') {
@@ -228,6 +229,10 @@ function record(tally: Tally, outcome: ProbeOutcome, latencyMs: number): void {
     const code = outcome.code ?? outcome.status;
     tally.codes[code] = (tally.codes[code] ?? 0) + 1;
   }
+}
+
+function record(tally: Tally, outcome: ProbeOutcome, latencyMs: number): void {
+  countOutcome(tally, outcome);
   if (tally.latencyCount < tally.latency.length) tally.latency[tally.latencyCount++] = latencyMs;
 }
 
@@ -359,16 +364,7 @@ async function mainBatch(): Promise<DriverResult> {
     function* texts(): Generator<string> {
       for (let i = first; i < first + count; i++) yield targets.text(i);
     }
-    for await (const r of checker.checkMany(texts(), { concurrency: spec.concurrency })) {
-      tally.completed++;
-      tally.statuses[r.status] = (tally.statuses[r.status] ?? 0) + 1;
-      if (r.status === 'open') {
-        if (r.rttMs !== undefined && tally.rttCount < tally.rtt.length) tally.rtt[tally.rttCount++] = r.rttMs;
-      } else {
-        const code = r.code ?? r.status;
-        tally.codes[code] = (tally.codes[code] ?? 0) + 1;
-      }
-    }
+    for await (const r of checker.checkMany(texts(), { concurrency: spec.concurrency })) countOutcome(tally, r);
   };
   try {
     if (spec.warmup > 0) await run(0, spec.warmup, newTally(spec.warmup));

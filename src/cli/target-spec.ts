@@ -240,22 +240,9 @@ export interface SweepOrder {
 
 /** The host text of the `index`th host of a range (address order), without walking up to it. */
 function hostTextAt(hosts: HostRange, index: number): string {
-  switch (hosts.kind) {
-    case 'name':
-      return hosts.host;
-    case 'v4':
-      return formatAddress(v4Bytes((hosts.first + index) >>> 0));
-    case 'v6': {
-      const address = Uint8Array.from(hosts.first);
-      let carry = BigInt(index);
-      for (let i = 15; i >= 0 && carry > 0n; i--) {
-        const sum = BigInt(address[i]) + (carry & 0xffn);
-        address[i] = Number(sum & 0xffn);
-        carry = (carry >> 8n) + (sum >> 8n);
-      }
-      return `[${formatAddress(address)}]`;
-    }
-  }
+  const host = hostAddressAt(hosts, index);
+  if (typeof host === 'string') return host;
+  return hosts.kind === 'v6' ? `[${formatAddress(host)}]` : formatAddress(host);
 }
 
 /** The host numbered `index` of a range as bytes (address order), or a name as text. */
