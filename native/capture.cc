@@ -14,8 +14,10 @@
 
 #include "modules.h"
 
+#include <linux/if_packet.h>
 #include <pcap/pcap.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <uv.h>
 
 #include <string>
@@ -29,6 +31,12 @@ constexpr size_t kRecordHeaderBytes = 16;
 // Batches handed over per readable event before yielding to the event loop (timers, sends,
 // other captures). The poll is level-triggered, so what is left in the ring wakes us again.
 constexpr int kMaxBatchesPerWakeup = 4;
+// From linux/if_packet.h, for headers older than Linux 4.20.
+#ifdef PACKET_IGNORE_OUTGOING
+constexpr int kPacketIgnoreOutgoing = PACKET_IGNORE_OUTGOING;
+#else
+constexpr int kPacketIgnoreOutgoing = 23;
+#endif
 
 size_t PadTo8(size_t n) { return (n + 7) & ~static_cast<size_t>(7); }
 
@@ -112,6 +120,13 @@ class Capture : public Napi::ObjectWrap<Capture> {
     // once incoming, and the engine's own SYNs are of no interest. Some platforms cannot
     // filter on direction; the engine ignores what it sent, so carry on without it.
     pcap_setdirection(p, PCAP_D_IN);
+    // libpcap drops outgoing packets only after the kernel has cloned each one into the ring's
+    // path and run the filter on it: per check, our SYN and our RST, on the sender thread, which
+    // is the engine's bottleneck. PACKET_IGNORE_OUTGOING (Linux 4.20) skips that before the clone.
+    // On loopback the incoming copy of every packet still arrives. An older kernel refuses the
+    // option, and libpcap's own check still applies.
+    int ignore_outgoing = 1;
+    setsockopt(pcap_fileno(p), SOL_PACKET, kPacketIgnoreOutgoing, &ignore_outgoing, sizeof ignore_outgoing);
     bpf_program program;
     if (pcap_compile(p, &program, filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
       throw Fail(env, p, "pcap_compile", PCAP_ERROR);

@@ -114,6 +114,11 @@ export function renderShimRuleset(options: ShimRulesetOptions): string {
     `\tset ${SHIM_PORT_SET} {`,
     '\t\ttype inet_service',
     '\t\tflags interval',
+    // Claims arrive 64 ports at a time (engine/port-claims.ts): without auto-merge each block stays
+    // an interval of its own, and every SYN, SYN-ACK and RST pays a binary search over up to 71 of
+    // them in the kernel (on the sender thread, the engine's bottleneck). Merged, the range the
+    // engine holds is one or two intervals.
+    '\t\tauto-merge',
     ...(elements ? [`\t\telements = { ${elements} }`] : []),
     '\t}',
     '',

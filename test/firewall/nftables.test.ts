@@ -88,7 +88,7 @@ test('toInteractiveLine: one line, no comments, a separator after every closing 
   const line = toInteractiveLine(renderShimRuleset(base));
   t.false(line.includes('\n'));
   t.false(line.includes('#'));
-  t.regex(line, /^table inet tcp_shaker_1_aa \{; flags owner; set probe_ports \{; type inet_service; flags interval; elements = \{ [0-9-]+ \}; \}; chain prerouting \{/);
+  t.regex(line, /^table inet tcp_shaker_1_aa \{; flags owner; set probe_ports \{; type inet_service; flags interval; auto-merge; elements = \{ [0-9-]+ \}; \}; chain prerouting \{/);
   t.regex(line, /\}; chain output \{/);
   t.true(line.endsWith('}; }'));
 });
@@ -309,7 +309,7 @@ rootTest('install applies the ruleset, remove() deletes it; both owner and plain
     const ruleset = must([...nftIn(ns), 'list', 'ruleset']);
     t.true(ruleset.includes(`table inet ${shim.tableName} {`));
     t.is(ruleset.includes('flags owner'), owner);
-    t.regex(ruleset, /set probe_ports \{\n\s+type inet_service\n\s+flags interval\n\s+elements = \{ 61000-61999 \}/);
+    t.regex(ruleset, /set probe_ports \{\n\s+type inet_service\n\s+flags interval\n\s+auto-merge\n\s+elements = \{ 61000-61999 \}/);
     // nft lists `flags & (syn | ack | rst) == syn | ack` in its own short form.
     t.regex(ruleset, /type filter hook prerouting priority raw; policy accept;\n\s+tcp dport @probe_ports tcp flags syn,ack \/ syn,rst,ack counter packets 0 bytes 0 drop/);
     t.regex(ruleset, /type filter hook output priority raw; policy accept;\n\s+tcp sport @probe_ports counter packets \d+ bytes \d+ notrack/);
@@ -338,6 +338,11 @@ rootTest('a shim made with the claimed ports grows with addPorts(), owner and pl
     t.regex(must([...nftIn(ns), 'list', 'set', 'inet', shim.tableName, 'probe_ports']), /elements = \{ 61000-61001 \}/);
     await shim.addPorts([61064, 61065, 61066, 61500]);
     t.regex(must([...nftIn(ns), 'list', 'set', 'inet', shim.tableName, 'probe_ports']), /elements = \{ 61000-61001, 61064-61066,\s+61500 \}/);
+    // Claims come a block at a time: adjacent blocks merge into one interval (auto-merge), so
+    // the kernel's lookup per packet stays a search over a few intervals, not one per block.
+    await shim.addPorts([61002, 61003]);
+    await shim.addPorts(Array.from({ length: 61063 - 61004 + 1 }, (_, i) => 61004 + i));
+    t.regex(must([...nftIn(ns), 'list', 'set', 'inet', shim.tableName, 'probe_ports']), /elements = \{ 61000-61066,\s+61500 \}/);
     await shim.remove();
     await shim.addPorts([61600]); // after remove(): nothing to add to, no error
     t.deepEqual(tablesIn(ns), []);
