@@ -9,12 +9,20 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';
-import { Checker } from '../../src/checker.js';
-import { RawStrategy } from '../../src/engine/raw-strategy.js';
-import { SocketStrategy } from '../../src/strategies/socket.js';
-import { ConnectStrategy } from '../../src/strategies/connect.js';
 import type { ProbeOutcome, ProbeTarget, Strategy } from '../../src/core/types.js';
 import type { DriverLine, DriverResult, DriverSpec, MemoryReport, TargetSpec } from './spec.js';
+
+// The library as users run it: the compiled dist/ build (npm run bench builds it first), not
+// the sources through tsx. tsx compiles with esbuild's keepNames, which wraps every function
+// that creates closures in a __name() call giving each closure a `name` property of its own:
+// per check in flight that was ~255 B more per closure (a heap snapshot of 10^5 Checker.check()
+// calls in flight: 3 such closures per check) and a defineProperty call per closure created.
+// TSHK_BENCH_SOURCES=1 measures the sources instead.
+const LIBRARY = new URL(process.env.TSHK_BENCH_SOURCES === '1' ? '../../src/' : '../../dist/src/', import.meta.url).href;
+const { Checker } = (await import(`${LIBRARY}checker.js`)) as typeof import('../../src/checker.js');
+const { RawStrategy } = (await import(`${LIBRARY}engine/raw-strategy.js`)) as typeof import('../../src/engine/raw-strategy.js');
+const { SocketStrategy } = (await import(`${LIBRARY}strategies/socket.js`)) as typeof import('../../src/strategies/socket.js');
+const { ConnectStrategy } = (await import(`${LIBRARY}strategies/connect.js`)) as typeof import('../../src/strategies/connect.js');
 
 const spec = JSON.parse(process.argv[2] ?? '{}') as DriverSpec;
 const packetCounts = { sent: 0, received: 0 };
@@ -335,6 +343,7 @@ async function runHold(issue: Issue, stats: () => Record<string, number>): Promi
   const submitSeconds = (performance.now() - t0) / 1000;
   gc();
   const after = process.memoryUsage();
+  if (process.env.TSHK_HEAPSNAP) (await import('node:v8')).writeHeapSnapshot(process.env.TSHK_HEAPSNAP);
   const inFlight = (stats().inFlight ?? submitted + 1 - tally.completed) - inFlightBefore;
   const heapUsedDelta = after.heapUsed - before.heapUsed;
   const externalDelta = after.external - before.external;

@@ -177,7 +177,9 @@ export function buildPlan(options: PlanOptions): Job[] {
   for (const strategy of ['socket', 'connect'] as const) {
     add({ kind: 'memory', group: 'memory', workload: '10^4 in flight', strategy, n: 10_000 });
   }
-  // The public paths at 10^5 in flight: the batch API (heap + external) and the CLI (RSS).
+  // The public paths at 10^5 in flight: Checker.check() and the batch API (heap + external), and
+  // the CLI (RSS).
+  add({ kind: 'memory', group: 'memory', workload: '10^5 in flight', strategy: 'raw (Checker)', n: 100_000 });
   add({ kind: 'memory', group: 'memory', workload: '10^5 in flight', strategy: 'raw (checkMany)', n: 100_000 });
   add({ kind: 'memory', group: 'memory', workload: '10^5 in flight', strategy: 'CLI --json >/dev/null', n: 100_000 });
 
