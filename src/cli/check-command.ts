@@ -15,6 +15,7 @@ import { countShard, countTargets, expandSpecsItems, type SweepOrder, type Targe
 import type { AddressTarget } from '../core/target.js';
 import { UsageError } from './usage-error.js';
 import { onStopSignals, startChecker } from './lifecycle.js';
+import { ringBytesFor } from '../engine/capture-pool.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -66,7 +67,10 @@ export async function runChecks(options: CliOptions): Promise<number> {
     progress?.clear();
     (options.json ? process.stderr : process.stdout).write(`warning: ${message}\n`);
   };
-  const checker = new Checker(checkerOptions(options, family, recorder?.onPacket, lookup, onWarning));
+  const checkerConfig = checkerOptions(options, family, recorder?.onPacket, lookup, onWarning);
+  // -c bounds the checks in flight, and so the replies the capture ring must hold at once.
+  checkerConfig.raw = { ...checkerConfig.raw, captureBufferBytes: ringBytesFor(options.concurrency) };
+  const checker = new Checker(checkerConfig);
   const aborter = new AbortController();
   const signals = onStopSignals((signal) => aborter.abort(new Error(`interrupted by ${signal}`)));
   const log = options.json ? process.stderr : process.stdout;

@@ -4,6 +4,27 @@
 import { timerDelay } from '../core/timer-delay.js';
 import type { FrameHandler, LiveCapture, LiveCaptureOptions } from '../capture/pcap.js';
 
+/** The ring of an engine that does not say how many checks it keeps in flight. */
+export const DEFAULT_RING_BYTES = 64 * 1024 * 1024;
+/**
+ * One ring frame at the capture's 512-byte snap length, with libpcap's TPACKET_V2 header and
+ * link header rounded up: the ring holds bufferSize / RING_FRAME_BYTES replies.
+ */
+const RING_FRAME_BYTES = 640;
+/** The smallest ring ringBytesFor() gives: room for other engines' replies, too (they share the port range's filter). */
+const MIN_RING_FRAMES = 8192;
+
+/**
+ * A ring for `inFlight` checks at once. Replies waiting to be read never outnumber the probes
+ * in flight by much (one SYN-ACK, RST or ICMP error per SYN sent, and SYNs go out only while the
+ * event loop runs), so four frames a check leave room for retransmissions and for another
+ * engine's replies. 2000 in flight: 5 MiB instead of 64, which the kernel zeroes at every start.
+ */
+export function ringBytesFor(inFlight: number): number {
+  const frames = Math.max(MIN_RING_FRAMES, Math.ceil(inFlight) * 4);
+  return Math.min(DEFAULT_RING_BYTES, frames * RING_FRAME_BYTES);
+}
+
 export type CaptureOpener = (options: LiveCaptureOptions, onFrame: FrameHandler) => LiveCapture;
 
 interface Entry {
@@ -26,7 +47,7 @@ export class CapturePool {
     private readonly idleMs: number,
     // libpcap cuts its ring into snaplen-sized frames: at the capture's 512-byte snap length
     // (about 600 bytes a frame) 64 MiB hold some 110k replies before the kernel drops any.
-    private readonly bufferSize = 64 * 1024 * 1024,
+    private readonly bufferSize = DEFAULT_RING_BYTES,
   ) {}
 
   /**

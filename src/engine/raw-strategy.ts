@@ -84,6 +84,13 @@ export interface RawStrategyOptions {
   /** Close a capture after this long with no probe on its interface (default 2000 ms). */
   captureIdleMs?: number;
   /**
+   * Bytes of each capture's kernel ring (default 64 MiB, some 110k replies). The kernel zeroes
+   * and pins all of it when the capture opens; a caller that knows how many checks it keeps in
+   * flight can size it for them (see ringBytesFor), since each check has at most a reply or two
+   * waiting to be read.
+   */
+  captureBufferBytes?: number;
+  /**
    * Called with every IP packet the engine sends and every reply it captures (before matching),
    * e.g. to record them in a pcap file (LINKTYPE_RAW). `bytes` is only valid during the call.
    */
@@ -235,6 +242,7 @@ export class RawStrategy implements Strategy {
       buildCaptureFilter({ portRange: this.portRange, families: [4, 6] }),
       this.onFrame,
       this.options.captureIdleMs ?? 2000,
+      this.options.captureBufferBytes,
     );
     const transport =
       this.options.transport ?? new NativeRawTransport((error, tag, generation) => this.onSendError(error, tag, generation));

@@ -3,7 +3,7 @@
 // only what happens (open, closed, reopened) is asserted, never when.
 import test from 'ava';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CapturePool } from '../../src/engine/capture-pool.js';
+import { CapturePool, DEFAULT_RING_BYTES, ringBytesFor } from '../../src/engine/capture-pool.js';
 import type { FrameHandler } from '../../src/capture/pcap.js';
 import { FakeCaptures } from '../helpers/fake-capture.js';
 
@@ -116,4 +116,18 @@ test('an opener that throws propagates and leaves no user counted', (t) => {
   t.is(captures.opened.length, 1);
   p.release(id);
   p.closeAll();
+});
+
+test('ringBytesFor: four 640-byte frames per check in flight, at least 8192 frames, at most the default ring', (t) => {
+  t.is(ringBytesFor(1), 8192 * 640);
+  t.is(ringBytesFor(2000), 8192 * 640);
+  t.is(ringBytesFor(20_000), 80_000 * 640);
+  t.is(ringBytesFor(100_000), DEFAULT_RING_BYTES);
+  t.is(DEFAULT_RING_BYTES, 64 * 1024 * 1024);
+  // Never smaller as concurrency grows.
+  let last = 0;
+  for (let c = 1; c <= 1_000_000; c *= 3) {
+    t.true(ringBytesFor(c) >= last);
+    last = ringBytesFor(c);
+  }
 });
