@@ -198,8 +198,9 @@ class Bench {
     const perTarget = targets.addresses === 1 ? n : Math.ceil(n / targets.addresses);
     const spec: CliDriverSpec = {
       args: [...common, '-n', String(perTarget), '-c', String(concurrency)],
-      // Start-up cost measured on the same target, one check (its CPU is subtracted).
-      startupArgs: ['-a', `${this.nextAddress()}:${PORT_BASE}`, '-t', String(TIMEOUT_MS), '--json', '-q', '-n', '1'],
+      // Start-up cost measured with one check and the same -c (its CPU is subtracted): the
+      // capture ring is sized by -c (engine/capture-pool.ts ringBytesFor), a cost of the start.
+      startupArgs: ['-a', `${this.nextAddress()}:${PORT_BASE}`, '-t', String(TIMEOUT_MS), '--json', '-q', '-n', '1', '-c', String(concurrency)],
       output: label === 'CLI --json | pipe' ? 'pipe' : 'devnull',
       n,
       timeoutS: this.maxSeconds + 60,
@@ -214,7 +215,8 @@ class Bench {
     const ports = Math.ceil(n / hosts);
     const spec: CliDriverSpec = {
       args: ['-a', `${prefix}/24:1024-${1024 + ports - 1}`, '--max-targets', String(hosts * ports), '-c', String(n), '-t', '300000', '--json', '-q'],
-      startupArgs: ['-a', `${this.nextAddress()}:${PORT_BASE}`, '-t', String(TIMEOUT_MS), '--json', '-q', '-n', '1'],
+      // The same -c: the ring sized for it is the same in both runs (64 MiB at 10^5).
+      startupArgs: ['-a', `${this.nextAddress()}:${PORT_BASE}`, '-t', String(TIMEOUT_MS), '--json', '-q', '-n', '1', '-c', String(n)],
       output: 'devnull',
       n,
       timeoutS: this.maxSeconds + 60,
