@@ -119,8 +119,9 @@ export function buildPlan(options: PlanOptions): Job[] {
     if (groups.has(job.group) && wanted(job.strategy, only)) jobs.push(job);
   };
 
-  // The Go tool's shape: one target, -n N -c C.
-  for (const c of [1, 100, 1000, 10_000, 20_000]) {
+  // The Go tool's shape: one target, -n N -c C. 200 / 2000 / 20000 are issue #12's steps ("rate
+  // never falls as concurrency grows": -c 2000 and -c 20000 at least 0.8x the rate of -c 200).
+  for (const c of [1, 100, 200, 1000, 2000, 10_000, 20_000]) {
     const n = c === 1 ? (quick ? 2_000 : 20_000) : c === 20_000 ? (quick ? 40_000 : 200_000) : quick ? 10_000 : 100_000;
     const workload = `one target -n ${n} -c ${c}`;
     for (const strategy of ['baseline (C)', 'raw (submit)', 'raw (Checker)', 'raw (checkMany)', 'socket', 'connect'] as const) {
