@@ -30,6 +30,7 @@ import { defaultProbePortRange, checkPortRange, type PortRange } from '../core/p
 import { classifyConnectErrno } from '../core/errno.js';
 import { RouteCache, type Route } from './route.js';
 import { PortClaims, kernelPortBinder, type PortBinder } from './port-claims.js';
+import { PortWaitQueue, type PortWaiter } from './port-wait-queue.js';
 import { matchReply, newReplyMatch, type IcmpFields } from './reply-match.js';
 import type { TcpReplyView } from './tcp-reply-view.js';
 import {
@@ -98,24 +99,26 @@ export interface RawStrategyOptions {
   installShim?: boolean;
 }
 
-interface WaitingProbe {
-  target: ProbeTarget;
-  remote: Uint8Array;
-  route: Route;
-  options: ProbeOptions;
-  callback: ProbeCallback;
-  cancelled: boolean;
-  /** performance.now() when it started waiting: the wait is the engine's, not the target's. */
-  queuedAt: number;
-  /** Once launched from the queue: its canceller, which the queue entry's canceller calls. */
-  cancelLaunched?: () => void;
+/** A probe in the port-wait queue (port-wait-queue.ts): what launch() needs, kept as given. */
+class WaitingProbe implements PortWaiter {
+  queued = false;
+  cancelled = false;
+  /** Once launched from the queue: its canceller, which the submit canceller then calls. */
+  cancelLaunched: (() => void) | undefined = undefined;
+
+  constructor(
+    readonly target: ProbeTarget,
+    readonly remote: Uint8Array,
+    readonly route: Route,
+    readonly deadline: number,
+    readonly retries: number,
+    readonly callback: ProbeCallback,
+    /** performance.now() when it started waiting: the wait is the engine's, not the target's. */
+    readonly queuedAt: number,
+  ) {}
 }
 
-
-// How often probes waiting for a clean source port look again when no probe finishes to wake
-// them: short beside the 64 s a possibly half-open tuple is kept out of use, long enough to cost
-// nothing while they wait.
-const WAITING_WAKE_MS = 250;
+function noop(): void {}
 
 export class RawStrategy implements Strategy {
   readonly name = 'raw' as const;
@@ -180,15 +183,10 @@ export class RawStrategy implements Strategy {
     lateAnswers: 0,
     strayedSynAcksReset: 0,
   };
-  /** Probes waiting for a free source port, by destination (tuple key with local port 0). */
-  private readonly waiting = new Map<number, WaitingProbe[]>();
+  /** Probes waiting for a clean source port, by destination (tuple key with local port 0). */
+  private readonly waiting = new PortWaitQueue<WaitingProbe>((entry, port) => this.launchWaiter(entry, port));
   /** In-flight probes per destination (tuple key with local port 0): all ports busy is O(1). */
   private readonly busyByDestination = new NumberIndex();
-  private waitingCount = 0;
-  /** Retries the waiting probes while any wait: a port can become clean by expiry alone. */
-  private waitingWake: NodeJS.Timeout | undefined;
-  /** True while launchWaiting relaunches a queued probe (see waitForPort). */
-  private relaunching = false;
 
   constructor(private readonly options: RawStrategyOptions = {}) {
     this.portRange = options.sourcePorts ? checkPortRange(options.sourcePorts) : defaultProbePortRange();
@@ -332,7 +330,7 @@ export class RawStrategy implements Strategy {
       throw new UnsupportedError(`not an IPv${target.family} address: ${target.ip}`);
     }
     const route = this.knownRoute(target, remote);
-    if (route) return this.launchOrReport(target, remote, route, options, callback);
+    if (route) return this.launchOrWait(target, remote, route, options, callback);
 
     // First probe to this address: ask the kernel's routing table, then go on.
     let cancelled = false;
@@ -341,7 +339,7 @@ export class RawStrategy implements Strategy {
       (found) => {
         if (cancelled) return;
         if (this.closed) return callback(this.closedOutcome(0));
-        cancelLaunched = this.launchOrReport(target, remote, found, options, callback);
+        cancelLaunched = this.launchOrWait(target, remote, found, options, callback);
       },
       (error: Error) => {
         if (!cancelled) callback({ status: 'error', code: (error as { code?: string }).code ?? 'ENETUNREACH', attempts: 0, error });
@@ -353,35 +351,95 @@ export class RawStrategy implements Strategy {
     };
   }
 
+  /**
+   * launch(), or the port-wait queue when no clean source port is free for the destination
+   * (more checks in flight to one ip:port than the engine has ports, or the rest possibly
+   * half-open): the probe waits there, inside its deadline, as a kernel connect() would wait
+   * for a free ephemeral port... except it would fail.
+   */
+  private launchOrWait(target: ProbeTarget, remote: Uint8Array, route: Route, options: ProbeOptions, callback: ProbeCallback): () => void {
+    // Behind the probes already waiting for this destination: a newcomer must not take the port
+    // that the oldest of them is owed (order kept, nobody starves).
+    if (this.waiting.size === 0 || !this.waiting.has(tupleKey(remote, 0, remote.length, target.port, 0))) {
+      const cancel = this.launchOrReport(target, remote, route, options.deadline, options.retries, callback, -1);
+      if (cancel !== undefined) return cancel;
+    }
+    const entry = new WaitingProbe(target, remote, route, options.deadline, options.retries, callback, performance.now());
+    this.waiting.add(tupleKey(remote, 0, remote.length, target.port, 0), entry);
+    this.counters.waitedForPort++;
+    return () => {
+      if (entry.cancelled) return;
+      if (entry.queued) {
+        this.waiting.cancel(entry);
+        this.counters.aborted++;
+        if (this.table.size === 0 && this.waiting.size === 0) this.timer.setKeepAlive(false);
+        return;
+      }
+      // Launched since it was queued: cancel the probe itself, or it would run on unowned.
+      entry.cancelled = true;
+      entry.cancelLaunched?.();
+    };
+  }
+
+  /**
+   * The queue's launch (port-wait-queue.ts): starts a waiting probe on `port` (freed cleanly for
+   * its destination) or on any clean port (-1). False when there is none yet.
+   */
+  private launchWaiter(entry: WaitingProbe, port: number): boolean {
+    // Its deadline starts when its SYN leaves (issue #12): a check that only waited for one of
+    // this engine's source ports must not read as a dead target. Abort still ends the wait.
+    const deadline = entry.deadline + (performance.now() - entry.queuedAt);
+    const cancel = this.launchOrReport(entry.target, entry.remote, entry.route, deadline, entry.retries, entry.callback, port);
+    if (cancel === undefined) return false;
+    // Its caller gave up while it launched (a callback that ran inside cancelled it).
+    if (entry.cancelled) cancel();
+    else entry.cancelLaunched = cancel;
+    return true;
+  }
+
   /** launch(), with a failure (no source address, no capture) reported as status 'error'. */
-  private launchOrReport(target: ProbeTarget, remote: Uint8Array, route: Route, options: ProbeOptions, callback: ProbeCallback): () => void {
+  private launchOrReport(
+    target: ProbeTarget,
+    remote: Uint8Array,
+    route: Route,
+    deadline: number,
+    retries: number,
+    callback: ProbeCallback,
+    port: number,
+  ): (() => void) | undefined {
     try {
-      return this.launch(target, remote, route, options, callback);
+      return this.launch(target, remote, route, deadline, retries, callback, port);
     } catch (error) {
       callback({ status: 'error', code: (error as { code?: string }).code ?? 'ERR_SHAKER_SYSTEM', attempts: 0, error: error as Error });
-      return () => {};
+      return noop;
     }
   }
 
-  /** Allocates the probe, sends its SYN and arms its timer. */
-  private launch(target: ProbeTarget, remote: Uint8Array, route: Route, options: ProbeOptions, callback: ProbeCallback): () => void {
+  /**
+   * Allocates the probe, sends its SYN and arms its timer; undefined (nothing done) when no
+   * clean source port is free for its destination. `port`: one just freed cleanly toward this
+   * destination (the port-wait queue's hand-over), or -1 to pick one.
+   */
+  private launch(
+    target: ProbeTarget,
+    remote: Uint8Array,
+    route: Route,
+    deadline: number,
+    retries: number,
+    callback: ProbeCallback,
+    port: number,
+  ): (() => void) | undefined {
     const local = this.sourceOverride[target.family]?.bytes ?? this.sourceBytes(route.source);
     if (!local || local.length !== remote.length) {
       throw new UnsupportedError(`no IPv${target.family} source address to reach ${target.ip}`);
     }
     const destination = tupleKey(remote, 0, remote.length, target.port, 0);
     const busy = Math.max(0, this.busyByDestination.get(destination));
-    if (busy >= this.claims!.size && this.claimMorePorts().length === 0) return this.waitForPort(target, remote, route, options, callback);
-    const captureId = this.captures!.acquire(this.options.interface ?? route.interface);
+    if (busy >= this.claims!.size && this.claimMorePorts().length === 0) return undefined;
     const now = performance.now();
-    const localPort = this.pickPort(remote, target.port, now);
-    if (localPort < 0) {
-      // Every source port is busy with this very destination (more checks in flight to one
-      // ip:port than the range has ports): wait for one of them to finish, inside the deadline,
-      // as a kernel connect() would wait for a free ephemeral port... except it would fail.
-      this.captures!.release(captureId);
-      return this.waitForPort(target, remote, route, options, callback);
-    }
+    const localPort = port >= 0 && this.isClean(remote, target.port, port, now) ? port : this.pickPort(remote, target.port, now);
+    if (localPort < 0) return undefined;
+    const captureId = this.captures!.acquire(this.options.interface ?? route.interface);
     const t = this.table;
     const key = tupleKey(remote, 0, remote.length, target.port, localPort);
     const slot = t.allocate(key, callback);
@@ -393,14 +451,14 @@ export class RawStrategy implements Strategy {
     t.remoteAddr.set(remote, slot * 16);
     t.localAddr.set(local, slot * 16);
     t.isn[slot] = this.isns.next(local, remote, localPort, target.port, now);
-    t.deadline[slot] = options.deadline;
+    t.deadline[slot] = deadline;
     const measured = this.rtts.rtoMs(tupleKey(remote, 0, remote.length, 0, 0));
-    const timeoutMs = options.deadline - now;
+    const timeoutMs = deadline - now;
     t.rtoMs[slot] = budgetedRtoMs(measured ?? unmeasuredRtoMs(timeoutMs, this.retransmitPolicy), timeoutMs, this.retransmitPolicy);
     t.rtoMeasured[slot] = measured === undefined ? 0 : 1;
     t.attempts[slot] = 0;
     t.repeatedPerf[slot] = 0;
-    t.retriesLeft[slot] = Math.max(0, Math.min(255, options.retries));
+    t.retriesLeft[slot] = Math.max(0, Math.min(255, retries));
     t.captureId[slot] = captureId;
     this.counters.probesStarted++;
     this.timer.setKeepAlive(true);
@@ -425,12 +483,7 @@ export class RawStrategy implements Strategy {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const waiting = [...this.waiting.values()].flat();
-    this.waiting.clear();
-    this.waitingCount = 0;
-    if (this.waitingWake) clearTimeout(this.waitingWake);
-    this.waitingWake = undefined;
-    for (const entry of waiting) if (!entry.cancelled) entry.callback(this.closedOutcome(0));
+    this.waiting.close((entry) => entry.callback(this.closedOutcome(0)));
     for (const slot of this.table.liveSlots()) this.finish(slot, this.closedOutcome(this.table.attempts[slot]), false);
     this.timer.stop();
     this.captures?.closeAll();
@@ -457,7 +510,7 @@ export class RawStrategy implements Strategy {
       inFlight: this.table.size,
       portsClaimed: this.claims?.size ?? 0,
       portsHeldElsewhere: this.claims?.heldElsewhere ?? 0,
-      waitingForPort: this.waitingCount,
+      waitingForPort: this.waiting.size,
       routeTableReads: this.routes.stats.tableReads,
       routesResolved: this.routes.stats.routesResolved,
       routeKernelLookups: this.routes.stats.kernelLookups,
@@ -608,6 +661,7 @@ export class RawStrategy implements Strategy {
     const key = t.key[slot];
     const isn = t.isn[slot];
     const captureId = t.captureId[slot];
+    const localPort = t.localPort[slot];
     if (t.callbacks[slot] === undefined) return;
     const destination = t.destinationKey[slot];
     const busy = this.busyByDestination.get(destination) - 1;
@@ -620,83 +674,16 @@ export class RawStrategy implements Strategy {
     this.captures?.release(captureId);
     if (t.size === 0 && this.waiting.size === 0) this.timer.setKeepAlive(false);
     if (notify) callback(outcome);
-    if (this.waiting.size > 0) this.launchWaiting(destination);
+    // The port goes straight to the oldest probe waiting for this destination, unless its tuple
+    // may still be half-open on the server (remembered unsettled: a timeout), which the
+    // queue's periodic wake leaves to expire.
+    if (this.waiting.size > 0 && !(remember && !settled)) this.waiting.portFreed(destination, localPort);
   }
 
-  /** Queues a probe until a source port frees up for its destination. */
-  private waitForPort(target: ProbeTarget, remote: Uint8Array, route: Route, options: ProbeOptions, callback: ProbeCallback): () => void {
-    const destination = tupleKey(remote, 0, remote.length, target.port, 0);
-    const entry: WaitingProbe = { target, remote, route, options, callback, cancelled: false, queuedAt: performance.now() };
-    let queue = this.waiting.get(destination);
-    if (!queue) this.waiting.set(destination, (queue = []));
-    // A probe that left the queue and found no clean port goes back to where it was, the head:
-    // waiting probes keep their order however often they are woken.
-    if (this.relaunching) queue.unshift(entry);
-    else queue.push(entry);
-    this.waitingCount++;
-    this.counters.waitedForPort++;
-    this.armWaitingWake();
-    return () => {
-      if (entry.cancelled) return;
-      entry.cancelled = true;
-      // Launched since it was queued: cancel the probe itself, or it would run on unowned.
-      if (entry.cancelLaunched) return entry.cancelLaunched();
-      this.counters.aborted++;
-    };
-  }
-
-  /**
-   * A finished probe wakes the probes waiting for its destination, but a port can also become
-   * clean with no probe finishing: its possibly half-open record expires (RecentProbes). While
-   * any probe waits, this looks again every WAITING_WAKE_MS.
-   */
-  private armWaitingWake(): void {
-    if (this.waitingWake || this.waitingCount === 0) return;
-    this.waitingWake = setTimeout(() => {
-      this.waitingWake = undefined;
-      for (const destination of [...this.waiting.keys()]) {
-        // Launch until one goes back to waiting (still no clean tuple) or none is left.
-        let before: number;
-        do {
-          before = this.waitingCount;
-          this.launchWaiting(destination);
-        } while (this.waitingCount < before && this.waiting.has(destination));
-      }
-      this.armWaitingWake();
-    }, WAITING_WAKE_MS);
-  }
-
-  /** A port of `destination` was freed: start the oldest probe waiting for one. */
-  private launchWaiting(destination: number): void {
-    const queue = this.waiting.get(destination);
-    while (queue && queue.length > 0) {
-      // Cancelled entries leave in one splice: an abort cancels thousands at once, and a shift
-      // each (O(queue) on a large array) made SIGINT at -c 100000 take seconds.
-      let skip = 0;
-      while (skip < queue.length && queue[skip].cancelled) skip++;
-      if (skip > 0) {
-        queue.splice(0, skip);
-        this.waitingCount -= skip;
-        if (queue.length === 0) {
-          this.waiting.delete(destination);
-          break;
-        }
-      }
-      const entry = queue.shift()!;
-      this.waitingCount--;
-      if (queue.length === 0) this.waiting.delete(destination);
-      if (entry.cancelled) continue;
-      // Its deadline starts when its SYN leaves (issue #12): a check that only waited for one of
-      // this engine's source ports must not read as a dead target. Abort still ends the wait.
-      const options = { ...entry.options, deadline: entry.options.deadline + (performance.now() - entry.queuedAt) };
-      this.relaunching = true;
-      try {
-        entry.cancelLaunched = this.launchOrReport(entry.target, entry.remote, entry.route, options, entry.callback);
-      } finally {
-        this.relaunching = false;
-      }
-      return;
-    }
+  /** Neither in flight nor possibly half-open: a new SYN on this tuple meets no old handshake. */
+  private isClean(remote: Uint8Array, remotePort: number, localPort: number, now: number): boolean {
+    const key = tupleKey(remote, 0, remote.length, remotePort, localPort);
+    return !this.table.has(key) && !this.recent.unsettled(key, now);
   }
 
   // --- receiving ------------------------------------------------------------------------------
@@ -923,8 +910,8 @@ export class RawStrategy implements Strategy {
     // Every clean tuple is taken and the range is exhausted. A tuple that is only possibly
     // half-open is not an option: a new SYN whose ISN falls inside the server's window for the
     // old handshake gets a RST (tcp_check_req's embryonic reset), which would read as a closed
-    // port, and our ISNs for one tuple a few hundred ms apart are that close. The probe waits;
-    // armWaitingWake() has it look again as records expire.
+    // port, and our ISNs for one tuple a few hundred ms apart are that close. The probe waits
+    // (port-wait-queue.ts), and looks again as records expire.
     return -1;
   }
 
