@@ -87,6 +87,8 @@ export class Checker implements AsyncDisposable {
   private resolveReady!: () => void;
   private rejectReady!: (error: unknown) => void;
   private readonly options: Required<Pick<CheckerOptions, 'timeout' | 'retries' | 'family'>> & CheckerOptions;
+  /** The last target check() parsed, and its address literal normalized ('' for a name). */
+  private lastParsed: { text: string; target: Target; ip: string } | undefined;
 
   constructor(options: CheckerOptions = {}) {
     this.options = {
@@ -195,17 +197,85 @@ export class Checker implements AsyncDisposable {
    * Never rejects for network outcomes: resolves with status open, closed, timeout, unreachable
    * or error. Rejects only for invalid input, an aborted signal, or a checker that is not started.
    */
-  async check(addr: string, options: CheckOptions = {}): Promise<CheckResult> {
-    const target = parseTarget(addr);
-    const timeout = checkTimeout(options.timeout ?? this.options.timeout, 'timeout');
-    const retries = checkRetries(options.retries ?? this.options.retries);
-    const family = checkFamily(options.family ?? this.options.family);
-    if (target.literal !== 0 && typeof family === 'number' && target.literal !== family) {
-      throw new InvalidArgumentError(`${target.text} is an IPv${target.literal} address but family ${family} was asked for`);
+  check(addr: string, options: CheckOptions = {}): Promise<CheckResult> {
+    try {
+      const target = this.parseCached(addr);
+      const timeout = checkTimeout(options.timeout ?? this.options.timeout, 'timeout');
+      const retries = checkRetries(options.retries ?? this.options.retries);
+      const family = checkFamily(options.family ?? this.options.family);
+      if (target.literal !== 0 && typeof family === 'number' && target.literal !== family) {
+        throw new InvalidArgumentError(`${target.text} is an IPv${target.literal} address but family ${family} was asked for`);
+      }
+      const signal = checkSignal(options.signal);
+      if (signal?.aborted) throw signal.reason ?? new AbortError();
+      const strategy = this.requireStrategy();
+      // An address literal on a strategy with a callback API (the raw engine): one promise, one
+      // callback and the result per check (issue #12: the async function, probe()'s own promise
+      // and its closures made check() cost 2-3x the engine's work at -c 1000+).
+      if (target.literal !== 0 && strategy.submit !== undefined) return this.submitLiteral(strategy, target, timeout, retries, signal);
+      return this.checkTarget(strategy, target, timeout, retries, family, signal);
+    } catch (error) {
+      return Promise.reject(error);
     }
-    const signal = checkSignal(options.signal);
-    if (signal?.aborted) throw signal.reason ?? new AbortError();
-    const strategy = this.requireStrategy();
+  }
+
+  /**
+   * parseTarget() remembering the last text: checks come in runs to one target (a monitor, -n).
+   * The Target and its normalized address are plain values, shared, never written.
+   */
+  private parseCached(addr: string): Target {
+    const last = this.lastParsed;
+    if (last !== undefined && last.text === addr) return last.target;
+    const target = parseTarget(addr);
+    this.lastParsed = { text: addr, target, ip: target.literal !== 0 ? normalizeIp(target.host) : '' };
+    return target;
+  }
+
+  /** check() of an address literal through Strategy.submit(): no async function, no probe() promise. */
+  private submitLiteral(strategy: Strategy, target: Target, timeout: number, retries: number, signal: AbortSignal | undefined): Promise<CheckResult> {
+    const ip = this.lastParsed?.target === target ? this.lastParsed.ip : normalizeIp(target.host);
+    const name = strategy.name;
+    return new Promise<CheckResult>((resolve, reject) => {
+      let settled = false;
+      let cancel: (() => void) | undefined;
+      // One watcher per check only when a signal is given (core/abort-watch.ts: O(1) each).
+      const onAbort =
+        signal === undefined
+          ? undefined
+          : (): void => {
+              if (settled) return;
+              settled = true;
+              cancel?.();
+              reject(signal.reason ?? new AbortError());
+            };
+      const callback = (outcome: ProbeOutcome): void => {
+        if (settled) return;
+        settled = true;
+        if (onAbort !== undefined) unwatchAbort(signal!, onAbort);
+        resolve(toResult(target, ip, name, outcome));
+      };
+      try {
+        cancel = strategy.submit!({ ip, family: target.literal as Family, port: target.port }, { deadline: performance.now() + timeout, retries }, callback);
+      } catch (error) {
+        // Misuse the strategy refuses (closed under us): a result, as probe()'s rejection is.
+        if (settled) return;
+        settled = true;
+        resolve(toResult(target, ip, name, { status: 'error', attempts: 0, error: error as Error, code: (error as ShakerError).code }));
+        return;
+      }
+      if (onAbort !== undefined && !settled) watchAbort(signal!, onAbort);
+    });
+  }
+
+  /** check() of a host name, or on a strategy without submit(): resolve, then probe each address. */
+  private async checkTarget(
+    strategy: Strategy,
+    target: Target,
+    timeout: number,
+    retries: number,
+    family: FamilyPreference,
+    signal: AbortSignal | undefined,
+  ): Promise<CheckResult> {
     const deadline = performance.now() + timeout;
 
     let addresses: Array<{ ip: string; family: Family }>;
