@@ -103,8 +103,9 @@ export interface RawStrategyOptions {
 class WaitingProbe implements PortWaiter {
   queued = false;
   cancelled = false;
-  /** Once launched from the queue: its canceller, which the submit canceller then calls. */
-  cancelLaunched: (() => void) | undefined = undefined;
+  /** Once launched from the queue: its probe's slot and generation (no closure per waiter). */
+  slot = -1;
+  generation = 0;
 
   constructor(
     readonly target: ProbeTarget,
@@ -119,6 +120,10 @@ class WaitingProbe implements PortWaiter {
 }
 
 function noop(): void {}
+
+/** launch(): no clean source port for the destination now; launchOrReport(): failed, and the callback was told. */
+const NO_PORT = -1;
+const REPORTED = -2;
 
 export class RawStrategy implements Strategy {
   readonly name = 'raw' as const;
@@ -361,8 +366,12 @@ export class RawStrategy implements Strategy {
     // Behind the probes already waiting for this destination: a newcomer must not take the port
     // that the oldest of them is owed (order kept, nobody starves).
     if (this.waiting.size === 0 || !this.waiting.has(tupleKey(remote, 0, remote.length, target.port, 0))) {
-      const cancel = this.launchOrReport(target, remote, route, options.deadline, options.retries, callback, -1);
-      if (cancel !== undefined) return cancel;
+      const slot = this.launchOrReport(target, remote, route, options.deadline, options.retries, callback, -1);
+      if (slot >= 0) {
+        const gen = this.table.gen[slot];
+        return () => this.cancelProbe(slot, gen);
+      }
+      if (slot === REPORTED) return noop;
     }
     const entry = new WaitingProbe(target, remote, route, options.deadline, options.retries, callback, performance.now());
     this.waiting.add(tupleKey(remote, 0, remote.length, target.port, 0), entry);
@@ -377,8 +386,14 @@ export class RawStrategy implements Strategy {
       }
       // Launched since it was queued: cancel the probe itself, or it would run on unowned.
       entry.cancelled = true;
-      entry.cancelLaunched?.();
+      if (entry.slot >= 0) this.cancelProbe(entry.slot, entry.generation);
     };
+  }
+
+  /** A probe cancelled by its caller (an abort): freed without a callback, the caller has its answer. */
+  private cancelProbe(slot: number, gen: number): void {
+    const t = this.table;
+    if (t.isLive(slot, gen)) this.finish(slot, { status: 'error', code: 'ABORT_ERR', attempts: t.attempts[slot] }, false, false);
   }
 
   /**
@@ -389,15 +404,18 @@ export class RawStrategy implements Strategy {
     // Its deadline starts when its SYN leaves (issue #12): a check that only waited for one of
     // this engine's source ports must not read as a dead target. Abort still ends the wait.
     const deadline = entry.deadline + (performance.now() - entry.queuedAt);
-    const cancel = this.launchOrReport(entry.target, entry.remote, entry.route, deadline, entry.retries, entry.callback, port);
-    if (cancel === undefined) return false;
-    // Its caller gave up while it launched (a callback that ran inside cancelled it).
-    if (entry.cancelled) cancel();
-    else entry.cancelLaunched = cancel;
+    const slot = this.launchOrReport(entry.target, entry.remote, entry.route, deadline, entry.retries, entry.callback, port);
+    if (slot === NO_PORT) return false;
+    if (slot >= 0) {
+      entry.slot = slot;
+      entry.generation = this.table.gen[slot];
+      // Its caller gave up while it launched (a callback that ran inside cancelled it).
+      if (entry.cancelled) this.cancelProbe(slot, entry.generation);
+    }
     return true;
   }
 
-  /** launch(), with a failure (no source address, no capture) reported as status 'error'. */
+  /** launch(), with a failure (no source address, no capture) reported as status 'error' (REPORTED). */
   private launchOrReport(
     target: ProbeTarget,
     remote: Uint8Array,
@@ -406,19 +424,19 @@ export class RawStrategy implements Strategy {
     retries: number,
     callback: ProbeCallback,
     port: number,
-  ): (() => void) | undefined {
+  ): number {
     try {
       return this.launch(target, remote, route, deadline, retries, callback, port);
     } catch (error) {
       callback({ status: 'error', code: (error as { code?: string }).code ?? 'ERR_SHAKER_SYSTEM', attempts: 0, error: error as Error });
-      return noop;
+      return REPORTED;
     }
   }
 
   /**
-   * Allocates the probe, sends its SYN and arms its timer; undefined (nothing done) when no
-   * clean source port is free for its destination. `port`: one just freed cleanly toward this
-   * destination (the port-wait queue's hand-over), or -1 to pick one.
+   * Allocates the probe, sends its SYN and arms its timer; returns its slot, or NO_PORT (nothing
+   * done) when no clean source port is free for its destination. `port`: one just freed cleanly
+   * toward this destination (the port-wait queue's hand-over), or -1 to pick one.
    */
   private launch(
     target: ProbeTarget,
@@ -428,17 +446,17 @@ export class RawStrategy implements Strategy {
     retries: number,
     callback: ProbeCallback,
     port: number,
-  ): (() => void) | undefined {
+  ): number {
     const local = this.sourceOverride[target.family]?.bytes ?? this.sourceBytes(route.source);
     if (!local || local.length !== remote.length) {
       throw new UnsupportedError(`no IPv${target.family} source address to reach ${target.ip}`);
     }
     const destination = tupleKey(remote, 0, remote.length, target.port, 0);
     const busy = Math.max(0, this.busyByDestination.get(destination));
-    if (busy >= this.claims!.size && this.claimMorePorts().length === 0) return undefined;
+    if (busy >= this.claims!.size && this.claimMorePorts().length === 0) return NO_PORT;
     const now = performance.now();
     const localPort = port >= 0 && this.isClean(remote, target.port, port, now) ? port : this.pickPort(remote, target.port, now);
-    if (localPort < 0) return undefined;
+    if (localPort < 0) return NO_PORT;
     const captureId = this.captures!.acquire(this.options.interface ?? route.interface);
     const t = this.table;
     const key = tupleKey(remote, 0, remote.length, target.port, localPort);
@@ -464,11 +482,7 @@ export class RawStrategy implements Strategy {
     this.timer.setKeepAlive(true);
     this.sendSyn(slot, now);
     this.scheduleNext(slot, now);
-    const gen = t.gen[slot];
-    return () => {
-      // Cancelled by its caller (an abort): freed without a callback, the caller has its answer.
-      if (t.isLive(slot, gen)) this.finish(slot, { status: 'error', code: 'ABORT_ERR', attempts: t.attempts[slot] }, false, false);
-    };
+    return slot;
   }
 
   private closedOutcome(attempts: number): ProbeOutcome {
