@@ -16,7 +16,7 @@ import {
 import { destinationProblem, parseTarget, type Target } from './core/target.js';
 import { unwatchAbort, watchAbort } from './core/abort-watch.js';
 import { timerDelay } from './core/timer-delay.js';
-import type { CheckStatus, Family, ProbeEvidence, ProbeOutcome, Strategy, StrategyName } from './core/types.js';
+import type { CheckStatus, Family, ProbeEvidence, ProbeOutcome, ProbeTarget, Strategy, StrategyName } from './core/types.js';
 import { chooseStrategy, type StrategyChoice, type StrategyRequest } from './strategies/choose.js';
 import type { RawStrategyOptions } from './engine/raw-strategy.js';
 import { waitFor, type WaitForOptions, type WaitForResult } from './wait-for.js';
@@ -235,27 +235,36 @@ export class Checker implements AsyncDisposable {
   private submitLiteral(strategy: Strategy, target: Target, timeout: number, retries: number, signal: AbortSignal | undefined): Promise<CheckResult> {
     const ip = this.lastParsed?.target === target ? this.lastParsed.ip : normalizeIp(target.host);
     const name = strategy.name;
+    const probeTarget: ProbeTarget = { ip, family: target.literal as Family, port: target.port };
+    if (signal === undefined) {
+      // Nothing can cancel it: the canceller is dropped at once rather than kept alive with the
+      // callback for the whole check (at -c 20000 what lives that long is promoted, and GC'd late).
+      return new Promise<CheckResult>((resolve) => {
+        try {
+          strategy.submit!(probeTarget, { deadline: performance.now() + timeout, retries }, (outcome) => resolve(toResult(target, ip, name, outcome)));
+        } catch (error) {
+          resolve(toResult(target, ip, name, { status: 'error', attempts: 0, error: error as Error, code: (error as ShakerError).code }));
+        }
+      });
+    }
     return new Promise<CheckResult>((resolve, reject) => {
       let settled = false;
       let cancel: (() => void) | undefined;
-      // One watcher per check only when a signal is given (core/abort-watch.ts: O(1) each).
-      const onAbort =
-        signal === undefined
-          ? undefined
-          : (): void => {
-              if (settled) return;
-              settled = true;
-              cancel?.();
-              reject(signal.reason ?? new AbortError());
-            };
+      // One watcher per check (core/abort-watch.ts: O(1) each).
+      const onAbort = (): void => {
+        if (settled) return;
+        settled = true;
+        cancel?.();
+        reject(signal.reason ?? new AbortError());
+      };
       const callback = (outcome: ProbeOutcome): void => {
         if (settled) return;
         settled = true;
-        if (onAbort !== undefined) unwatchAbort(signal!, onAbort);
+        unwatchAbort(signal, onAbort);
         resolve(toResult(target, ip, name, outcome));
       };
       try {
-        cancel = strategy.submit!({ ip, family: target.literal as Family, port: target.port }, { deadline: performance.now() + timeout, retries }, callback);
+        cancel = strategy.submit!(probeTarget, { deadline: performance.now() + timeout, retries }, callback);
       } catch (error) {
         // Misuse the strategy refuses (closed under us): a result, as probe()'s rejection is.
         if (settled) return;
@@ -263,7 +272,7 @@ export class Checker implements AsyncDisposable {
         resolve(toResult(target, ip, name, { status: 'error', attempts: 0, error: error as Error, code: (error as ShakerError).code }));
         return;
       }
-      if (onAbort !== undefined && !settled) watchAbort(signal!, onAbort);
+      if (!settled) watchAbort(signal, onAbort);
     });
   }
 

@@ -212,7 +212,7 @@ export function buildPlan(options: PlanOptions): Job[] {
   });
   // Issue #12's concurrency steps: the engine with more checks in flight to one ip:port than it
   // has source ports (the port-wait queue), and Checker.check() at -c 1000 against submit().
-  for (const [strategy, c] of [['raw (submit)', 20_000], ['raw (checkMany)', 20_000], ['raw (Checker)', 1000]] as const) {
+  for (const [strategy, c] of [['raw (submit)', 20_000], ['raw (checkMany)', 20_000], ['raw (Checker)', 1000], ['raw (Checker)', 20_000]] as const) {
     const n = c === 20_000 ? (quick ? 40_000 : 200_000) : quick ? 50_000 : 200_000;
     add({ kind: 'profile', group: 'profile', workload: `${strategy} one target -n ${n} -c ${c}`, strategy, n, concurrency: c, addresses: 1, ports: 1 });
   }
