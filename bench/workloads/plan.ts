@@ -139,6 +139,13 @@ export function buildPlan(options: PlanOptions): Job[] {
     for (const strategy of ['baseline (C)', 'raw (submit)', 'raw (checkMany)', 'CLI --json >/dev/null', 'CLI --json | pipe'] as const) {
       add({ kind: 'throughput', group: 'cli', workload, strategy, n, concurrency: 2000, addresses: 1, ports: 1 });
     }
+    // The same through the command line at issue #12's other steps: the rate must not fall as
+    // -c grows (-c 20000 is 4.4x the source ports one target has: most checks wait for a port).
+    for (const c of [200, 20_000]) {
+      for (const strategy of ['baseline (C)', 'CLI --json >/dev/null'] as const) {
+        add({ kind: 'throughput', group: 'cli', workload: `CLI one target -n ${n} -c ${c}`, strategy, n, concurrency: c, addresses: 1, ports: 1 });
+      }
+    }
     // A /17 of the sweep prefix (32766 addresses, one port), no --interface/--source: the route
     // comes from the routing table.
     const sweep = `CLI sweep of a /17 (${SWEEP17} addr) -c 2000`;

@@ -99,16 +99,23 @@ export interface RawStrategyOptions {
   installShim?: boolean;
 }
 
-/** A probe in the port-wait queue (port-wait-queue.ts): what launch() needs, kept as given. */
-class WaitingProbe implements PortWaiter {
+/**
+ * A probe in the port-wait queue (port-wait-queue.ts): what launch() needs, copied in (the target
+ * too: it is the ProbeTarget launch() gets), so the caller's objects for the check need not live
+ * as long as it waits (at -c 20000, long enough to be promoted and collected late).
+ */
+class WaitingProbe implements PortWaiter, ProbeTarget {
   queued = false;
   cancelled = false;
   /** Once launched from the queue: its probe's slot and generation (no closure per waiter). */
   slot = -1;
   generation = 0;
+  readonly ip: string;
+  readonly family: Family;
+  readonly port: number;
 
   constructor(
-    readonly target: ProbeTarget,
+    target: ProbeTarget,
     readonly remote: Uint8Array,
     readonly route: Route,
     readonly deadline: number,
@@ -116,7 +123,11 @@ class WaitingProbe implements PortWaiter {
     readonly callback: ProbeCallback,
     /** performance.now() when it started waiting: the wait is the engine's, not the target's. */
     readonly queuedAt: number,
-  ) {}
+  ) {
+    this.ip = target.ip;
+    this.family = target.family;
+    this.port = target.port;
+  }
 }
 
 function noop(): void {}
@@ -404,7 +415,7 @@ export class RawStrategy implements Strategy {
     // Its deadline starts when its SYN leaves (issue #12): a check that only waited for one of
     // this engine's source ports must not read as a dead target. Abort still ends the wait.
     const deadline = entry.deadline + (performance.now() - entry.queuedAt);
-    const slot = this.launchOrReport(entry.target, entry.remote, entry.route, deadline, entry.retries, entry.callback, port);
+    const slot = this.launchOrReport(entry, entry.remote, entry.route, deadline, entry.retries, entry.callback, port);
     if (slot === NO_PORT) return false;
     if (slot >= 0) {
       entry.slot = slot;
