@@ -662,6 +662,10 @@ export class RawStrategy implements Strategy {
     const t = this.table;
     const len = t.family[slot] === 4 ? 4 : 16;
     const base = slot * 16;
+    // Every claimed port busy with this destination and none left to claim (more in flight to it
+    // than the engine has ports, e.g. -c 20000 at one target): no fresh tuple exists, and looking
+    // for one would walk every port on each retransmission.
+    if (this.busyByDestination.get(t.destinationKey[slot]) >= this.claims!.size && !this.claims!.canGrow) return;
     const remote = t.remoteAddr.subarray(base, base + len);
     const port = this.pickPort(remote, t.remotePort[slot], now);
     if (port < 0) return;

@@ -759,6 +759,25 @@ test('a tuple a probe timed out on is not reused while the server may hold its h
   t.is(await next.catch((error: unknown) => error), reason);
 });
 
+test('with every source port busy toward the destination, a repeat that would want a fresh tuple stays on its own', async (t) => {
+  const [low] = defaultProbePortRange();
+  const r = await rig(t, 4, { sourcePorts: [low, low + 1], initialRtoMs: 50, minRtoMs: 50, linearRetransmits: 0 });
+  const controller = new AbortController();
+  // Two probes hold both ports; a third waits. The first repeats twice (the second repeat would
+  // go out from a fresh tuple if there were one): each of its SYNs stays on its own port.
+  const first = probe(r, { timeoutMs: 600_000, retries: 2, signal: controller.signal });
+  const second = probe(r, { timeoutMs: 600_000, signal: controller.signal });
+  const third = probe(r, { timeoutMs: 600_000, signal: controller.signal });
+  await nthSyn(r, 4);
+  const [a, b, ...repeats] = r.transport.syns;
+  t.not(a.tcp.srcPort, b.tcp.srcPort);
+  t.true(repeats.every((s) => s.tcp.srcPort === a.tcp.srcPort && s.tcp.seq === a.tcp.seq), 'both repeats on the first tuple');
+  t.like(r.raw.stats(), { freshTuples: 0, inFlight: 2, waitingForPort: 1 });
+  controller.abort(new Error('done'));
+  for (const p of [first, second, third]) await p.catch(() => undefined);
+  t.like(r.raw.stats(), { inFlight: 0, waitingForPort: 0 });
+});
+
 test('a cleanly freed port goes at once to the oldest probe waiting for it; a timed-out tuple stays out', async (t) => {
   const [low] = defaultProbePortRange();
   const r = await rig(t, 4, { sourcePorts: [low, low + 1] });
