@@ -14,6 +14,7 @@ import {
   TimeoutError,
 } from '../src/core/errors.js';
 import type { ProbeOptions, ProbeOutcome, ProbeTarget, Strategy } from '../src/core/types.js';
+import { abortWatcherCount } from '../src/core/abort-watch.js';
 
 type Respond = (target: ProbeTarget, options: ProbeOptions) => ProbeOutcome | Promise<ProbeOutcome>;
 
@@ -36,14 +37,30 @@ class FakeStrategy implements Strategy {
   }
 }
 
+/**
+ * The same fake with the callback API (Strategy.submit), as the raw engine has: check() of an
+ * address literal then goes through submit(). A respond that returns a value answers inside
+ * submit() (as the engine reports an immediate failure); one that throws makes submit() throw.
+ */
+class SubmitStrategy extends FakeStrategy {
+  cancels = 0;
+  submit(target: ProbeTarget, options: ProbeOptions, callback: (outcome: ProbeOutcome) => void): () => void {
+    this.probes.push({ target, options });
+    const answer = this.respond(target, options);
+    if (answer instanceof Promise) void answer.then(callback, () => undefined);
+    else callback(answer);
+    return () => void this.cancels++;
+  }
+}
+
 /** A respond function that never answers unless the signal aborts (like a real in-flight probe). */
 const hang: Respond = (_target, options) =>
   new Promise((_resolve, reject) => {
     options.signal?.addEventListener('abort', () => reject(options.signal!.reason), { once: true });
   });
 
-async function started(respond?: Respond, options: CheckerOptions = {}) {
-  const fake = new FakeStrategy(respond);
+async function started(respond?: Respond, options: CheckerOptions = {}, api: 'probe' | 'submit' = 'probe') {
+  const fake = api === 'submit' ? new SubmitStrategy(respond) : new FakeStrategy(respond);
   const checker = new Checker({ ...options, strategyFactory: async () => fake });
   await checker.start();
   return { fake, checker };
@@ -256,8 +273,8 @@ const outcomeCases: OutcomeCase[] = [
 ];
 
 const mapsOutcome = test.macro({
-  async exec(t, c: OutcomeCase) {
-    const { fake, checker } = await started(() => c.outcome, { timeout: 1234, retries: 3 });
+  async exec(t, c: OutcomeCase, api: 'probe' | 'submit') {
+    const { fake, checker } = await started(() => c.outcome, { timeout: 1234, retries: 3 }, api);
     const result = await checker.check('198.18.0.2:8080');
     t.like(result, { target: '198.18.0.2:8080', ip: '198.18.0.2', port: 8080, status: c.outcome.status, strategy: 'connect', attempts: c.outcome.attempts });
     t.is(result.code, c.outcome.code);
@@ -285,9 +302,62 @@ const mapsOutcome = test.macro({
     }
     await checker.close();
   },
-  title: (_p, c: OutcomeCase) => `maps a strategy outcome: ${c.title}`,
+  title: (_p, c: OutcomeCase, api: 'probe' | 'submit') => `maps a strategy outcome (${api}()): ${c.title}`,
 });
-for (const c of outcomeCases) test(mapsOutcome, c);
+for (const c of outcomeCases) {
+  test(mapsOutcome, c, 'probe');
+  test(mapsOutcome, c, 'submit');
+}
+
+test('through submit(): a strategy that throws gives status error with its code', async (t) => {
+  const boom = Object.assign(new Error('the engine is closed'), { code: 'ERR_SHAKER_CLOSED' });
+  const { checker } = await started(
+    () => {
+      throw boom;
+    },
+    {},
+    'submit',
+  );
+  const result = await checker.check('198.18.0.2:80');
+  t.like(result, { status: 'error', code: 'ERR_SHAKER_CLOSED', attempts: 0 });
+  t.is(result.error, boom);
+  await checker.close();
+});
+
+test('through submit(): aborting in flight cancels the probe once and rejects with signal.reason; no watcher stays', async (t) => {
+  let answer: ((o: ProbeOutcome) => void) | undefined;
+  const { fake, checker } = await started(() => new Promise<ProbeOutcome>((resolve) => (answer = resolve)), {}, 'submit');
+  const controller = new AbortController();
+  const reason = new Error('stop');
+  const pending = checker.check('198.18.0.2:80', { signal: controller.signal });
+  t.is(fake.probes.length, 1);
+  t.is(abortWatcherCount(controller.signal), 1);
+  controller.abort(reason);
+  await t.throwsAsync(pending, { is: reason });
+  t.is((fake as SubmitStrategy).cancels, 1);
+  // An answer that arrives after the abort changes nothing.
+  answer!({ status: 'open', attempts: 1 });
+  t.is(abortWatcherCount(controller.signal), 0);
+  await checker.close();
+});
+
+test('through submit(): a verdict removes its abort watcher; a later abort cancels nothing', async (t) => {
+  const { fake, checker } = await started(undefined, {}, 'submit');
+  const controller = new AbortController();
+  const results = await Promise.all([checker.check('198.18.0.2:80', { signal: controller.signal }), checker.check('[2001:DB8::A]:443', { signal: controller.signal })]);
+  t.deepEqual(results.map((r) => [r.status, r.ip]), [['open', '198.18.0.2'], ['open', '2001:db8::a']]);
+  t.is(abortWatcherCount(controller.signal), 0);
+  controller.abort();
+  t.is((fake as SubmitStrategy).cancels, 0);
+  // The same text again (the parsed target is remembered), then another: each its own address.
+  for (const text of ['[2001:DB8::A]:443', '[2001:DB8::A]:443', '198.18.0.3:22']) await checker.check(text);
+  t.deepEqual(fake.probes.slice(2).map((p) => p.target), [
+    { ip: '2001:db8::a', family: 6, port: 443 },
+    { ip: '2001:db8::a', family: 6, port: 443 },
+    { ip: '198.18.0.3', family: 4, port: 22 },
+  ]);
+  await checker.close();
+});
 
 test('a strategy that throws (not an abort) gives status error with its code', async (t) => {
   const boom = Object.assign(new Error('addon exploded'), { code: 'ERR_SHAKER_SYSTEM' });

@@ -119,8 +119,9 @@ export function buildPlan(options: PlanOptions): Job[] {
     if (groups.has(job.group) && wanted(job.strategy, only)) jobs.push(job);
   };
 
-  // The Go tool's shape: one target, -n N -c C.
-  for (const c of [1, 100, 1000, 10_000, 20_000]) {
+  // The Go tool's shape: one target, -n N -c C. 200 / 2000 / 20000 are issue #12's steps ("rate
+  // never falls as concurrency grows": -c 2000 and -c 20000 at least 0.8x the rate of -c 200).
+  for (const c of [1, 100, 200, 1000, 2000, 10_000, 20_000]) {
     const n = c === 1 ? (quick ? 2_000 : 20_000) : c === 20_000 ? (quick ? 40_000 : 200_000) : quick ? 10_000 : 100_000;
     const workload = `one target -n ${n} -c ${c}`;
     for (const strategy of ['baseline (C)', 'raw (submit)', 'raw (Checker)', 'raw (checkMany)', 'socket', 'connect'] as const) {
@@ -137,6 +138,13 @@ export function buildPlan(options: PlanOptions): Job[] {
     const workload = `CLI one target -n ${n} -c 2000`;
     for (const strategy of ['baseline (C)', 'raw (submit)', 'raw (checkMany)', 'CLI --json >/dev/null', 'CLI --json | pipe'] as const) {
       add({ kind: 'throughput', group: 'cli', workload, strategy, n, concurrency: 2000, addresses: 1, ports: 1 });
+    }
+    // The same through the command line at issue #12's other steps: the rate must not fall as
+    // -c grows (-c 20000 is 4.4x the source ports one target has: most checks wait for a port).
+    for (const c of [200, 20_000]) {
+      for (const strategy of ['baseline (C)', 'CLI --json >/dev/null'] as const) {
+        add({ kind: 'throughput', group: 'cli', workload: `CLI one target -n ${n} -c ${c}`, strategy, n, concurrency: c, addresses: 1, ports: 1 });
+      }
     }
     // A /17 of the sweep prefix (32766 addresses, one port), no --interface/--source: the route
     // comes from the routing table.
@@ -211,6 +219,12 @@ export function buildPlan(options: PlanOptions): Job[] {
     addresses: 1,
     ports: 1,
   });
+  // Issue #12's concurrency steps: the engine with more checks in flight to one ip:port than it
+  // has source ports (the port-wait queue), and Checker.check() at -c 1000 against submit().
+  for (const [strategy, c] of [['raw (submit)', 20_000], ['raw (checkMany)', 20_000], ['raw (Checker)', 1000], ['raw (Checker)', 20_000]] as const) {
+    const n = c === 20_000 ? (quick ? 40_000 : 200_000) : quick ? 50_000 : 200_000;
+    add({ kind: 'profile', group: 'profile', workload: `${strategy} one target -n ${n} -c ${c}`, strategy, n, concurrency: c, addresses: 1, ports: 1 });
+  }
   add({
     kind: 'profile',
     group: 'profile',

@@ -30,6 +30,7 @@ import { defaultProbePortRange, checkPortRange, type PortRange } from '../core/p
 import { classifyConnectErrno } from '../core/errno.js';
 import { RouteCache, type Route } from './route.js';
 import { PortClaims, kernelPortBinder, type PortBinder } from './port-claims.js';
+import { PortWaitQueue, type PortWaiter } from './port-wait-queue.js';
 import { matchReply, newReplyMatch, type IcmpFields } from './reply-match.js';
 import type { TcpReplyView } from './tcp-reply-view.js';
 import {
@@ -105,24 +106,42 @@ export interface RawStrategyOptions {
   installShim?: boolean;
 }
 
-interface WaitingProbe {
-  target: ProbeTarget;
-  remote: Uint8Array;
-  route: Route;
-  options: ProbeOptions;
-  callback: ProbeCallback;
-  cancelled: boolean;
-  /** performance.now() when it started waiting: the wait is the engine's, not the target's. */
-  queuedAt: number;
-  /** Once launched from the queue: its canceller, which the queue entry's canceller calls. */
-  cancelLaunched?: () => void;
+/**
+ * A probe in the port-wait queue (port-wait-queue.ts): what launch() needs, copied in (the target
+ * too: it is the ProbeTarget launch() gets), so the caller's objects for the check need not live
+ * as long as it waits (at -c 20000, long enough to be promoted and collected late).
+ */
+class WaitingProbe implements PortWaiter, ProbeTarget {
+  queued = false;
+  cancelled = false;
+  /** Once launched from the queue: its probe's slot and generation (no closure per waiter). */
+  slot = -1;
+  generation = 0;
+  readonly ip: string;
+  readonly family: Family;
+  readonly port: number;
+
+  constructor(
+    target: ProbeTarget,
+    readonly remote: Uint8Array,
+    readonly route: Route,
+    readonly deadline: number,
+    readonly retries: number,
+    readonly callback: ProbeCallback,
+    /** performance.now() when it started waiting: the wait is the engine's, not the target's. */
+    readonly queuedAt: number,
+  ) {
+    this.ip = target.ip;
+    this.family = target.family;
+    this.port = target.port;
+  }
 }
 
+function noop(): void {}
 
-// How often probes waiting for a clean source port look again when no probe finishes to wake
-// them: short beside the 64 s a possibly half-open tuple is kept out of use, long enough to cost
-// nothing while they wait.
-const WAITING_WAKE_MS = 250;
+/** launch(): no clean source port for the destination now; launchOrReport(): failed, and the callback was told. */
+const NO_PORT = -1;
+const REPORTED = -2;
 
 export class RawStrategy implements Strategy {
   readonly name = 'raw' as const;
@@ -187,15 +206,10 @@ export class RawStrategy implements Strategy {
     lateAnswers: 0,
     strayedSynAcksReset: 0,
   };
-  /** Probes waiting for a free source port, by destination (tuple key with local port 0). */
-  private readonly waiting = new Map<number, WaitingProbe[]>();
+  /** Probes waiting for a clean source port, by destination (tuple key with local port 0). */
+  private readonly waiting = new PortWaitQueue<WaitingProbe>((entry, port) => this.launchWaiter(entry, port));
   /** In-flight probes per destination (tuple key with local port 0): all ports busy is O(1). */
   private readonly busyByDestination = new NumberIndex();
-  private waitingCount = 0;
-  /** Retries the waiting probes while any wait: a port can become clean by expiry alone. */
-  private waitingWake: NodeJS.Timeout | undefined;
-  /** True while launchWaiting relaunches a queued probe (see waitForPort). */
-  private relaunching = false;
 
   constructor(private readonly options: RawStrategyOptions = {}) {
     this.portRange = options.sourcePorts ? checkPortRange(options.sourcePorts) : defaultProbePortRange();
@@ -340,7 +354,7 @@ export class RawStrategy implements Strategy {
       throw new UnsupportedError(`not an IPv${target.family} address: ${target.ip}`);
     }
     const route = this.knownRoute(target, remote);
-    if (route) return this.launchOrReport(target, remote, route, options, callback);
+    if (route) return this.launchOrWait(target, remote, route, options, callback);
 
     // First probe to this address: ask the kernel's routing table, then go on.
     let cancelled = false;
@@ -349,7 +363,7 @@ export class RawStrategy implements Strategy {
       (found) => {
         if (cancelled) return;
         if (this.closed) return callback(this.closedOutcome(0));
-        cancelLaunched = this.launchOrReport(target, remote, found, options, callback);
+        cancelLaunched = this.launchOrWait(target, remote, found, options, callback);
       },
       (error: Error) => {
         if (!cancelled) callback({ status: 'error', code: (error as { code?: string }).code ?? 'ENETUNREACH', attempts: 0, error });
@@ -361,35 +375,108 @@ export class RawStrategy implements Strategy {
     };
   }
 
-  /** launch(), with a failure (no source address, no capture) reported as status 'error'. */
-  private launchOrReport(target: ProbeTarget, remote: Uint8Array, route: Route, options: ProbeOptions, callback: ProbeCallback): () => void {
+  /**
+   * launch(), or the port-wait queue when no clean source port is free for the destination
+   * (more checks in flight to one ip:port than the engine has ports, or the rest possibly
+   * half-open): the probe waits there, inside its deadline, as a kernel connect() would wait
+   * for a free ephemeral port... except it would fail.
+   */
+  private launchOrWait(target: ProbeTarget, remote: Uint8Array, route: Route, options: ProbeOptions, callback: ProbeCallback): () => void {
+    // Behind the probes already waiting for this destination: a newcomer must not take the port
+    // that the oldest of them is owed (order kept, nobody starves).
+    if (this.waiting.size === 0 || !this.waiting.has(tupleKey(remote, 0, remote.length, target.port, 0))) {
+      const slot = this.launchOrReport(target, remote, route, options.deadline, options.retries, callback, -1);
+      if (slot >= 0) {
+        const gen = this.table.gen[slot];
+        return () => this.cancelProbe(slot, gen);
+      }
+      if (slot === REPORTED) return noop;
+    }
+    const entry = new WaitingProbe(target, remote, route, options.deadline, options.retries, callback, performance.now());
+    this.waiting.add(tupleKey(remote, 0, remote.length, target.port, 0), entry);
+    this.counters.waitedForPort++;
+    return () => {
+      if (entry.cancelled) return;
+      if (entry.queued) {
+        this.waiting.cancel(entry);
+        this.counters.aborted++;
+        if (this.table.size === 0 && this.waiting.size === 0) this.timer.setKeepAlive(false);
+        return;
+      }
+      // Launched since it was queued: cancel the probe itself, or it would run on unowned.
+      entry.cancelled = true;
+      if (entry.slot >= 0) this.cancelProbe(entry.slot, entry.generation);
+    };
+  }
+
+  /** A probe cancelled by its caller (an abort): freed without a callback, the caller has its answer. */
+  private cancelProbe(slot: number, gen: number): void {
+    const t = this.table;
+    if (t.isLive(slot, gen)) this.finish(slot, { status: 'error', code: 'ABORT_ERR', attempts: t.attempts[slot] }, false, false);
+  }
+
+  /**
+   * The queue's launch (port-wait-queue.ts): starts a waiting probe on `port` (freed cleanly for
+   * its destination) or on any clean port (-1). False when there is none yet.
+   */
+  private launchWaiter(entry: WaitingProbe, port: number): boolean {
+    // Its deadline starts when its SYN leaves (issue #12): a check that only waited for one of
+    // this engine's source ports must not read as a dead target. Abort still ends the wait.
+    const deadline = entry.deadline + (performance.now() - entry.queuedAt);
+    const slot = this.launchOrReport(entry, entry.remote, entry.route, deadline, entry.retries, entry.callback, port);
+    if (slot === NO_PORT) return false;
+    if (slot >= 0) {
+      entry.slot = slot;
+      entry.generation = this.table.gen[slot];
+      // Its caller gave up while it launched (a callback that ran inside cancelled it).
+      if (entry.cancelled) this.cancelProbe(slot, entry.generation);
+    }
+    return true;
+  }
+
+  /** launch(), with a failure (no source address, no capture) reported as status 'error' (REPORTED). */
+  private launchOrReport(
+    target: ProbeTarget,
+    remote: Uint8Array,
+    route: Route,
+    deadline: number,
+    retries: number,
+    callback: ProbeCallback,
+    port: number,
+  ): number {
     try {
-      return this.launch(target, remote, route, options, callback);
+      return this.launch(target, remote, route, deadline, retries, callback, port);
     } catch (error) {
       callback({ status: 'error', code: (error as { code?: string }).code ?? 'ERR_SHAKER_SYSTEM', attempts: 0, error: error as Error });
-      return () => {};
+      return REPORTED;
     }
   }
 
-  /** Allocates the probe, sends its SYN and arms its timer. */
-  private launch(target: ProbeTarget, remote: Uint8Array, route: Route, options: ProbeOptions, callback: ProbeCallback): () => void {
+  /**
+   * Allocates the probe, sends its SYN and arms its timer; returns its slot, or NO_PORT (nothing
+   * done) when no clean source port is free for its destination. `port`: one just freed cleanly
+   * toward this destination (the port-wait queue's hand-over), or -1 to pick one.
+   */
+  private launch(
+    target: ProbeTarget,
+    remote: Uint8Array,
+    route: Route,
+    deadline: number,
+    retries: number,
+    callback: ProbeCallback,
+    port: number,
+  ): number {
     const local = this.sourceOverride[target.family]?.bytes ?? this.sourceBytes(route.source);
     if (!local || local.length !== remote.length) {
       throw new UnsupportedError(`no IPv${target.family} source address to reach ${target.ip}`);
     }
     const destination = tupleKey(remote, 0, remote.length, target.port, 0);
     const busy = Math.max(0, this.busyByDestination.get(destination));
-    if (busy >= this.claims!.size && this.claimMorePorts().length === 0) return this.waitForPort(target, remote, route, options, callback);
-    const captureId = this.captures!.acquire(this.options.interface ?? route.interface);
+    if (busy >= this.claims!.size && this.claimMorePorts().length === 0) return NO_PORT;
     const now = performance.now();
-    const localPort = this.pickPort(remote, target.port, now);
-    if (localPort < 0) {
-      // Every source port is busy with this very destination (more checks in flight to one
-      // ip:port than the range has ports): wait for one of them to finish, inside the deadline,
-      // as a kernel connect() would wait for a free ephemeral port... except it would fail.
-      this.captures!.release(captureId);
-      return this.waitForPort(target, remote, route, options, callback);
-    }
+    const localPort = port >= 0 && this.isClean(remote, target.port, port, now) ? port : this.pickPort(remote, target.port, now);
+    if (localPort < 0) return NO_PORT;
+    const captureId = this.captures!.acquire(this.options.interface ?? route.interface);
     const t = this.table;
     const key = tupleKey(remote, 0, remote.length, target.port, localPort);
     const slot = t.allocate(key, callback);
@@ -401,24 +488,20 @@ export class RawStrategy implements Strategy {
     t.remoteAddr.set(remote, slot * 16);
     t.localAddr.set(local, slot * 16);
     t.isn[slot] = this.isns.next(local, remote, localPort, target.port, now);
-    t.deadline[slot] = options.deadline;
+    t.deadline[slot] = deadline;
     const measured = this.rtts.rtoMs(tupleKey(remote, 0, remote.length, 0, 0));
-    const timeoutMs = options.deadline - now;
+    const timeoutMs = deadline - now;
     t.rtoMs[slot] = budgetedRtoMs(measured ?? unmeasuredRtoMs(timeoutMs, this.retransmitPolicy), timeoutMs, this.retransmitPolicy);
     t.rtoMeasured[slot] = measured === undefined ? 0 : 1;
     t.attempts[slot] = 0;
     t.repeatedPerf[slot] = 0;
-    t.retriesLeft[slot] = Math.max(0, Math.min(255, options.retries));
+    t.retriesLeft[slot] = Math.max(0, Math.min(255, retries));
     t.captureId[slot] = captureId;
     this.counters.probesStarted++;
     this.timer.setKeepAlive(true);
     this.sendSyn(slot, now);
     this.scheduleNext(slot, now);
-    const gen = t.gen[slot];
-    return () => {
-      // Cancelled by its caller (an abort): freed without a callback, the caller has its answer.
-      if (t.isLive(slot, gen)) this.finish(slot, { status: 'error', code: 'ABORT_ERR', attempts: t.attempts[slot] }, false, false);
-    };
+    return slot;
   }
 
   private closedOutcome(attempts: number): ProbeOutcome {
@@ -433,12 +516,7 @@ export class RawStrategy implements Strategy {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const waiting = [...this.waiting.values()].flat();
-    this.waiting.clear();
-    this.waitingCount = 0;
-    if (this.waitingWake) clearTimeout(this.waitingWake);
-    this.waitingWake = undefined;
-    for (const entry of waiting) if (!entry.cancelled) entry.callback(this.closedOutcome(0));
+    this.waiting.close((entry) => entry.callback(this.closedOutcome(0)));
     for (const slot of this.table.liveSlots()) this.finish(slot, this.closedOutcome(this.table.attempts[slot]), false);
     this.timer.stop();
     this.captures?.closeAll();
@@ -465,7 +543,7 @@ export class RawStrategy implements Strategy {
       inFlight: this.table.size,
       portsClaimed: this.claims?.size ?? 0,
       portsHeldElsewhere: this.claims?.heldElsewhere ?? 0,
-      waitingForPort: this.waitingCount,
+      waitingForPort: this.waiting.size,
       routeTableReads: this.routes.stats.tableReads,
       routesResolved: this.routes.stats.routesResolved,
       routeKernelLookups: this.routes.stats.kernelLookups,
@@ -592,6 +670,10 @@ export class RawStrategy implements Strategy {
     const t = this.table;
     const len = t.family[slot] === 4 ? 4 : 16;
     const base = slot * 16;
+    // Every claimed port busy with this destination and none left to claim (more in flight to it
+    // than the engine has ports, e.g. -c 20000 at one target): no fresh tuple exists, and looking
+    // for one would walk every port on each retransmission.
+    if (this.busyByDestination.get(t.destinationKey[slot]) >= this.claims!.size && !this.claims!.canGrow) return;
     const remote = t.remoteAddr.subarray(base, base + len);
     const port = this.pickPort(remote, t.remotePort[slot], now);
     if (port < 0) return;
@@ -616,6 +698,7 @@ export class RawStrategy implements Strategy {
     const key = t.key[slot];
     const isn = t.isn[slot];
     const captureId = t.captureId[slot];
+    const localPort = t.localPort[slot];
     if (t.callbacks[slot] === undefined) return;
     const destination = t.destinationKey[slot];
     const busy = this.busyByDestination.get(destination) - 1;
@@ -628,83 +711,16 @@ export class RawStrategy implements Strategy {
     this.captures?.release(captureId);
     if (t.size === 0 && this.waiting.size === 0) this.timer.setKeepAlive(false);
     if (notify) callback(outcome);
-    if (this.waiting.size > 0) this.launchWaiting(destination);
+    // The port goes straight to the oldest probe waiting for this destination, unless its tuple
+    // may still be half-open on the server (remembered unsettled: a timeout), which the
+    // queue's periodic wake leaves to expire.
+    if (this.waiting.size > 0 && !(remember && !settled)) this.waiting.portFreed(destination, localPort);
   }
 
-  /** Queues a probe until a source port frees up for its destination. */
-  private waitForPort(target: ProbeTarget, remote: Uint8Array, route: Route, options: ProbeOptions, callback: ProbeCallback): () => void {
-    const destination = tupleKey(remote, 0, remote.length, target.port, 0);
-    const entry: WaitingProbe = { target, remote, route, options, callback, cancelled: false, queuedAt: performance.now() };
-    let queue = this.waiting.get(destination);
-    if (!queue) this.waiting.set(destination, (queue = []));
-    // A probe that left the queue and found no clean port goes back to where it was, the head:
-    // waiting probes keep their order however often they are woken.
-    if (this.relaunching) queue.unshift(entry);
-    else queue.push(entry);
-    this.waitingCount++;
-    this.counters.waitedForPort++;
-    this.armWaitingWake();
-    return () => {
-      if (entry.cancelled) return;
-      entry.cancelled = true;
-      // Launched since it was queued: cancel the probe itself, or it would run on unowned.
-      if (entry.cancelLaunched) return entry.cancelLaunched();
-      this.counters.aborted++;
-    };
-  }
-
-  /**
-   * A finished probe wakes the probes waiting for its destination, but a port can also become
-   * clean with no probe finishing: its possibly half-open record expires (RecentProbes). While
-   * any probe waits, this looks again every WAITING_WAKE_MS.
-   */
-  private armWaitingWake(): void {
-    if (this.waitingWake || this.waitingCount === 0) return;
-    this.waitingWake = setTimeout(() => {
-      this.waitingWake = undefined;
-      for (const destination of [...this.waiting.keys()]) {
-        // Launch until one goes back to waiting (still no clean tuple) or none is left.
-        let before: number;
-        do {
-          before = this.waitingCount;
-          this.launchWaiting(destination);
-        } while (this.waitingCount < before && this.waiting.has(destination));
-      }
-      this.armWaitingWake();
-    }, WAITING_WAKE_MS);
-  }
-
-  /** A port of `destination` was freed: start the oldest probe waiting for one. */
-  private launchWaiting(destination: number): void {
-    const queue = this.waiting.get(destination);
-    while (queue && queue.length > 0) {
-      // Cancelled entries leave in one splice: an abort cancels thousands at once, and a shift
-      // each (O(queue) on a large array) made SIGINT at -c 100000 take seconds.
-      let skip = 0;
-      while (skip < queue.length && queue[skip].cancelled) skip++;
-      if (skip > 0) {
-        queue.splice(0, skip);
-        this.waitingCount -= skip;
-        if (queue.length === 0) {
-          this.waiting.delete(destination);
-          break;
-        }
-      }
-      const entry = queue.shift()!;
-      this.waitingCount--;
-      if (queue.length === 0) this.waiting.delete(destination);
-      if (entry.cancelled) continue;
-      // Its deadline starts when its SYN leaves (issue #12): a check that only waited for one of
-      // this engine's source ports must not read as a dead target. Abort still ends the wait.
-      const options = { ...entry.options, deadline: entry.options.deadline + (performance.now() - entry.queuedAt) };
-      this.relaunching = true;
-      try {
-        entry.cancelLaunched = this.launchOrReport(entry.target, entry.remote, entry.route, options, entry.callback);
-      } finally {
-        this.relaunching = false;
-      }
-      return;
-    }
+  /** Neither in flight nor possibly half-open: a new SYN on this tuple meets no old handshake. */
+  private isClean(remote: Uint8Array, remotePort: number, localPort: number, now: number): boolean {
+    const key = tupleKey(remote, 0, remote.length, remotePort, localPort);
+    return !this.table.has(key) && !this.recent.unsettled(key, now);
   }
 
   // --- receiving ------------------------------------------------------------------------------
@@ -931,8 +947,8 @@ export class RawStrategy implements Strategy {
     // Every clean tuple is taken and the range is exhausted. A tuple that is only possibly
     // half-open is not an option: a new SYN whose ISN falls inside the server's window for the
     // old handshake gets a RST (tcp_check_req's embryonic reset), which would read as a closed
-    // port, and our ISNs for one tuple a few hundred ms apart are that close. The probe waits;
-    // armWaitingWake() has it look again as records expire.
+    // port, and our ISNs for one tuple a few hundred ms apart are that close. The probe waits
+    // (port-wait-queue.ts), and looks again as records expire.
     return -1;
   }
 

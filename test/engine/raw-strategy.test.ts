@@ -759,6 +759,81 @@ test('a tuple a probe timed out on is not reused while the server may hold its h
   t.is(await next.catch((error: unknown) => error), reason);
 });
 
+test('with every source port busy toward the destination, a repeat that would want a fresh tuple stays on its own', async (t) => {
+  const [low] = defaultProbePortRange();
+  const r = await rig(t, 4, { sourcePorts: [low, low + 1], initialRtoMs: 50, minRtoMs: 50, linearRetransmits: 0 });
+  const controller = new AbortController();
+  // Two probes hold both ports; a third waits. The first repeats twice (the second repeat would
+  // go out from a fresh tuple if there were one): each of its SYNs stays on its own port.
+  const first = probe(r, { timeoutMs: 600_000, retries: 2, signal: controller.signal });
+  const second = probe(r, { timeoutMs: 600_000, signal: controller.signal });
+  const third = probe(r, { timeoutMs: 600_000, signal: controller.signal });
+  await nthSyn(r, 4);
+  const [a, b, ...repeats] = r.transport.syns;
+  t.not(a.tcp.srcPort, b.tcp.srcPort);
+  t.true(repeats.every((s) => s.tcp.srcPort === a.tcp.srcPort && s.tcp.seq === a.tcp.seq), 'both repeats on the first tuple');
+  t.like(r.raw.stats(), { freshTuples: 0, inFlight: 2, waitingForPort: 1 });
+  controller.abort(new Error('done'));
+  for (const p of [first, second, third]) await p.catch(() => undefined);
+  t.like(r.raw.stats(), { inFlight: 0, waitingForPort: 0 });
+});
+
+test('a cleanly freed port goes at once to the oldest probe waiting for it; a timed-out tuple stays out', async (t) => {
+  const [low] = defaultProbePortRange();
+  const r = await rig(t, 4, { sourcePorts: [low, low + 1] });
+  // One tuple times out (possibly half-open on the server from now on), the other is in flight.
+  const timedOut = probe(r, { timeoutMs: 50, retries: 0 });
+  const quarantined = (await nthSyn(r, 1)).tcp.srcPort;
+  t.is((await timedOut).status, 'timeout');
+  const inFlight = probe(r);
+  const held = (await nthSyn(r, 2)).tcp.srcPort;
+  t.not(held, quarantined);
+  const third = probe(r);
+  const fourth = probe(r);
+  t.like(r.raw.stats(), { inFlight: 1, waitingForPort: 2 });
+  // Refused: its tuple is clean, and the oldest waiter gets that port, not the quarantined one.
+  r.captures.push(rstAck(r.transport.syns[1]));
+  t.is((await inFlight).status, 'closed');
+  t.is((await nthSyn(r, 3)).tcp.srcPort, held);
+  t.like(r.raw.stats(), { inFlight: 1, waitingForPort: 1 });
+  // Answered open (our RST clears it): the same port again, for the next in line.
+  r.captures.push(synAck(r.transport.syns[2]));
+  t.is((await third).status, 'open');
+  t.is((await nthSyn(r, 4)).tcp.srcPort, held);
+  r.captures.push(rstAck(r.transport.syns[3]));
+  t.is((await fourth).status, 'closed');
+  t.false(r.transport.syns.slice(1).some((s) => s.tcp.srcPort === quarantined), 'no SYN on the timed-out tuple');
+});
+
+test('ten times more probes to one ip:port than source ports: each starts in submission order and gets its own answer', async (t) => {
+  const [low] = defaultProbePortRange();
+  const r = await rig(t, 6, { sourcePorts: [low, low + 3] });
+  const count = 40;
+  const outcomes: Array<ProbeOutcome | undefined> = Array(count).fill(undefined);
+  const target = { ip: NET[6].target, family: 6 as const, port: 443 };
+  for (let i = 0; i < count; i++) r.raw.submit(target, { deadline: performance.now() + 60_000, retries: 0 }, (o) => (outcomes[i] = o));
+  t.like(r.raw.stats(), { inFlight: 4, waitingForPort: count - 4 });
+  // Answer every SYN as it leaves, the newest in flight first; SYN k is open when k % 3 is 0.
+  for (let answered = 0; answered < count; ) {
+    await until(() => r.transport.syns.length >= Math.min(count, answered + 4), 'the next SYNs');
+    const live = r.transport.syns.slice(answered, answered + 4).reverse();
+    const busy = new Set(live.map((s) => s.tcp.srcPort));
+    t.is(busy.size, live.length, 'no two live probes share a tuple');
+    for (const [j, syn] of live.entries()) {
+      const k = answered + live.length - 1 - j;
+      r.captures.push(k % 3 === 0 ? synAck(syn) : rstAck(syn));
+    }
+    answered += live.length;
+  }
+  await until(() => outcomes.every((o) => o !== undefined), 'every outcome');
+  // Probe i's SYN is the i-th sent: the queue kept the order it was given.
+  t.deepEqual(
+    outcomes.map((o) => o!.status),
+    Array.from({ length: count }, (_, k) => (k % 3 === 0 ? 'open' : 'closed')),
+  );
+  t.like(r.raw.stats(), { inFlight: 0, waitingForPort: 0, waitedForPort: count - 4, repliesIgnored: 0 });
+});
+
 test('the port cursor walks the whole range before a port comes back, then reuses it', async (t) => {
   const [low] = defaultProbePortRange();
   const r = await rig(t, 4, { sourcePorts: [low, low + 2] });
