@@ -364,6 +364,9 @@ export class Checker implements AsyncDisposable {
       {
         strategyName: strategy.name,
         submit: strategy.submit?.bind(strategy),
+        ...(strategy.submitHandle && strategy.cancelHandle
+          ? { submitHandle: strategy.submitHandle.bind(strategy), cancelHandle: strategy.cancelHandle.bind(strategy) }
+          : {}),
         check: (addr, o) => this.check(addr, o),
         normalizeIp,
         defaults: { timeout: this.options.timeout, retries: this.options.retries, family: this.options.family },

@@ -10,7 +10,7 @@ import { Checker, resultError, type CheckResult } from '../src/checker.js';
 import type { BatchResult } from '../src/check-many.js';
 import { AddressTarget } from '../src/core/target.js';
 import { parseAddress } from '../src/wire/address.js';
-import { callbackChecker, type PendingProbe } from './helpers/callback-strategy.js';
+import { callbackChecker, handleChecker, type PendingProbe } from './helpers/callback-strategy.js';
 import { scriptedChecker, fromStrings } from './monitor/scripted-strategy.js';
 
 function* targets(count: number, port = 80): Generator<string> {
@@ -326,5 +326,53 @@ test('nextReady takes the results already waiting without a promise, and frees r
   }
   t.deepEqual(rest.sort(), ['198.18.0.2:80', '198.18.0.3:80', '198.18.0.4:80']);
   t.is(batch.nextReady(), undefined, 'done: nothing more');
+  await checker.close();
+});
+
+test('a strategy with numeric handles: no canceller closure per check; an abort cancels by handle, waiting checks first', async (t) => {
+  const { checker, strategy } = await handleChecker();
+  const controller = new AbortController();
+  const batch = checker.checkMany(targets(12), { concurrency: 9, signal: controller.signal });
+  const first = batch.next();
+  await tick();
+  t.is(strategy.pending.size, 9);
+  // Two answers free two places; the next checks reuse them (and their callbacks).
+  strategy.answer(2);
+  t.is((await first).value?.status, 'open');
+  t.is(batch.nextReady()?.status, 'open');
+  await tick();
+  t.is(strategy.pending.size, 9);
+  t.is(strategy.submitted, 11);
+  controller.abort(new Error('enough'));
+  await t.throwsAsync(batch.next(), { message: 'enough' });
+  t.is(strategy.cancelled, 9, 'every check in flight cancelled, by its handle');
+  t.is(strategy.closureSubmits, 0, 'submit() (a canceller closure per check) never used');
+  const firstWired = strategy.cancelOrder.findIndex((h) => h >= 0);
+  t.true(strategy.cancelOrder.slice(0, firstWired).length > 0 && strategy.cancelOrder.slice(firstWired).every((h) => h >= 0), `waiting checks cancelled first: ${strategy.cancelOrder.join(' ')}`);
+  await checker.close();
+});
+
+test('a strategy with numeric handles: a check answered inside submitHandle() frees its place at once', async (t) => {
+  const { checker, strategy } = await handleChecker();
+  const original = strategy.submitHandle.bind(strategy);
+  let calls = 0;
+  strategy.submitHandle = (target, options, callback) => {
+    // Every other check fails at once, inside the call, as a capture that cannot open does.
+    if (calls++ % 2 === 0) {
+      callback({ status: 'error', code: 'EPERM', attempts: 0 });
+      return -1;
+    }
+    return original(target, options, callback);
+  };
+  const pulled = collect(checker.checkMany(targets(10), { concurrency: 3 }));
+  for (let i = 0; i < 20 && strategy.submitted < 5; i++) {
+    await tick();
+    strategy.answerAll();
+  }
+  const results = await pulled;
+  t.is(results.length, 10);
+  t.is(results.filter((r) => r.status === 'error').length, 5);
+  t.is(results.filter((r) => r.status === 'open').length, 5);
+  t.is(new Set(results.map((r) => r.target)).size, 10, 'each target once: no place confused two checks');
   await checker.close();
 });

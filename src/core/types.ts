@@ -69,6 +69,12 @@ export interface Strategy {
    * driven through probe().
    */
   submit?(target: ProbeTarget, options: ProbeOptions, callback: (outcome: ProbeOutcome) => void): () => void;
+  /**
+   * submit() returning a number for cancelHandle() instead of a canceller closure, for callers
+   * that hold many checks (Checker.checkMany). Cancel a handle only while its check is in flight.
+   */
+  submitHandle?(target: ProbeTarget, options: ProbeOptions, callback: (outcome: ProbeOutcome) => void): number;
+  cancelHandle?(handle: number): void;
   close(): Promise<void>;
   /** Engine counters (probes sent, replies ignored, retries...) for metrics. */
   stats(): Record<string, number>;

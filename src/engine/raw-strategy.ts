@@ -139,6 +139,16 @@ class WaitingProbe implements PortWaiter, ProbeTarget {
 
 function noop(): void {}
 
+/**
+ * submitHandle()'s handles. A launched probe's is its slot and the low bits of its generation, one
+ * number (2^26 slots x 2^27 generations < 2^53): what checkMany keeps per check instead of a
+ * canceller closure. A check still waiting (for a route, or for a source port) gets a negative
+ * handle naming its canceller in RawStrategy.deferred. NO_HANDLE: already answered.
+ */
+export const NO_HANDLE = -1;
+const SLOT_SPACE = 2 ** 26;
+const HANDLE_GENERATIONS = 2 ** 27;
+
 /** launch(): no clean source port for the destination now; launchOrReport(): failed, and the callback was told. */
 const NO_PORT = -1;
 const REPORTED = -2;
@@ -208,6 +218,9 @@ export class RawStrategy implements Strategy {
   };
   /** Probes waiting for a clean source port, by destination (tuple key with local port 0). */
   private readonly waiting = new PortWaitQueue<WaitingProbe>((entry, port) => this.launchWaiter(entry, port));
+  /** Cancellers of checks not on the wire yet (waiting for a route or a port), by id: submitHandle()'s negative handles. */
+  private readonly deferred = new Map<number, () => void>();
+  private nextDeferredId = 0;
   /** In-flight probes per destination (tuple key with local port 0): all ports busy is O(1). */
   private readonly busyByDestination = new NumberIndex();
 
@@ -346,6 +359,16 @@ export class RawStrategy implements Strategy {
    * Returns a canceller.
    */
   submit(target: ProbeTarget, options: ProbeOptions, callback: ProbeCallback): () => void {
+    const handle = this.submitHandle(target, options, callback);
+    return handle === NO_HANDLE ? noop : () => this.cancelHandle(handle);
+  }
+
+  /**
+   * submit() with a number to cancelHandle() by instead of a closure: a caller holding many checks
+   * (checkMany) keeps a number per check, and nothing is allocated for the canceller. Throws as
+   * submit() does. Cancel a handle only while its check is in flight (before its callback).
+   */
+  submitHandle(target: ProbeTarget, options: ProbeOptions, callback: ProbeCallback): number {
     // Closed first: close() also drops the transport, and a closed engine must say so.
     if (this.closed) throw new StateError('the raw engine is closed', 'ERR_SHAKER_CLOSED');
     if (!this.started || !this.transport) throw new StateError('the raw engine is not started', 'ERR_SHAKER_NOT_STARTED');
@@ -358,21 +381,56 @@ export class RawStrategy implements Strategy {
 
     // First probe to this address: ask the kernel's routing table, then go on.
     let cancelled = false;
-    let cancelLaunched: (() => void) | undefined;
+    let launched = NO_HANDLE;
+    const id = this.defer(() => {
+      cancelled = true;
+      if (launched !== NO_HANDLE) this.cancelHandle(launched);
+    });
+    const done: ProbeCallback = (outcome) => {
+      this.deferred.delete(id);
+      callback(outcome);
+    };
     this.routes.lookup(target.ip, target.family, remote).then(
       (found) => {
         if (cancelled) return;
-        if (this.closed) return callback(this.closedOutcome(0));
-        cancelLaunched = this.launchOrWait(target, remote, found, options, callback);
+        if (this.closed) return done(this.closedOutcome(0));
+        launched = this.launchOrWait(target, remote, found, options, done);
       },
       (error: Error) => {
-        if (!cancelled) callback({ status: 'error', code: (error as { code?: string }).code ?? 'ENETUNREACH', attempts: 0, error });
+        if (!cancelled) done({ status: 'error', code: (error as { code?: string }).code ?? 'ENETUNREACH', attempts: 0, error });
       },
     );
-    return () => {
-      cancelled = true;
-      cancelLaunched?.();
-    };
+    return -2 - id;
+  }
+
+  /** Cancels a check submitHandle() began: freed without a callback. A no-op once it has answered. */
+  cancelHandle(handle: number): void {
+    if (handle >= 0) {
+      const slot = handle % SLOT_SPACE;
+      const gen = (handle - slot) / SLOT_SPACE;
+      const t = this.table;
+      if (slot < t.gen.length && t.gen[slot] % HANDLE_GENERATIONS === gen) this.cancelProbe(slot, t.gen[slot]);
+      return;
+    }
+    const id = -2 - handle;
+    const canceller = this.deferred.get(id);
+    if (canceller === undefined) return;
+    this.deferred.delete(id);
+    canceller();
+  }
+
+  /** A launched probe's handle (see NO_HANDLE). */
+  private handleOf(slot: number): number {
+    if (slot >= SLOT_SPACE) throw new UnsupportedError(`more than ${SLOT_SPACE} probes in flight`);
+    return (this.table.gen[slot] % HANDLE_GENERATIONS) * SLOT_SPACE + slot;
+  }
+
+  /** Registers the canceller of a check that is not on the wire yet; its id makes its handle. */
+  private defer(canceller: () => void): number {
+    const id = this.nextDeferredId;
+    this.nextDeferredId = id >= Number.MAX_SAFE_INTEGER - 2 ? 0 : id + 1;
+    this.deferred.set(id, canceller);
+    return id;
   }
 
   /**
@@ -381,21 +439,23 @@ export class RawStrategy implements Strategy {
    * half-open): the probe waits there, inside its deadline, as a kernel connect() would wait
    * for a free ephemeral port... except it would fail.
    */
-  private launchOrWait(target: ProbeTarget, remote: Uint8Array, route: Route, options: ProbeOptions, callback: ProbeCallback): () => void {
+  private launchOrWait(target: ProbeTarget, remote: Uint8Array, route: Route, options: ProbeOptions, callback: ProbeCallback): number {
     // Behind the probes already waiting for this destination: a newcomer must not take the port
     // that the oldest of them is owed (order kept, nobody starves).
     if (this.waiting.size === 0 || !this.waiting.has(tupleKey(remote, 0, remote.length, target.port, 0))) {
       const slot = this.launchOrReport(target, remote, route, options.deadline, options.retries, callback, -1);
-      if (slot >= 0) {
-        const gen = this.table.gen[slot];
-        return () => this.cancelProbe(slot, gen);
-      }
-      if (slot === REPORTED) return noop;
+      if (slot >= 0) return this.handleOf(slot);
+      if (slot === REPORTED) return NO_HANDLE;
     }
-    const entry = new WaitingProbe(target, remote, route, options.deadline, options.retries, callback, performance.now());
+    let id = -1;
+    const done: ProbeCallback = (outcome) => {
+      this.deferred.delete(id);
+      callback(outcome);
+    };
+    const entry = new WaitingProbe(target, remote, route, options.deadline, options.retries, done, performance.now());
     this.waiting.add(tupleKey(remote, 0, remote.length, target.port, 0), entry);
     this.counters.waitedForPort++;
-    return () => {
+    id = this.defer(() => {
       if (entry.cancelled) return;
       if (entry.queued) {
         this.waiting.cancel(entry);
@@ -406,13 +466,21 @@ export class RawStrategy implements Strategy {
       // Launched since it was queued: cancel the probe itself, or it would run on unowned.
       entry.cancelled = true;
       if (entry.slot >= 0) this.cancelProbe(entry.slot, entry.generation);
-    };
+    });
+    return -2 - id;
   }
 
-  /** A probe cancelled by its caller (an abort): freed without a callback, the caller has its answer. */
+  /**
+   * A probe cancelled by its caller (an abort): freed without a callback, the caller has its
+   * answer. Its SYN may have reached the server, whose handshake is then half-open as after a
+   * timeout: the tuple is remembered unsettled, so no new SYN meets that handshake (an
+   * "embryonic reset" would read as closed) and a late SYN-ACK still gets its RST.
+   */
   private cancelProbe(slot: number, gen: number): void {
     const t = this.table;
-    if (t.isLive(slot, gen)) this.finish(slot, { status: 'error', code: 'ABORT_ERR', attempts: t.attempts[slot] }, false, false);
+    if (!t.isLive(slot, gen)) return;
+    const sent = t.attempts[slot] > 0;
+    this.finish(slot, { status: 'error', code: 'ABORT_ERR', attempts: t.attempts[slot] }, sent, false, performance.now(), false);
   }
 
   /**
@@ -525,6 +593,9 @@ export class RawStrategy implements Strategy {
     this.transport?.close();
     this.transport = undefined;
     this.recent.clear();
+    // Checks still waiting for a route lookup were answered above or are answered when it ends
+    // (closed); their cancellers are of no use now.
+    this.deferred.clear();
     const shim = this.shim;
     this.shim = undefined;
     try {

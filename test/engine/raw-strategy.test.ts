@@ -8,7 +8,7 @@ import { LinkType } from '../../src/wire/link-type.js';
 import { buildCaptureFilter } from '../../src/capture/filter.js';
 import { defaultProbePortRange } from '../../src/core/port-range.js';
 import { InvalidArgumentError, StateError, UnsupportedError } from '../../src/core/errors.js';
-import { RawStrategy, type RawStrategyOptions } from '../../src/engine/raw-strategy.js';
+import { NO_HANDLE, RawStrategy, type RawStrategyOptions } from '../../src/engine/raw-strategy.js';
 import type { Family, ProbeOutcome } from '../../src/core/types.js';
 import {
   buildIcmpError,
@@ -621,8 +621,12 @@ test('aborting mid-flight rejects with signal.reason and frees the slot', async 
   controller.abort(reason);
   await t.throwsAsync(pending, { is: reason });
   t.like(r.raw.stats(), { inFlight: 0, aborted: 1, errors: 0 });
-  r.captures.push(synAck(syn)); // too late: nobody is waiting
-  t.is(r.raw.stats().repliesIgnored, 1);
+  // Too late: nobody is waiting, but the server's handshake is half-open: it gets its RST, as
+  // after a timeout (the aborted SYN's tuple is remembered).
+  r.captures.push(synAck(syn));
+  t.like(r.raw.stats(), { aborted: 1, open: 0, duplicateSynAcks: 1, rstSent: 1 });
+  t.is(r.transport.rsts.length, 1);
+  t.is(r.transport.rsts[0].tcp.seq, (syn.tcp.seq + 1) >>> 0);
 });
 
 test('aborting right after probe() returns frees the slot', async (t) => {
@@ -716,6 +720,49 @@ test('a probe that waited for a port and then went out is cancelled by its own c
   cancelSecond();
   t.like(r.raw.stats(), { inFlight: 0, aborted: 1 }, 'the launched probe was freed, not left running for nobody');
   t.deepEqual(outcomes.map((o) => o.status), ['closed'], 'no callback for the cancelled one');
+});
+
+test('submitHandle/cancelHandle: a number instead of a canceller closure, for launched, waiting and answered checks', async (t) => {
+  const [low] = defaultProbePortRange();
+  const r = await rig(t, 4, { sourcePorts: [low, low + 1] });
+  const outcomes: string[] = [];
+  const target = { ip: NET[4].target, family: 4 as const, port: 80 };
+  const options = { deadline: performance.now() + 10_000, retries: 0 };
+  const first = r.raw.submitHandle(target, options, (o) => outcomes.push(`first ${o.status}`));
+  const second = r.raw.submitHandle(target, options, (o) => outcomes.push(`second ${o.status}`));
+  const third = r.raw.submitHandle(target, options, (o) => outcomes.push(`third ${o.status}`));
+  t.true(first >= 0 && second >= 0 && first !== second, 'launched probes: slot and generation');
+  t.true(third < NO_HANDLE, 'a check waiting for a port: a deferred handle');
+  const [synFirst, synSecond] = [await nthSyn(r, 1), await nthSyn(r, 2)];
+  t.like(r.raw.stats(), { inFlight: 2, waitingForPort: 1 });
+  // The waiting check leaves the queue; a launched one is freed without a callback.
+  r.raw.cancelHandle(third);
+  t.like(r.raw.stats(), { waitingForPort: 0, aborted: 1 });
+  r.raw.cancelHandle(first);
+  t.like(r.raw.stats(), { inFlight: 1, aborted: 2 });
+  // Cancelling twice, or a handle of nothing, is a no-op.
+  r.raw.cancelHandle(first);
+  r.raw.cancelHandle(third);
+  r.raw.cancelHandle(NO_HANDLE);
+  r.captures.push(rstAck(synSecond));
+  await until(() => outcomes.length === 1, 'the second answer');
+  t.deepEqual(outcomes, ['second closed']);
+  r.raw.cancelHandle(second);
+  t.like(r.raw.stats(), { inFlight: 0, aborted: 2, closed: 1 });
+  // The cancelled probe's SYN may have opened a handshake on the server: its tuple stays out,
+  // and the next probe takes the port the answered one left clean.
+  const fourth = r.raw.submitHandle(target, options, (o) => outcomes.push(`fourth ${o.status}`));
+  const synFourth = await nthSyn(r, 3);
+  t.is(synFourth.tcp.srcPort, synSecond.tcp.srcPort);
+  t.not(synFourth.tcp.srcPort, synFirst.tcp.srcPort);
+  // Old handles cancel nothing, even where the slot was reused.
+  r.raw.cancelHandle(first);
+  r.raw.cancelHandle(second);
+  t.like(r.raw.stats(), { inFlight: 1, aborted: 2 });
+  r.captures.push(synAck(synFourth));
+  await until(() => outcomes.length === 2, 'the fourth answer');
+  t.deepEqual(outcomes, ['second closed', 'fourth open']);
+  t.true(fourth >= 0);
 });
 
 test('a probe that waited for a port gets its whole timeout once its SYN leaves; close() answers waiting probes', async (t) => {

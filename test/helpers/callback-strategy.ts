@@ -70,3 +70,47 @@ export async function callbackChecker(options: ConstructorParameters<typeof Chec
   await checker.start();
   return { checker, strategy };
 }
+
+/**
+ * The same with the numeric-handle API (submitHandle/cancelHandle), as the raw engine has it:
+ * every third check gets a negative handle, as one still waiting inside the engine would.
+ * `cancelOrder` records the handles cancelled, in order; `closureSubmits` counts submit() calls.
+ */
+export class HandleStrategy extends CallbackStrategy {
+  readonly cancelOrder: number[] = [];
+  closureSubmits = 0;
+  private readonly byHandle = new Map<number, PendingProbe>();
+  private nextId = 0;
+
+  override submit(target: ProbeTarget, options: ProbeOptions, callback: (outcome: ProbeOutcome) => void): () => void {
+    this.closureSubmits++;
+    return super.submit(target, options, callback);
+  }
+
+  submitHandle(target: ProbeTarget, options: ProbeOptions, callback: (outcome: ProbeOutcome) => void): number {
+    const id = this.nextId++;
+    const handle = id % 3 === 2 ? -2 - id : id;
+    const probe: PendingProbe = { target, options, callback: (o) => (this.byHandle.delete(handle), callback(o)), cancelled: false };
+    this.byHandle.set(handle, probe);
+    this.pending.add(probe);
+    this.submitted++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.pending.size);
+    return handle;
+  }
+
+  cancelHandle(handle: number): void {
+    this.cancelOrder.push(handle);
+    const probe = this.byHandle.get(handle);
+    this.byHandle.delete(handle);
+    if (!probe || !this.pending.delete(probe)) return;
+    probe.cancelled = true;
+    this.cancelled++;
+  }
+}
+
+export async function handleChecker(): Promise<{ checker: Checker; strategy: HandleStrategy }> {
+  const strategy = new HandleStrategy();
+  const checker = new Checker({ strategyFactory: async () => strategy });
+  await checker.start();
+  return { checker, strategy };
+}
