@@ -382,6 +382,14 @@ class Bench {
     const blackhole = ERROR_ROUTES.blackhole.prefix4.split('/')[0];
     try {
       if (job.strategy === 'CLI --json >/dev/null') {
+        if (job.marginal) {
+          const base = await this.cliHold(job.n);
+          row.result = await this.cliHold(2 * job.n);
+          const rssDelta = (row.result.maxRssKb - base.maxRssKb) * 1024;
+          row.result.memory = { ...row.result.memory!, inFlight: job.n, rssDelta, bytesPerProbe: Math.round(rssDelta / job.n) };
+          row.notes.push(`peak RSS of a hold of ${2 * job.n} over one of ${job.n}, per check; no heap split`);
+          return row;
+        }
         row.result = await this.cliHold(job.n);
         row.notes.push('RSS growth over a -n 1 run (peak), per check in flight; no heap split');
         return row;
