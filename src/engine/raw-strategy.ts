@@ -218,9 +218,10 @@ export class RawStrategy implements Strategy {
   };
   /** Probes waiting for a clean source port, by destination (tuple key with local port 0). */
   private readonly waiting = new PortWaitQueue<WaitingProbe>((entry, port) => this.launchWaiter(entry, port));
-  /** Cancellers of checks not on the wire yet (waiting for a route or a port), by id: submitHandle()'s negative handles. */
-  private readonly deferred = new Map<number, () => void>();
-  private nextDeferredId = 0;
+  /** Cancellers of checks not on the wire yet (waiting for a route or a port): submitHandle()'s negative handles (see defer). */
+  private deferredCancel: Array<(() => void) | undefined> = [];
+  private deferredGen: number[] = [];
+  private freeDeferred: number[] = [];
   /** In-flight probes per destination (tuple key with local port 0): all ports busy is O(1). */
   private readonly busyByDestination = new NumberIndex();
 
@@ -382,12 +383,12 @@ export class RawStrategy implements Strategy {
     // First probe to this address: ask the kernel's routing table, then go on.
     let cancelled = false;
     let launched = NO_HANDLE;
-    const id = this.defer(() => {
+    const handle = this.defer(() => {
       cancelled = true;
       if (launched !== NO_HANDLE) this.cancelHandle(launched);
     });
     const done: ProbeCallback = (outcome) => {
-      this.deferred.delete(id);
+      this.undefer(handle);
       callback(outcome);
     };
     this.routes.lookup(target.ip, target.family, remote).then(
@@ -400,7 +401,7 @@ export class RawStrategy implements Strategy {
         if (!cancelled) done({ status: 'error', code: (error as { code?: string }).code ?? 'ENETUNREACH', attempts: 0, error });
       },
     );
-    return -2 - id;
+    return handle;
   }
 
   /** Cancels a check submitHandle() began: freed without a callback. A no-op once it has answered. */
@@ -412,11 +413,7 @@ export class RawStrategy implements Strategy {
       if (slot < t.gen.length && t.gen[slot] % HANDLE_GENERATIONS === gen) this.cancelProbe(slot, t.gen[slot]);
       return;
     }
-    const id = -2 - handle;
-    const canceller = this.deferred.get(id);
-    if (canceller === undefined) return;
-    this.deferred.delete(id);
-    canceller();
+    this.undefer(handle)?.();
   }
 
   /** A launched probe's handle (see NO_HANDLE). */
@@ -425,12 +422,35 @@ export class RawStrategy implements Strategy {
     return (this.table.gen[slot] % HANDLE_GENERATIONS) * SLOT_SPACE + slot;
   }
 
-  /** Registers the canceller of a check that is not on the wire yet; its id makes its handle. */
+  /**
+   * Registers the canceller of a check that is not on the wire yet and returns its (negative)
+   * handle: a place in an array, reused through a free list, and the place's generation, so a
+   * stale handle never reaches the place's next check. No hashing per check.
+   */
   private defer(canceller: () => void): number {
-    const id = this.nextDeferredId;
-    this.nextDeferredId = id >= Number.MAX_SAFE_INTEGER - 2 ? 0 : id + 1;
-    this.deferred.set(id, canceller);
-    return id;
+    let id: number;
+    if (this.freeDeferred.length > 0) {
+      id = this.freeDeferred.pop()!;
+      this.deferredCancel[id] = canceller;
+    } else {
+      id = this.deferredCancel.length;
+      if (id >= SLOT_SPACE) throw new UnsupportedError(`more than ${SLOT_SPACE} checks waiting`);
+      this.deferredCancel.push(canceller);
+      this.deferredGen.push(0);
+    }
+    return -2 - (id + (this.deferredGen[id] % HANDLE_GENERATIONS) * SLOT_SPACE);
+  }
+
+  /** The canceller behind a deferred handle, taken out (undefined when it is stale or gone). */
+  private undefer(handle: number): (() => void) | undefined {
+    const code = -2 - handle;
+    const id = code % SLOT_SPACE;
+    const canceller = this.deferredCancel[id];
+    if (canceller === undefined || this.deferredGen[id] % HANDLE_GENERATIONS !== (code - id) / SLOT_SPACE) return undefined;
+    this.deferredCancel[id] = undefined;
+    this.deferredGen[id]++;
+    this.freeDeferred.push(id);
+    return canceller;
   }
 
   /**
@@ -447,15 +467,15 @@ export class RawStrategy implements Strategy {
       if (slot >= 0) return this.handleOf(slot);
       if (slot === REPORTED) return NO_HANDLE;
     }
-    let id = -1;
+    let handle = NO_HANDLE;
     const done: ProbeCallback = (outcome) => {
-      this.deferred.delete(id);
+      this.undefer(handle);
       callback(outcome);
     };
     const entry = new WaitingProbe(target, remote, route, options.deadline, options.retries, done, performance.now());
     this.waiting.add(tupleKey(remote, 0, remote.length, target.port, 0), entry);
     this.counters.waitedForPort++;
-    id = this.defer(() => {
+    handle = this.defer(() => {
       if (entry.cancelled) return;
       if (entry.queued) {
         this.waiting.cancel(entry);
@@ -467,7 +487,7 @@ export class RawStrategy implements Strategy {
       entry.cancelled = true;
       if (entry.slot >= 0) this.cancelProbe(entry.slot, entry.generation);
     });
-    return -2 - id;
+    return handle;
   }
 
   /**
@@ -595,7 +615,9 @@ export class RawStrategy implements Strategy {
     this.recent.clear();
     // Checks still waiting for a route lookup were answered above or are answered when it ends
     // (closed); their cancellers are of no use now.
-    this.deferred.clear();
+    this.deferredCancel = [];
+    this.deferredGen = [];
+    this.freeDeferred = [];
     const shim = this.shim;
     this.shim = undefined;
     try {
