@@ -143,9 +143,11 @@ function noop(): void {}
  * submitHandle()'s handles. A launched probe's is its slot and the low bits of its generation, one
  * number (2^26 slots x 2^27 generations < 2^53): what checkMany keeps per check instead of a
  * canceller closure. A check still waiting (for a route, or for a source port) gets a negative
- * handle naming its canceller in RawStrategy.deferred. NO_HANDLE: already answered.
+ * handle naming its canceller (see defer). NO_HANDLE: already answered.
  */
 export const NO_HANDLE = -1;
+/** What cancels a deferred check: its port-wait entry, or a closure (a route lookup under way). */
+type Deferred = WaitingProbe | (() => void);
 const SLOT_SPACE = 2 ** 26;
 const HANDLE_GENERATIONS = 2 ** 27;
 
@@ -219,7 +221,7 @@ export class RawStrategy implements Strategy {
   /** Probes waiting for a clean source port, by destination (tuple key with local port 0). */
   private readonly waiting = new PortWaitQueue<WaitingProbe>((entry, port) => this.launchWaiter(entry, port));
   /** Cancellers of checks not on the wire yet (waiting for a route or a port): submitHandle()'s negative handles (see defer). */
-  private deferredCancel: Array<(() => void) | undefined> = [];
+  private deferredCancel: Array<Deferred | undefined> = [];
   private deferredGen: number[] = [];
   private freeDeferred: number[] = [];
   /** In-flight probes per destination (tuple key with local port 0): all ports busy is O(1). */
@@ -413,7 +415,9 @@ export class RawStrategy implements Strategy {
       if (slot < t.gen.length && t.gen[slot] % HANDLE_GENERATIONS === gen) this.cancelProbe(slot, t.gen[slot]);
       return;
     }
-    this.undefer(handle)?.();
+    const canceller = this.undefer(handle);
+    if (canceller instanceof WaitingProbe) this.cancelWaiting(canceller);
+    else canceller?.();
   }
 
   /** A launched probe's handle (see NO_HANDLE). */
@@ -427,7 +431,7 @@ export class RawStrategy implements Strategy {
    * handle: a place in an array, reused through a free list, and the place's generation, so a
    * stale handle never reaches the place's next check. No hashing per check.
    */
-  private defer(canceller: () => void): number {
+  private defer(canceller: Deferred): number {
     let id: number;
     if (this.freeDeferred.length > 0) {
       id = this.freeDeferred.pop()!;
@@ -442,7 +446,7 @@ export class RawStrategy implements Strategy {
   }
 
   /** The canceller behind a deferred handle, taken out (undefined when it is stale or gone). */
-  private undefer(handle: number): (() => void) | undefined {
+  private undefer(handle: number): Deferred | undefined {
     const code = -2 - handle;
     const id = code % SLOT_SPACE;
     const canceller = this.deferredCancel[id];
@@ -475,19 +479,23 @@ export class RawStrategy implements Strategy {
     const entry = new WaitingProbe(target, remote, route, options.deadline, options.retries, done, performance.now());
     this.waiting.add(tupleKey(remote, 0, remote.length, target.port, 0), entry);
     this.counters.waitedForPort++;
-    handle = this.defer(() => {
-      if (entry.cancelled) return;
-      if (entry.queued) {
-        this.waiting.cancel(entry);
-        this.counters.aborted++;
-        if (this.table.size === 0 && this.waiting.size === 0) this.timer.setKeepAlive(false);
-        return;
-      }
-      // Launched since it was queued: cancel the probe itself, or it would run on unowned.
-      entry.cancelled = true;
-      if (entry.slot >= 0) this.cancelProbe(entry.slot, entry.generation);
-    });
+    // The entry is its own canceller (cancelWaiting): no closure per waiting check.
+    handle = this.defer(entry);
     return handle;
+  }
+
+  /** A check cancelled while it waited for a port, or after it left the queue. */
+  private cancelWaiting(entry: WaitingProbe): void {
+    if (entry.cancelled) return;
+    if (entry.queued) {
+      this.waiting.cancel(entry);
+      this.counters.aborted++;
+      if (this.table.size === 0 && this.waiting.size === 0) this.timer.setKeepAlive(false);
+      return;
+    }
+    // Launched since it was queued: cancel the probe itself, or it would run on unowned.
+    entry.cancelled = true;
+    if (entry.slot >= 0) this.cancelProbe(entry.slot, entry.generation);
   }
 
   /**
