@@ -8,6 +8,7 @@ import { privilegedTest, withTestbed } from '../helpers/testbed.js';
 
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'sender-child.ts');
 const BURST = 3000; // as in sender-child.ts
+const PINGPONG = 500; // as in sender-child.ts
 const PORT = 9; // closed on the server: its kernel answers RST, which does not matter here
 
 interface Stats {
@@ -15,6 +16,7 @@ interface Stats {
   sentInline: number;
   batches: number;
   sendErrors: number;
+  wakeups: number;
 }
 
 privilegedTest('every packet reaches the wire once: a lone one sent inline, a burst through the sender thread', async (t) => {
@@ -40,6 +42,25 @@ privilegedTest('every packet reaches the wire once: a lone one sent inline, a bu
   });
   t.is(new Set(seqs).size, BURST + 1);
   t.is(seqs.length, BURST + 1);
+});
+
+privilegedTest('back-to-back hand-overs of a few packets are sent inline and never wake the sleeping sender', async (t) => {
+  const tb = await withTestbed(t);
+  const run = await tb.execNode(CHILD, ['pingpong', String(PORT)], { timeoutMs: 20_000 });
+  t.is(run.code, 0, run.stderr);
+  const out = JSON.parse(run.stdout.trim().split('\n').pop()!) as { before: Stats; afterPingPong: Stats; afterBurst: Stats; failures: unknown[] };
+  const pingPong = 2 * PINGPONG;
+  t.is(out.before.packetsSent, 0);
+  // Counters, not timing: however fast the hand-overs follow each other, none wakes the thread.
+  t.is(out.afterPingPong.wakeups, 0, 'a hand-over of two packets never woke the sender thread');
+  t.is(out.afterPingPong.sentInline, pingPong);
+  t.is(out.afterPingPong.packetsSent, pingPong);
+  t.is(out.afterPingPong.batches, PINGPONG, 'one sendmmsg per hand-over');
+  // Larger hand-overs (the 64 SYNs leave the transport 16 at a time) still go to the thread.
+  t.is(out.afterBurst.packetsSent, pingPong + 64);
+  t.is(out.afterBurst.sentInline, pingPong, 'none of the burst was sent inline');
+  t.true(out.afterBurst.wakeups >= 1, 'the burst woke the sender thread');
+  t.deepEqual(out.failures, []);
 });
 
 privilegedTest('refused packets come back with their tag and generation, inline and from the thread', async (t) => {
