@@ -15,7 +15,9 @@ export type StrategyLabel =
   // the two kernel-socket strategies run as nobody without capabilities.
   | 'trick baseline (C)'
   | 'socket (nobody)'
-  | 'connect (nobody)';
+  | 'connect (nobody)'
+  // The latency group's floor: the driver's paced loop with no check (a Node timer wake-up each).
+  | 'Node timer only';
 
 /**
  * Names accepted by --only. 'checker' is the raw engine through Checker.check(), 'batch' through
@@ -92,6 +94,7 @@ function wanted(label: StrategyLabel, only: ReadonlySet<StrategyName>): boolean 
     case 'raw (Checker)':
       return only.has('checker');
     case 'trick baseline (C)':
+    case 'Node timer only':
       return only.has('baseline');
     case 'socket (nobody)':
       return only.has('socket');
@@ -184,7 +187,7 @@ export function buildPlan(options: PlanOptions): Job[] {
 
   // Added latency at a steady 1000 checks/s.
   const seconds = quick ? 2 : 5;
-  for (const strategy of ['baseline (C)', 'raw (submit)', 'raw (Checker)', 'socket', 'connect'] as const) {
+  for (const strategy of ['baseline (C)', 'Node timer only', 'raw (submit)', 'raw (Checker)', 'socket', 'connect'] as const) {
     add({ kind: 'latency', group: 'latency', workload: `paced 1000/s for ${seconds} s`, strategy, rate: 1000, n: 1000 * seconds });
   }
 
