@@ -3,7 +3,7 @@
 //   deliver PORT      one SYN after a quiet spell, then a burst of BURST SYNs, to the server
 //   refused           SYNs to an unreachable prefix of the client's own routing table, alone and in a burst
 //   pingpong PORT     PINGPONG hand-overs of two SYNs each, back to back (the -c 1 shape: an RST and
-//                     the next SYN per tick), then one burst
+//                     the next SYN per tick), then a burst of PINGPONG_BURST
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NativeRawTransport } from '../../src/native/sender.js';
 import { buildSyn, parseAddress } from '../../src/wire/index.js';
@@ -13,6 +13,7 @@ const SOURCE = parseAddress('198.18.0.1')!;
 const SERVER = parseAddress('198.18.0.2')!;
 const BURST = 3000;
 const PINGPONG = 500;
+const PINGPONG_BURST = 640;
 
 const failures: { code: string; tag: number; generation: number }[] = [];
 const transport = new NativeRawTransport((error, tag, generation) => {
@@ -50,9 +51,9 @@ if (mode === 'deliver') {
     transport.flush();
   }
   const afterPingPong = transport.stats();
-  for (let i = 0; i < 64; i++) syn(SERVER, port, 2 * PINGPONG + i, 0);
+  for (let i = 0; i < PINGPONG_BURST; i++) syn(SERVER, port, 2 * PINGPONG + i, 0);
   transport.flush();
-  await until(() => transport.stats().packetsSent >= 2 * PINGPONG + 64);
+  await until(() => transport.stats().packetsSent >= 2 * PINGPONG + PINGPONG_BURST);
   process.stdout.write(`${JSON.stringify({ before, afterPingPong, afterBurst: transport.stats(), failures })}\n`);
 } else if (mode === 'refused') {
   const unreachable = parseAddress('198.18.9.1')!;
