@@ -56,14 +56,16 @@ constexpr auto kSpin = std::chrono::microseconds(50);
 // (A rule based on the time since the previous hand-over sent a trickle's SYNs here but not the
 // RST that follows each within microseconds, and no back-to-back single check at all.)
 constexpr size_t kSendHereMax = 4;
-// A larger hand-over (up to kSendHereQuietMax) is sent here too when it comes at least kQuiet
-// after the previous one: at a trickle, a burst (a timer that fell behind starting several
-// checks at once, a monitor round) would otherwise wake the thread, and on a loaded machine a
-// woken thread can wait tens of milliseconds for a core while every later hand-over queues
-// behind it (seen as a p99 of 65-97 ms at 1000 checks/s with the load average at 7 on 2 cores).
-// Under load hand-overs come microseconds apart and this never applies.
+// A larger hand-over (up to kSendHereQuietMax) is sent here too within kAfterPause of a pause
+// (a hand-over at least kQuiet after the previous one): at a trickle, a burst (a timer that fell
+// behind starting several checks at once, a monitor's rounds due together) and the RSTs that
+// follow it would otherwise wake the thread, and on a loaded machine a woken thread can wait
+// tens of milliseconds for a core while every later hand-over queues behind it (seen as a p99 of
+// 27-97 ms at 1000 checks/s with the load average at 3-7 on 2 cores). Under load hand-overs come
+// microseconds apart, there is no pause, and this never applies.
 constexpr size_t kSendHereQuietMax = 64;
 constexpr auto kQuiet = std::chrono::microseconds(250);
+constexpr auto kAfterPause = std::chrono::milliseconds(1);
 
 struct Packet {
   uint32_t offset;  // into Queue::bytes
@@ -193,13 +195,19 @@ class Sender : public Napi::ObjectWrap<Sender> {
       // VM the wake-up can take a millisecond at the tail, which a health checker's latency
       // would show. Nothing may be queued or in flight, so packets never overtake earlier ones
       // (a probe's RST its own SYN). A spinning or busy thread takes them without a wake-up.
+      // The pause is measured from the end of the previous hand-over: an inline send that took
+      // kQuiet (a slow sendmmsg on a loaded machine) must not make the next look like a trickle.
       auto now = std::chrono::steady_clock::now();
-      bool quiet = now - lastHandover_ >= kQuiet;
-      lastHandover_ = now;
+      if (now - lastHandoverEnd_ >= kQuiet) pauseEndedAt_ = now;
+      bool afterPause = now - pauseEndedAt_ <= kAfterPause;
       sendHere = idle_ && incoming_.packets.empty() && inFlight_ == 0 &&
-                 (count <= kSendHereMax || (quiet && count <= kSendHereQuietMax));
+                 (count <= kSendHereMax || (afterPause && count <= kSendHereQuietMax));
     }
-    if (sendHere) return Napi::Number::New(env, static_cast<double>(SendHere(count, dstAt, dstLen)));
+    if (sendHere) {
+      size_t sent = SendHere(count, dstAt, dstLen);
+      lastHandoverEnd_ = std::chrono::steady_clock::now();
+      return Napi::Number::New(env, static_cast<double>(sent));
+    }
     {
       std::lock_guard<std::mutex> lock(mutex_);
       size_t room = kMaxQueued - std::min(kMaxQueued, incoming_.packets.size() + inFlight_);
@@ -213,6 +221,7 @@ class Sender : public Napi::ObjectWrap<Sender> {
       wakeups_++;
       ready_.notify_one();
     }
+    lastHandoverEnd_ = std::chrono::steady_clock::now();
     return Napi::Number::New(env, static_cast<double>(accepted));
   }
 
@@ -429,7 +438,10 @@ class Sender : public Napi::ObjectWrap<Sender> {
   std::vector<iovec> hereIovs_ = std::vector<iovec>(kSendHereQuietMax);
   std::vector<SendFailure> hereFailures_;
   std::atomic<uint64_t> here_sent_{0};
-  std::chrono::steady_clock::time_point lastHandover_{};
+  // When the previous hand-over returned, and the first hand-over after a pause of at least
+  // kQuiet began (JavaScript thread only, like enqueue()).
+  std::chrono::steady_clock::time_point lastHandoverEnd_{};
+  std::chrono::steady_clock::time_point pauseEndedAt_{};
   // Hand-overs that woke the sleeping thread (a futex call each), counted on the JavaScript thread.
   std::atomic<uint64_t> wakeups_{0};
   Napi::ThreadSafeFunction onFailures_;
