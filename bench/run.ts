@@ -280,6 +280,8 @@ class Bench {
         return { strategy: 'socket', api: 'probe', unprivileged: true };
       case 'connect (nobody)':
         return { strategy: 'connect', api: 'probe', unprivileged: true };
+      case 'Node timer only':
+        return { strategy: 'raw', api: 'none' };
       default:
         throw new Error(`${strategy} is not a driver strategy`);
     }

@@ -5,7 +5,9 @@
 // before the call returns. That is most of the CPU a half-open check costs, and in the event
 // loop's thread it would stall the JavaScript that parses replies and builds the next SYNs.
 // Here JavaScript copies finished packets into this queue (a memcpy of ~60 bytes each) and goes
-// on; the thread sends them in batches on the other core.
+// on; the thread sends them in batches on the other core. A hand-over of only a few packets
+// that finds the thread asleep is sent on the calling thread instead (kSendHereMax): one check
+// at a time, or a trickle, would otherwise pay a thread wake-up per hand-over.
 //
 // What stays in TypeScript (src/native/sender.ts): building packets, when to flush, what a send
 // error means for a probe. This file only moves bytes and reports failures, each with the two
@@ -44,10 +46,26 @@ constexpr int kBackoffMs = 1;
 // futex wake-up per tick. A spin that finds nothing switches spinning off until a sleep ends
 // within kSpin again (see Run), so a trickle does not pay kSpin of CPU per hand-over.
 constexpr auto kSpin = std::chrono::microseconds(50);
-// At most this many packets are sent on the JavaScript thread when the sender sleeps, and only
-// when the previous hand-over is at least kQuiet old (a rate below a few thousand a second).
-constexpr size_t kSendHereMax = 64;
+// A hand-over of at most this many packets, found with the thread asleep and nothing queued, is
+// sent on the JavaScript thread. Waking the thread is the dearer way to send a few packets: the
+// futex call and the wake-up cost more than sendmmsg(2) itself (on this project's 2-core VM a
+// wake-up is 15-25 us of the sender's CPU, a small sendmmsg a few us), and a strict ping-pong
+// (-c 1: an RST and the next SYN per hand-over) paid one per check, at 35-60k checks/s against
+// 90-100k inline. Larger hand-overs come from a busy event loop (EAGER_HANDOVER in
+// src/native/sender.ts is 16): those go to the thread, which sends them on the other core.
+// (A rule based on the time since the previous hand-over sent a trickle's SYNs here but not the
+// RST that follows each within microseconds, and no back-to-back single check at all.)
+constexpr size_t kSendHereMax = 4;
+// A larger hand-over (up to kSendHereQuietMax) is sent here too within kAfterPause of a pause
+// (a hand-over at least kQuiet after the previous one): at a trickle, a burst (a timer that fell
+// behind starting several checks at once, a monitor's rounds due together) and the RSTs that
+// follow it would otherwise wake the thread, and on a loaded machine a woken thread can wait
+// tens of milliseconds for a core while every later hand-over queues behind it (seen as a p99 of
+// 27-97 ms at 1000 checks/s with the load average at 3-7 on 2 cores). Under load hand-overs come
+// microseconds apart, there is no pause, and this never applies.
+constexpr size_t kSendHereQuietMax = 64;
 constexpr auto kQuiet = std::chrono::microseconds(250);
+constexpr auto kAfterPause = std::chrono::milliseconds(1);
 
 struct Packet {
   uint32_t offset;  // into Queue::bytes
@@ -175,16 +193,21 @@ class Sender : public Napi::ObjectWrap<Sender> {
       if (stopping_) return Napi::Number::New(env, 0);
       // A few packets for a sleeping thread: waking it costs more than sending them, and on a
       // VM the wake-up can take a millisecond at the tail, which a health checker's latency
-      // would show. Under load the thread is busy or spinning and this never applies.
-      // "Few" means this hand-over came long after the previous one: at a steady trickle the
-      // thread would sleep between packets anyway, while sending here under load would pull the
-      // kernel work back onto the event loop's core.
+      // would show. Nothing may be queued or in flight, so packets never overtake earlier ones
+      // (a probe's RST its own SYN). A spinning or busy thread takes them without a wake-up.
+      // The pause is measured from the end of the previous hand-over: an inline send that took
+      // kQuiet (a slow sendmmsg on a loaded machine) must not make the next look like a trickle.
       auto now = std::chrono::steady_clock::now();
-      bool quiet = now - lastHandover_ >= kQuiet;
-      lastHandover_ = now;
-      sendHere = quiet && idle_ && incoming_.packets.empty() && inFlight_ == 0 && count <= kSendHereMax;
+      if (now - lastHandoverEnd_ >= kQuiet) pauseEndedAt_ = now;
+      bool afterPause = now - pauseEndedAt_ <= kAfterPause;
+      sendHere = idle_ && incoming_.packets.empty() && inFlight_ == 0 &&
+                 (count <= kSendHereMax || (afterPause && count <= kSendHereQuietMax));
     }
-    if (sendHere) return Napi::Number::New(env, static_cast<double>(SendHere(count, dstAt, dstLen)));
+    if (sendHere) {
+      size_t sent = SendHere(count, dstAt, dstLen);
+      lastHandoverEnd_ = std::chrono::steady_clock::now();
+      return Napi::Number::New(env, static_cast<double>(sent));
+    }
     {
       std::lock_guard<std::mutex> lock(mutex_);
       size_t room = kMaxQueued - std::min(kMaxQueued, incoming_.packets.size() + inFlight_);
@@ -194,7 +217,11 @@ class Sender : public Napi::ObjectWrap<Sender> {
       wake = idle_ && accepted > 0;
     }
     // Only a sleeping thread needs the futex call; a busy one finds the packets on its next swap.
-    if (wake) ready_.notify_one();
+    if (wake) {
+      wakeups_++;
+      ready_.notify_one();
+    }
+    lastHandoverEnd_ = std::chrono::steady_clock::now();
     return Napi::Number::New(env, static_cast<double>(accepted));
   }
 
@@ -232,6 +259,7 @@ class Sender : public Napi::ObjectWrap<Sender> {
         for (size_t i = done; i < count; i++) QueueLocked(q.packets[i]);
         pending_.store(incoming_.packets.size(), std::memory_order_release);
       }
+      wakeups_++;
       ready_.notify_one();
     }
     here_sent_ += done;
@@ -253,6 +281,7 @@ class Sender : public Napi::ObjectWrap<Sender> {
     out.Set("sendErrors", static_cast<double>(errors_.load()));
     out.Set("blockedWaits", static_cast<double>(blocked_.load()));
     out.Set("sentInline", static_cast<double>(here_sent_.load()));
+    out.Set("wakeups", static_cast<double>(wakeups_.load()));
     std::lock_guard<std::mutex> lock(mutex_);
     out.Set("queued", static_cast<double>(incoming_.packets.size() + inFlight_));
     return out;
@@ -405,11 +434,16 @@ class Sender : public Napi::ObjectWrap<Sender> {
   bool v4_ = true;
   // SendHere's scratch, JavaScript thread only.
   Queue here_;
-  std::vector<mmsghdr> hereMsgs_ = std::vector<mmsghdr>(kSendHereMax);
-  std::vector<iovec> hereIovs_ = std::vector<iovec>(kSendHereMax);
+  std::vector<mmsghdr> hereMsgs_ = std::vector<mmsghdr>(kSendHereQuietMax);
+  std::vector<iovec> hereIovs_ = std::vector<iovec>(kSendHereQuietMax);
   std::vector<SendFailure> hereFailures_;
   std::atomic<uint64_t> here_sent_{0};
-  std::chrono::steady_clock::time_point lastHandover_{};
+  // When the previous hand-over returned, and the first hand-over after a pause of at least
+  // kQuiet began (JavaScript thread only, like enqueue()).
+  std::chrono::steady_clock::time_point lastHandoverEnd_{};
+  std::chrono::steady_clock::time_point pauseEndedAt_{};
+  // Hand-overs that woke the sleeping thread (a futex call each), counted on the JavaScript thread.
+  std::atomic<uint64_t> wakeups_{0};
   Napi::ThreadSafeFunction onFailures_;
   std::thread thread_;
   std::mutex mutex_;

@@ -15,9 +15,11 @@ export type StrategyUnderTest = 'raw' | 'socket' | 'connect';
  * - `submit`: RawStrategy.submit with a callback (raw only): no promise per probe in the caller;
  * - `probe`: Strategy.probe (a promise per probe, what the Checker calls);
  * - `checker`: Checker.check('ip:port'), the public API with parsing and result mapping;
- * - `batch`: Checker.checkMany('ip:port' texts, { concurrency }), the batch API (closed mode only).
+ * - `batch`: Checker.checkMany('ip:port' texts, { concurrency }), the batch API (closed mode only);
+ * - `none`: no check at all, every one "open" at once: the driver's own loop, as a floor (paced:
+ *   what one timer wake-up per check costs Node on this machine, before any engine work).
  */
-export type ApiUnderTest = 'submit' | 'probe' | 'checker' | 'batch';
+export type ApiUnderTest = 'submit' | 'probe' | 'checker' | 'batch' | 'none';
 
 /**
  * - `closed`: `concurrency` checks in flight until `n` are done (the Go tool's `-n N -c C`);

@@ -130,10 +130,17 @@ export class DeadlineTimer {
    * checks a second woke the event loop once per check for a retransmission time of a probe that
    * had finished long before (lazy deletion), which was most of an idle engine's CPU.
    */
+  /**
+   * `slackMs` (default 0): wake-ups fall on multiples of it (on the `now()` clock), so entries
+   * due within the same slackMs run in one wake-up, at most slackMs late. Each wake-up costs
+   * far more than the work of one entry (50-60 µs of CPU on a VM for an empty Node timer tick):
+   * a monitor of 1000 targets a second, spread at random, otherwise wakes ~1000 times a second.
+   */
   constructor(
     private readonly now: () => number,
     private readonly onDue: (slot: number, gen: number) => void,
     private readonly isLive?: (slot: number, gen: number) => boolean,
+    private readonly slackMs = 0,
   ) {}
 
   schedule(time: number, slot: number, gen: number): void {
@@ -166,7 +173,10 @@ export class DeadlineTimer {
   private arm(): void {
     const heap = this.heap;
     if (this.isLive) while (heap.size > 0 && !this.isLive(heap.peekSlot(), heap.peekGen())) heap.pop();
-    const next = heap.peekTime();
+    const earliest = heap.peekTime();
+    // With slack, the wake-up moves to the end of its slackMs window (armedFor is that end, so
+    // a later schedule() inside the same window finds the timer already armed for it).
+    const next = this.slackMs > 0 && earliest !== Infinity ? Math.ceil(earliest / this.slackMs) * this.slackMs : earliest;
     if (next === this.armedFor && this.timer) return;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;

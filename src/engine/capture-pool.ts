@@ -1,6 +1,11 @@
 // The raw engine's captures, one per interface, opened on first use and closed when no probe
 // has used them for a while: a steady trickle of checks does not reopen libpcap every time, yet
 // an idle engine holds no capture (and so keeps neither a packet socket nor the process alive).
+//
+// The idle timer is lazy: a release notes when the capture went idle, and the one timer, when it
+// fires, closes the capture or re-arms for what is left of the idle period. At a trickle every
+// check takes the capture and gives it back (1000 times a second for a monitor); arming and
+// cancelling a Node timer on each of them cost more than the rest of the pool's work.
 import { timerDelay } from '../core/timer-delay.js';
 import type { FrameHandler, LiveCapture, LiveCaptureOptions } from '../capture/pcap.js';
 
@@ -33,12 +38,16 @@ interface Entry {
   capture: LiveCapture | undefined;
   users: number;
   idleTimer: NodeJS.Timeout | undefined;
+  /** performance.now() of the release that left it without users. */
+  idleSince: number;
 }
 
 export class CapturePool {
   private readonly byName = new Map<string, Entry>();
   private readonly byId: Entry[] = [];
   private closed = false;
+  /** Idle timers armed so far (a test reads it: once per idle period, not once per check). */
+  idleTimersArmed = 0;
 
   constructor(
     private readonly open: CaptureOpener,
@@ -57,14 +66,11 @@ export class CapturePool {
   acquire(iface: string): number {
     let entry = this.byName.get(iface);
     if (!entry) {
-      entry = { id: this.byId.length, iface, capture: undefined, users: 0, idleTimer: undefined };
+      entry = { id: this.byId.length, iface, capture: undefined, users: 0, idleTimer: undefined, idleSince: 0 };
       this.byName.set(iface, entry);
       this.byId.push(entry);
     }
-    if (entry.idleTimer) {
-      clearTimeout(entry.idleTimer);
-      entry.idleTimer = undefined;
-    }
+    // A running idle timer is left alone: when it fires it finds users and stops.
     entry.capture ??= this.open({ iface, filter: this.filter, bufferSize: this.bufferSize }, this.onFrame);
     entry.users++;
     return entry.id;
@@ -75,13 +81,23 @@ export class CapturePool {
     if (!entry || entry.users === 0) return;
     entry.users--;
     if (entry.users > 0 || this.closed) return;
+    entry.idleSince = performance.now();
+    if (!entry.idleTimer) this.armIdle(entry, this.idleMs);
+  }
+
+  private armIdle(entry: Entry, delayMs: number): void {
+    this.idleTimersArmed++;
     entry.idleTimer = setTimeout(() => {
       entry.idleTimer = undefined;
-      if (entry.users === 0) {
-        entry.capture?.close();
-        entry.capture = undefined;
+      if (entry.users > 0 || this.closed) return;
+      const left = entry.idleSince + this.idleMs - performance.now();
+      if (left > 0) {
+        this.armIdle(entry, left);
+        return;
       }
-    }, timerDelay(this.idleMs));
+      entry.capture?.close();
+      entry.capture = undefined;
+    }, timerDelay(delayMs));
     entry.idleTimer.unref();
   }
 

@@ -347,3 +347,38 @@ test('DeadlineTimer with isLive: stale entries are dropped before arming, so the
   t.deepEqual(fired, [2]);
   timer.stop();
 });
+
+test('DeadlineTimer with slack: entries due in the same window run in one wake-up, none early', async (t) => {
+  const slackMs = 50;
+  const runs: Array<{ slot: number; late: number }> = [];
+  // Entries run per wake-up: a wake-up's callbacks all run before its microtasks do.
+  const wakeups: number[] = [];
+  let inWakeup = false;
+  const times = new Map<number, number>();
+  const timer = new DeadlineTimer(
+    () => performance.now(),
+    (slot) => {
+      if (!inWakeup) {
+        inWakeup = true;
+        wakeups.push(0);
+        queueMicrotask(() => (inWakeup = false));
+      }
+      wakeups[wakeups.length - 1]++;
+      runs.push({ slot, late: performance.now() - times.get(slot)! });
+    },
+    undefined,
+    slackMs,
+  );
+  timer.setKeepAlive(true);
+  // Three entries inside one window (slackMs-aligned on the now() clock), scheduled out of order.
+  const windowStart = Math.ceil(performance.now() / slackMs) * slackMs + slackMs;
+  for (const [slot, offset] of [[2, 7], [0, 1], [1, 3]] as const) {
+    times.set(slot, windowStart + offset);
+    timer.schedule(windowStart + offset, slot, 0);
+  }
+  for (let i = 0; i < 100 && runs.length < 3; i++) await sleep(10);
+  timer.stop();
+  t.deepEqual(runs.map((r) => r.slot), [0, 1, 2], 'in time order');
+  t.deepEqual(wakeups, [3], 'one wake-up ran all three');
+  for (const r of runs) t.true(r.late >= 0, `slot ${r.slot} ran ${r.late} ms after its time, not before`);
+});

@@ -64,6 +64,29 @@ test('acquire during the idle period cancels the close', async (t) => {
   p.closeAll();
 });
 
+test('a trickle of checks arms the idle timer once per idle period, not once per check', async (t) => {
+  const { captures, pool: p } = pool(30);
+  // 1000 checks, each taking the capture and giving it back (a monitor at 1000 checks/s).
+  for (let i = 0; i < 1000; i++) p.release(p.acquire('eth0'));
+  t.is(p.idleTimersArmed, 1);
+  t.true(await until(() => captures.opened[0].closed), 'idle: closed all the same');
+  t.is(captures.opened.length, 1);
+  p.closeAll();
+});
+
+test('a release during the idle period restarts it: the timer re-arms instead of closing', async (t) => {
+  const { captures, pool: p } = pool(30);
+  const id = p.acquire('eth0');
+  p.release(id);
+  await sleep(10);
+  p.release(p.acquire('eth0'));
+  t.true(await until(() => captures.opened.at(-1)!.closed), 'closed in the end');
+  // Two timers however the sleeps fell: the first re-armed for the rest of the restarted period,
+  // or (on a stalled machine) closed the capture before the second check reopened it.
+  t.is(p.idleTimersArmed, 2);
+  p.closeAll();
+});
+
 test('release of an unknown id or one too many is harmless', (t) => {
   const { captures, pool: p } = pool();
   const id = p.acquire('eth0');

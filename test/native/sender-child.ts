@@ -2,6 +2,8 @@
 // (and so the addon's sender thread) and prints one JSON line with what it saw.
 //   deliver PORT      one SYN after a quiet spell, then a burst of BURST SYNs, to the server
 //   refused           SYNs to an unreachable prefix of the client's own routing table, alone and in a burst
+//   pingpong PORT     PINGPONG hand-overs of two SYNs each, back to back (the -c 1 shape: an RST and
+//                     the next SYN per tick), then a burst of PINGPONG_BURST
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NativeRawTransport } from '../../src/native/sender.js';
 import { buildSyn, parseAddress } from '../../src/wire/index.js';
@@ -10,6 +12,8 @@ const [mode, arg] = process.argv.slice(2);
 const SOURCE = parseAddress('198.18.0.1')!;
 const SERVER = parseAddress('198.18.0.2')!;
 const BURST = 3000;
+const PINGPONG = 500;
+const PINGPONG_BURST = 640;
 
 const failures: { code: string; tag: number; generation: number }[] = [];
 const transport = new NativeRawTransport((error, tag, generation) => {
@@ -36,6 +40,26 @@ if (mode === 'deliver') {
   for (let i = 1; i <= BURST; i++) syn(SERVER, port, i, 0);
   await until(() => transport.stats().packetsSent >= BURST + 1);
   process.stdout.write(`${JSON.stringify({ afterOne, afterBurst: transport.stats(), failures })}\n`);
+} else if (mode === 'pingpong') {
+  const port = Number(arg);
+  await sleep(300); // the sender thread is asleep by now
+  const before = transport.stats();
+  // No pause between hand-overs: each must still go out on this thread without waking the sender.
+  // At least PINGPONG of them, and for at least 3 ms, so the burst below does not come within
+  // the sender's 1 ms "just after a pause" window (where up to 64 packets go inline too).
+  const start = performance.now();
+  let rounds = 0;
+  while (rounds < PINGPONG || performance.now() - start < 3) {
+    syn(SERVER, port, 2 * rounds, 0);
+    syn(SERVER, port, 2 * rounds + 1, 0);
+    transport.flush();
+    rounds++;
+  }
+  const afterPingPong = transport.stats();
+  for (let i = 0; i < PINGPONG_BURST; i++) syn(SERVER, port, 2 * rounds + i, 0);
+  transport.flush();
+  await until(() => transport.stats().packetsSent >= 2 * rounds + PINGPONG_BURST);
+  process.stdout.write(`${JSON.stringify({ rounds, before, afterPingPong, afterBurst: transport.stats(), failures })}\n`);
 } else if (mode === 'refused') {
   const unreachable = parseAddress('198.18.9.1')!;
   await sleep(300);
