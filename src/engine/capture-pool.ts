@@ -91,7 +91,9 @@ export class CapturePool {
       entry.idleTimer = undefined;
       if (entry.users > 0 || this.closed) return;
       const left = entry.idleSince + this.idleMs - performance.now();
-      if (left > 0) {
+      // A timer may fire up to a millisecond before performance.now() says it is due (libuv
+      // starts it from its cached loop time): what is left under 1 ms is due now, not a re-arm.
+      if (left >= 1) {
         this.armIdle(entry, left);
         return;
       }
