@@ -171,6 +171,12 @@ class Sender : public Napi::ObjectWrap<Sender> {
       return env.Undefined();
     }
     size_t count = info[0].As<Napi::Number>().Uint32Value();
+    // enqueue(count, busy): with busy (many checks in flight: the event loop is the engine's
+    // bottleneck) nothing is sent inline. Sending inline puts the target's kernel work on the
+    // event loop's core (on a veth the whole TCP stack of the target runs inside sendmmsg), and a
+    // loaded loop hands over in small batches, so it would pay that for most packets while the
+    // sender's core idles.
+    const bool busy = info.Length() > 1 && info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value();
     // IPv4 destination at byte 16, IPv6 at 24 (RFC 791, RFC 8200): a packet must hold its header.
     const size_t dstAt = v4_ ? 16 : 24;
     const size_t dstLen = v4_ ? 4 : 16;
@@ -200,7 +206,7 @@ class Sender : public Napi::ObjectWrap<Sender> {
       auto now = std::chrono::steady_clock::now();
       if (now - lastHandoverEnd_ >= kQuiet) pauseEndedAt_ = now;
       bool afterPause = now - pauseEndedAt_ <= kAfterPause;
-      sendHere = idle_ && incoming_.packets.empty() && inFlight_ == 0 &&
+      sendHere = !busy && idle_ && incoming_.packets.empty() && inFlight_ == 0 &&
                  (count <= kSendHereMax || (afterPause && count <= kSendHereQuietMax));
     }
     if (sendHere) {

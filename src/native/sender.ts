@@ -26,6 +26,11 @@ export interface RawTransport {
   commit(family: Family, length: number, tag: number, generation: number): void;
   /** Hands what is queued to the sender now (also happens by itself at the end of the tick). */
   flush(): void;
+  /**
+   * Set by the engine while many checks are in flight: every hand-over then goes to the sender
+   * thread, none is sent on the event loop (native/sender.cc enqueue). Optional for fakes.
+   */
+  busy?: boolean;
   close(): void;
   stats(): { packetsSent: number; batches: number; sendErrors: number; deferred: number } & Record<string, number>;
 }
@@ -40,7 +45,7 @@ export interface NativeSender {
    * Copies the first `accepted` of `count` attached packets (whole IP packets) into the queue
    * and returns `accepted`; each goes to the destination address in its own IP header.
    */
-  enqueue(count: number): number;
+  enqueue(count: number, busy?: boolean): number;
   /** Sends what is queued for at most `drainMs`, stops the thread; returns packets left unsent. */
   close(drainMs: number): number;
   /**
@@ -117,6 +122,7 @@ function addSenderCounts(into: SenderCounts, s: SenderCounts): void {
 }
 
 export class NativeRawTransport implements RawTransport {
+  busy = false;
   private readonly queues = new Map<Family, FamilyQueue>();
   private flushScheduled = false;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -229,7 +235,7 @@ export class NativeRawTransport implements RawTransport {
 
   private flushQueue(q: FamilyQueue): void {
     if (this.closed || q.count === 0) return;
-    const accepted = q.sender.enqueue(q.count);
+    const accepted = q.sender.enqueue(q.count, this.busy);
     q.shift(accepted);
     // The sender's queue is full (the kernel is not keeping up): offer the rest again shortly.
     if (q.count > 0) this.scheduleRetry();

@@ -722,6 +722,19 @@ test('a probe that waited for a port and then went out is cancelled by its own c
   t.deepEqual(outcomes.map((o) => o.status), ['closed'], 'no callback for the cancelled one');
 });
 
+test('the transport is told busy above 8 probes in flight (no inline sends then), and not once they are answered', async (t) => {
+  const r = await rig(t, 4);
+  const pending = Array.from({ length: 8 }, (_, i) => probe(r, { port: 80 + i }));
+  await until(() => r.transport.syns.length === 8, '8 SYNs');
+  t.falsy(r.transport.busy, '8 in flight: a few packets may still go inline');
+  const ninth = probe(r, { port: 99 });
+  await until(() => r.transport.syns.length === 9, '9 SYNs');
+  t.true(r.transport.busy);
+  for (const syn of r.transport.syns) r.captures.push(rstAck(syn));
+  await Promise.all([...pending, ninth]);
+  t.false(r.transport.busy);
+});
+
 test('submitHandle/cancelHandle: a number instead of a canceller closure, for launched, waiting and answered checks', async (t) => {
   const [low] = defaultProbePortRange();
   const r = await rig(t, 4, { sourcePorts: [low, low + 1] });

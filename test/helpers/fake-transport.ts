@@ -27,6 +27,8 @@ export class FakeTransport implements RawTransport {
   /** Packets that did not parse as IP + TCP with valid checksums (should stay empty). */
   readonly unparsable: Array<{ bytes: Uint8Array; reason: string }> = [];
   closed = false;
+  /** What the engine last said about its load (RawTransport.busy). */
+  busy = false;
   flushes = 0;
   private scratch = new Uint8Array(256);
   private reservedFamily: Family | undefined;

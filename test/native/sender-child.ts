@@ -3,7 +3,8 @@
 //   deliver PORT      one SYN after a quiet spell, then a burst of BURST SYNs, to the server
 //   refused           SYNs to an unreachable prefix of the client's own routing table, alone and in a burst
 //   pingpong PORT     PINGPONG hand-overs of two SYNs each, back to back (the -c 1 shape: an RST and
-//                     the next SYN per tick), then a burst of PINGPONG_BURST
+//                     the next SYN per tick), then a burst of PINGPONG_BURST, then PINGPONG more
+//                     hand-overs with the transport busy
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NativeRawTransport } from '../../src/native/sender.js';
 import { buildSyn, parseAddress } from '../../src/wire/index.js';
@@ -59,7 +60,19 @@ if (mode === 'deliver') {
   for (let i = 0; i < PINGPONG_BURST; i++) syn(SERVER, port, 2 * rounds + i, 0);
   transport.flush();
   await until(() => transport.stats().packetsSent >= 2 * rounds + PINGPONG_BURST);
-  process.stdout.write(`${JSON.stringify({ rounds, before, afterPingPong, afterBurst: transport.stats(), failures })}\n`);
+  const afterBurst = transport.stats();
+  // The same two-packet hand-overs with the transport busy (the engine has many checks in
+  // flight): none is sent on this thread, whether the sender thread sleeps or not.
+  await sleep(300);
+  transport.busy = true;
+  const sent = 2 * rounds + PINGPONG_BURST;
+  for (let i = 0; i < PINGPONG; i++) {
+    syn(SERVER, port, sent + 2 * i, 0);
+    syn(SERVER, port, sent + 2 * i + 1, 0);
+    transport.flush();
+  }
+  await until(() => transport.stats().packetsSent >= sent + 2 * PINGPONG);
+  process.stdout.write(`${JSON.stringify({ rounds, before, afterPingPong, afterBurst, afterBusy: transport.stats(), failures })}\n`);
 } else if (mode === 'refused') {
   const unreachable = parseAddress('198.18.9.1')!;
   await sleep(300);

@@ -49,7 +49,7 @@ privilegedTest('back-to-back hand-overs of a few packets are sent inline and nev
   const tb = await withTestbed(t);
   const run = await tb.execNode(CHILD, ['pingpong', String(PORT)], { timeoutMs: 20_000 });
   t.is(run.code, 0, run.stderr);
-  const out = JSON.parse(run.stdout.trim().split('\n').pop()!) as { rounds: number; before: Stats; afterPingPong: Stats; afterBurst: Stats; failures: unknown[] };
+  const out = JSON.parse(run.stdout.trim().split('\n').pop()!) as { rounds: number; before: Stats; afterPingPong: Stats; afterBurst: Stats; afterBusy: Stats; failures: unknown[] };
   t.true(out.rounds >= PINGPONG);
   const pingPong = 2 * out.rounds;
   t.is(out.before.packetsSent, 0);
@@ -64,6 +64,10 @@ privilegedTest('back-to-back hand-overs of a few packets are sent inline and nev
   t.is(out.afterBurst.packetsSent, pingPong + PINGPONG_BURST);
   t.true(out.afterBurst.sentInline < pingPong + PINGPONG_BURST, `the burst went through the sender thread (sent inline: ${out.afterBurst.sentInline})`);
   t.true(out.afterBurst.wakeups >= 1, 'the burst woke the sender thread');
+  // Busy (many checks in flight): every packet goes through the thread, none inline.
+  t.is(out.afterBusy.packetsSent, pingPong + PINGPONG_BURST + 2 * PINGPONG);
+  t.is(out.afterBusy.sentInline, out.afterBurst.sentInline, 'nothing sent inline while busy');
+  t.true(out.afterBusy.wakeups > out.afterBurst.wakeups, 'the sleeping thread was woken instead');
   t.deepEqual(out.failures, []);
 });
 
