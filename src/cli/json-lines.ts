@@ -4,11 +4,13 @@
 // (bench, issue #12). JSON.stringify walks an object it knows nothing about, the spread that
 // swapped the Error for {name, code, message} copied every result once more, and a write per line
 // is a syscall (or a queued chunk) per check. Here the serializer knows CheckResult's fields,
-// lines are joined into chunks of about CHUNK_BYTES, and write() says when stdout's buffer is
-// full so the caller stops pulling results (a slow reader slows the run; memory stays flat).
+// lines are encoded into chunks of about CHUNK_BYTES (json-bytes.ts), and write() says when
+// stdout's buffer is full so the caller stops pulling results (a slow reader slows the run;
+// memory stays flat).
 import type { Writable } from 'node:stream';
 import { errorShape, type CheckResult } from '../checker.js';
 import type { ProbeEvidence } from '../core/types.js';
+import { ByteChunk, putResult } from './json-bytes.js';
 
 /**
  * About how much text goes to the stream in one write. 64 KiB is a Linux pipe's default
@@ -123,7 +125,8 @@ export function resultJson(result: CheckResult): string {
  * flush().
  */
 export class JsonLinesWriter {
-  private chunk = '';
+  /** Room for a chunk and the line that crosses its end. */
+  private readonly chunk = new ByteChunk(CHUNK_BYTES + 16 * 1024);
   private immediate: NodeJS.Immediate | undefined;
   private blocked = false;
   private waiters: Array<() => void> = [];
@@ -148,8 +151,19 @@ export class JsonLinesWriter {
 
   /** Appends a line (newline added); false when the caller should await drained(). */
   write(line: string): boolean {
-    this.chunk += `${line}\n`;
-    if (this.chunk.length >= CHUNK_BYTES) this.flush();
+    this.chunk.text(line);
+    return this.endLine();
+  }
+
+  /** Appends a result's line (resultJson's, encoded as it is built: json-bytes.ts). */
+  writeResult(result: CheckResult): boolean {
+    if (!putResult(this.chunk, result, evidenceJson)) this.chunk.text(resultJson(result));
+    return this.endLine();
+  }
+
+  private endLine(): boolean {
+    this.chunk.byte(0x0a);
+    if (this.chunk.used >= CHUNK_BYTES) this.flush();
     else this.immediate ??= setImmediate(() => this.flush());
     return !this.blocked;
   }
@@ -158,10 +172,8 @@ export class JsonLinesWriter {
   flush(): void {
     if (this.immediate) clearImmediate(this.immediate);
     this.immediate = undefined;
-    if (this.chunk.length === 0) return;
-    const text = this.chunk;
-    this.chunk = '';
-    if (!this.stream.write(text)) this.blocked = true;
+    if (this.chunk.used === 0) return;
+    if (!this.stream.write(this.chunk.take())) this.blocked = true;
   }
 
   /** Resolves once the stream has room again (at once if it has). */

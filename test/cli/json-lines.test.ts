@@ -57,6 +57,42 @@ test('resultJson equals JSON.stringify for random results (strings needing escap
   t.pass();
 });
 
+test('JsonLinesWriter.writeResult writes each result as resultJson does, byte for byte, into chunks', async (t) => {
+  const run = new SeedRun(t, [2, 0xb17e5, 0xfeedface]);
+  for (const seed of run) {
+    const rnd = prng(seed);
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(rnd() * items.length)];
+    const text = (): string => pick(['198.18.0.2', '2001:2::9', 'web.example', 'quote"d', 'back\\slash', 'tab\there', 'ünï€ødé', '\u0001ctl', '\ud800lone', 'del\u007f', '']);
+    const chunks: Buffer[] = [];
+    const sink = new Writable({ write: (chunk: Buffer, _encoding, callback) => (chunks.push(chunk), callback()) });
+    const writer = new JsonLinesWriter(sink);
+    let expected = '';
+    // Enough lines to cross several chunk boundaries; open results take the byte path.
+    for (let i = 0; i < 3000; i++) {
+      const status = rnd() < 0.8 ? 'open' : pick<CheckStatus>(['closed', 'timeout', 'unreachable', 'error']);
+      const result: CheckResult = { target: `${text()}:${i}`, ip: pick(['', '198.18.0.2', '2001:2::2', text()]), port: Math.floor(rnd() * 65536), status, strategy: pick(['raw', 'socket', 'connect'] as const), attempts: pick([0, 1, 7, 9, 10, 99, 100, 255]) };
+      if (rnd() < 0.3) result.code = pick(['ECONNREFUSED', 'ETIMEDOUT', text()]);
+      if (rnd() < 0.8) result.rttMs = pick([0, -0, 0.5, 1 / 3, 1e-7, 9, 10, 65536, 2 ** 31 - 1, 2 ** 31, 1e21, -3, 123456.789, Number.NaN, Infinity]);
+      if (rnd() < 0.6) result.evidence = pick<ProbeEvidence>([{ flags: 'S.', ttl: 64, window: 65535, sackPermitted: true, timestamps: false, mss: 1460 }, { flags: text(), ttl: 63 }, {}]);
+      if (rnd() < 0.1) result.error = new ConnectError(`refused ${text()}`, 'ECONNREFUSED');
+      writer.writeResult(result);
+      expected += `${resultJson(result)}\n`;
+      if (reference(result) !== resultJson(result)) return void t.fail(`${run.where(seed)}, case ${i}: resultJson disagrees with JSON.stringify`);
+      run.inputs++;
+    }
+    await writer.end();
+    const actual = Buffer.concat(chunks);
+    const wanted = Buffer.from(expected);
+    if (!actual.equals(wanted)) {
+      const at = [...actual].findIndex((b, i) => b !== wanted[i]);
+      return void t.fail(`${run.where(seed)}: bytes differ at ${at}: ${actual.subarray(Math.max(0, at - 80), at + 40).toString()} | ${wanted.subarray(Math.max(0, at - 80), at + 40).toString()}`);
+    }
+    t.true(chunks.length > 3, 'several chunks');
+  }
+  run.done();
+  t.pass();
+});
+
 /** A stream with a small buffer that takes a chunk only when the test releases it. */
 class GatedStream extends Writable {
   readonly chunks: string[] = [];
