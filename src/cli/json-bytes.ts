@@ -10,6 +10,9 @@
 // to it).
 import type { CheckResult } from '../checker.js';
 
+/** Below this, take() copies the bytes out instead of giving its buffer away. */
+const SMALL_TAKE = 16 * 1024;
+
 export class ByteChunk {
   bytes: Buffer;
   used = 0;
@@ -18,8 +21,19 @@ export class ByteChunk {
     this.bytes = Buffer.allocUnsafe(size);
   }
 
-  /** Takes the bytes written so far and starts a new buffer (the stream keeps the old one until written). */
+  /**
+   * The bytes written so far, to hand to a stream, which keeps them until written: a full chunk
+   * is handed over whole and a new buffer started; a small one (a few lines flushed at the end of
+   * a loop turn, many times a second at low concurrency) is copied out, since a fresh buffer of
+   * the chunk's size per flush is external memory the garbage collector has to chase.
+   */
   take(): Buffer {
+    if (this.used < SMALL_TAKE) {
+      const out = Buffer.allocUnsafe(this.used);
+      this.bytes.copy(out, 0, 0, this.used);
+      this.used = 0;
+      return out;
+    }
     const out = this.bytes.subarray(0, this.used);
     this.bytes = Buffer.allocUnsafe(this.size);
     this.used = 0;

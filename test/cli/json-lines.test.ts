@@ -9,6 +9,7 @@ import { errorShape, type CheckResult } from '../../src/checker.js';
 import { ConnectError, SystemError } from '../../src/core/errors.js';
 import type { CheckStatus, ProbeEvidence } from '../../src/core/types.js';
 import { JsonLinesWriter, resultJson } from '../../src/cli/json-lines.js';
+import { ByteChunk } from '../../src/cli/json-bytes.js';
 import { callbackChecker } from '../helpers/callback-strategy.js';
 import { prng } from '../wire/util.js';
 import { SeedRun } from '../helpers/seeds.js';
@@ -181,4 +182,20 @@ test('a drain that happens before anyone waits for it does not leave drained() w
   t.is(outcome, 'drained');
   await writer.end();
   t.is(stream.listenerCount('drain'), 0, 'end() lets go of the stream');
+});
+
+test('ByteChunk.take copies a small chunk out and keeps its buffer; a full one is handed over whole', (t) => {
+  const chunk = new ByteChunk(64 * 1024);
+  const buffer = chunk.bytes;
+  chunk.raw('{"a":1}');
+  const small = chunk.take();
+  t.is(small.toString(), '{"a":1}');
+  t.is(chunk.bytes, buffer, 'a flush of a few lines allocates no new chunk buffer (low concurrency flushes often)');
+  t.not(small.buffer, buffer.buffer);
+  chunk.raw('x'.repeat(40 * 1024));
+  const big = chunk.take();
+  t.is(big.length, 40 * 1024);
+  t.is(big.buffer, buffer.buffer, 'handed over without a copy');
+  t.not(chunk.bytes, buffer);
+  t.is(chunk.used, 0);
 });
