@@ -322,6 +322,21 @@ function runLoop(issue: Issue, first: number, count: number, tally: Tally, paced
   return finished.then(() => ({ started: next, truncated }));
 }
 
+/** Growth between two memoryUsage() readings, per probe in flight (heap + external). */
+function memoryReport(before: NodeJS.MemoryUsage, after: NodeJS.MemoryUsage, inFlight: number, submitSeconds: number): MemoryReport {
+  const heapUsedDelta = after.heapUsed - before.heapUsed;
+  const externalDelta = after.external - before.external;
+  return {
+    inFlight,
+    heapUsedDelta,
+    externalDelta,
+    arrayBuffersDelta: after.arrayBuffers - before.arrayBuffers,
+    rssDelta: after.rss - before.rss,
+    bytesPerProbe: inFlight > 0 ? Math.round((heapUsedDelta + externalDelta) / inFlight) : 0,
+    submitSeconds: Math.round(submitSeconds * 1000) / 1000,
+  };
+}
+
 async function runHold(issue: Issue, stats: () => Record<string, number>): Promise<{ memory: MemoryReport; tally: Tally }> {
   const tally = newTally(0);
   let submitted = 0;
@@ -350,20 +365,7 @@ async function runHold(issue: Issue, stats: () => Record<string, number>): Promi
   const after = process.memoryUsage();
   if (process.env.TSHK_HEAPSNAP) (await import('node:v8')).writeHeapSnapshot(process.env.TSHK_HEAPSNAP);
   const inFlight = (stats().inFlight ?? submitted + 1 - tally.completed) - inFlightBefore;
-  const heapUsedDelta = after.heapUsed - before.heapUsed;
-  const externalDelta = after.external - before.external;
-  return {
-    tally,
-    memory: {
-      inFlight,
-      heapUsedDelta,
-      externalDelta,
-      arrayBuffersDelta: after.arrayBuffers - before.arrayBuffers,
-      rssDelta: after.rss - before.rss,
-      bytesPerProbe: inFlight > 0 ? Math.round((heapUsedDelta + externalDelta) / inFlight) : 0,
-      submitSeconds: Math.round(submitSeconds * 1000) / 1000,
-    },
-  };
+  return { tally, memory: memoryReport(before, after, inFlight, submitSeconds) };
 }
 
 /**
@@ -435,17 +437,7 @@ async function mainBatchHold(): Promise<DriverResult> {
     await pulled;
     await first.return();
     void firstDone;
-    const heapUsedDelta = after.heapUsed - before.heapUsed;
-    const externalDelta = after.external - before.external;
-    const memory: MemoryReport = {
-      inFlight,
-      heapUsedDelta,
-      externalDelta,
-      arrayBuffersDelta: after.arrayBuffers - before.arrayBuffers,
-      rssDelta: after.rss - before.rss,
-      bytesPerProbe: inFlight > 0 ? Math.round((heapUsedDelta + externalDelta) / inFlight) : 0,
-      submitSeconds: Math.round(submitSeconds * 1000) / 1000,
-    };
+    const memory = memoryReport(before, after, inFlight, submitSeconds);
     return summarise(newTally(0), spec.n, (performance.now() - t0) / 1000, process.cpuUsage(cpu0), false, engineStats, memory);
   } finally {
     await checker.close();
