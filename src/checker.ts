@@ -243,7 +243,7 @@ export class Checker implements AsyncDisposable {
         try {
           strategy.submit!(probeTarget, { deadline: performance.now() + timeout, retries }, settleCheck(resolve, target.text, ip, target.port, name));
         } catch (error) {
-          resolve(toResult(target, ip, name, { status: 'error', attempts: 0, error: error as Error, code: (error as ShakerError).code }));
+          resolve(toResult(target, ip, name, localFailure(error)));
         }
       });
     }
@@ -269,7 +269,7 @@ export class Checker implements AsyncDisposable {
         // Misuse the strategy refuses (closed under us): a result, as probe()'s rejection is.
         if (settled) return;
         settled = true;
-        resolve(toResult(target, ip, name, { status: 'error', attempts: 0, error: error as Error, code: (error as ShakerError).code }));
+        resolve(toResult(target, ip, name, localFailure(error)));
         return;
       }
       if (!settled) watchAbort(signal, onAbort);
@@ -315,7 +315,7 @@ export class Checker implements AsyncDisposable {
         return toResult(target, a.ip, strategy.name, outcome);
       } catch (error) {
         if (signal?.aborted) throw error;
-        return toResult(target, a.ip, strategy.name, { status: 'error', attempts: 0, error: error as Error, code: (error as ShakerError).code });
+        return toResult(target, a.ip, strategy.name, localFailure(error));
       }
     };
 
@@ -446,6 +446,11 @@ function settleCheck(
   strategy: StrategyName,
 ): (outcome: ProbeOutcome) => void {
   return (outcome) => resolve(outcomeResult(text, ip, port, strategy, outcome));
+}
+
+/** The outcome of a probe the strategy refused or failed to start (it threw): status 'error' with its error. */
+function localFailure(error: unknown): ProbeOutcome {
+  return { status: 'error', attempts: 0, error: error as Error, code: (error as ShakerError).code };
 }
 
 function toResult(target: Target, ip: string, strategy: StrategyName, outcome: ProbeOutcome): CheckResult {

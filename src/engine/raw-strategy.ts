@@ -490,6 +490,11 @@ export class RawStrategy implements Strategy {
     return handle;
   }
 
+  /** Tells the transport whether many probes are in flight (see INLINE_MAX_IN_FLIGHT). */
+  private noteLoad(): void {
+    if (this.transport) this.transport.busy = this.table.size > INLINE_MAX_IN_FLIGHT;
+  }
+
   /** A check cancelled while it waited for a port, or after it left the queue. */
   private cancelWaiting(entry: WaitingProbe): void {
     if (entry.cancelled) return;
@@ -582,7 +587,7 @@ export class RawStrategy implements Strategy {
     const t = this.table;
     const key = tupleKey(remote, 0, remote.length, target.port, localPort);
     const slot = t.allocate(key, callback);
-    this.transport!.busy = t.size > INLINE_MAX_IN_FLIGHT;
+    this.noteLoad();
     this.busyByDestination.set(destination, busy + 1);
     t.destinationKey[slot] = destination;
     t.family[slot] = target.family;
@@ -813,7 +818,7 @@ export class RawStrategy implements Strategy {
     if (busy > 0) this.busyByDestination.set(destination, busy);
     else this.busyByDestination.delete(destination);
     const callback = t.release(slot)!;
-    if (this.transport) this.transport.busy = t.size > INLINE_MAX_IN_FLIGHT;
+    this.noteLoad();
     if (remember) this.recent.add(key, isn, now, settled);
     if (!notify) this.counters.aborted++;
     else this.counters[outcome.status === 'error' ? 'errors' : outcome.status]++;
