@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import { Checker } from '../checker.js';
 import type { BatchResult } from '../check-many.js';
 import type { CliOptions } from './args.js';
-import { JsonLinesWriter } from './json-lines.js';
+import { JsonLinesWriter, resultJson } from './json-lines.js';
 import { resultLine } from './output.js';
 import { PcapRecorder } from './pcap-recorder.js';
 import { checkerOptions, checkFamilies, checkInterface, checkSource, effectiveFamily, loadSpecs, needsRaw, resolveNames } from './prepare.js';
@@ -106,7 +106,7 @@ export async function runChecks(options: CliOptions): Promise<number> {
         do {
           summary.add(result);
           if (json) {
-            if (!json.writeResult(result)) {
+            if (!json.write(resultJson(result))) {
               progress?.clear();
               await json.drained();
             }

@@ -10,7 +10,7 @@
 import type { Writable } from 'node:stream';
 import { errorShape, type CheckResult } from '../checker.js';
 import type { ProbeEvidence } from '../core/types.js';
-import { ByteChunk, putResult } from './json-bytes.js';
+import { ByteChunk } from './json-bytes.js';
 
 /**
  * About how much text goes to the stream in one write. 64 KiB is a Linux pipe's default
@@ -152,16 +152,6 @@ export class JsonLinesWriter {
   /** Appends a line (newline added); false when the caller should await drained(). */
   write(line: string): boolean {
     this.chunk.text(line);
-    return this.endLine();
-  }
-
-  /** Appends a result's line (resultJson's, encoded as it is built: json-bytes.ts). */
-  writeResult(result: CheckResult): boolean {
-    if (!putResult(this.chunk, result, evidenceJson)) this.chunk.text(resultJson(result));
-    return this.endLine();
-  }
-
-  private endLine(): boolean {
     this.chunk.byte(0x0a);
     if (this.chunk.used >= CHUNK_BYTES) this.flush();
     else this.immediate ??= setImmediate(() => this.flush());
