@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { ERROR_ROUTES, Testbed } from '../src/testbed/index.js';
 import { findNft } from '../src/firewall/nft-command.js';
 import { buildBaseline, runBaseline, runConnectTrick, BASELINE_MAX_WINDOW, NOBODY } from './workloads/baseline.js';
-import { buildPlan, GROUP_NAMES, STRATEGY_NAMES, SWEEP17, type GroupName, type Job, type StrategyLabel, type StrategyName } from './workloads/plan.js';
+import { buildPlan, GROUP_NAMES, STRATEGY_NAMES, MONITOR_TARGETS, SWEEP17, type GroupName, type Job, type StrategyLabel, type StrategyName } from './workloads/plan.js';
 import { BenchServer, counterDelta, halfOpenOnServer, tcpCounters } from './workloads/server-side.js';
 import type { DriverLine, DriverResult, DriverSpec, TargetSpec } from './workloads/spec.js';
 import type { CliDriverSpec } from './workloads/cli-driver.js';
@@ -204,6 +204,26 @@ class Bench {
       output: label === 'CLI --json | pipe' ? 'pipe' : 'devnull',
       n,
       timeoutS: this.maxSeconds + 60,
+    };
+    return this.runCliDriver(spec);
+  }
+
+  /**
+   * `tcp-checker monitor` over the first /22 of the sweep prefix (1022 targets) every second, for
+   * `seconds` after a warm-up; its CPU per check (cli-driver.ts). Its port is fresh: no half-open
+   * state of an earlier workload answers it.
+   */
+  async cliMonitor(seconds: number): Promise<DriverResult> {
+    const port = this.nextPorts(1);
+    const metricsPort = 9464;
+    const spec: CliDriverSpec = {
+      args: ['monitor', '-a', `${SWEEP_PREFIX.split('/')[0]}/22:${port}`, '--inter', '1s', '--json', '--metrics', `127.0.0.1:${metricsPort}`],
+      startupArgs: [],
+      output: 'devnull',
+      n: MONITOR_TARGETS * seconds,
+      timeoutS: seconds + 60,
+      // Three intervals: the first rounds spread over one, then two to go UP, and the JIT warm.
+      monitor: { metricsPort, warmupS: 3, monitorS: seconds },
     };
     return this.runCliDriver(spec);
   }
@@ -425,7 +445,9 @@ class Bench {
     const row: LatencyRow = { workload: job.workload, strategy: job.strategy, notes: [] };
     const targets: TargetSpec = { base: this.nextAddress(), addresses: 1, port: PORT_BASE, ports: 1 };
     try {
-      if (job.strategy === 'baseline (C)') {
+      if (job.strategy === 'CLI monitor') {
+        row.result = await this.cliMonitor(job.n);
+      } else if (job.strategy === 'baseline (C)') {
         if (!this.baselineBinary) throw new Error('no baseline binary');
         row.result = await runBaseline(this.tb, this.baselineBinary, this.nft, {
           iface: this.tb.client.iface,
@@ -518,7 +540,10 @@ async function main(): Promise<number> {
   const plan = buildPlan({ quick: args.quick, only: args.only, groups: args.groups, sweepConcurrency: args.sweepConcurrency });
   const repeat = args.repeat ?? (args.quick ? 1 : 3);
   // Every throughput run takes fresh ports of the sweep block (see nextPorts).
-  const portsNeeded = 1 + plan.reduce((sum, job) => sum + ('ports' in job && job.addresses > 1 ? job.ports * (job.kind === 'throughput' ? repeat : 1) : 0), 0);
+  const portsNeeded =
+    1 +
+    plan.reduce((sum, job) => sum + ('ports' in job && job.addresses > 1 ? job.ports * (job.kind === 'throughput' ? repeat : 1) : 0), 0) +
+    plan.filter((job) => job.strategy === 'CLI monitor').length;
   const loadBefore = loadAverage();
   log(`bench: ${plan.length} workloads${args.quick ? ' (quick)' : ''}; load average ${loadBefore.join(' ')} on ${os.cpus().length} CPUs`);
 
@@ -549,7 +574,11 @@ async function main(): Promise<number> {
       } else if (job.kind === 'latency') {
         const row = await bench.latency(job);
         latencyRows.push(row);
-        summary = row.result ? `p50 ${row.result.latencyP50Ms} ms, p99 ${row.result.latencyP99Ms} ms` : `FAILED: ${row.error}`;
+        summary = !row.result
+          ? `FAILED: ${row.error}`
+          : job.strategy === 'CLI monitor'
+            ? `${row.result.completed} checks, ${(row.result.cpuSPer1000 * 1000).toFixed(1)} µs CPU per check`
+            : `p50 ${row.result.latencyP50Ms} ms, p99 ${row.result.latencyP99Ms} ms`;
       } else {
         const row = await bench.profile(job);
         profileRows.push(row);

@@ -9,6 +9,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type { DriverLine, DriverResult } from './spec.js';
 
@@ -26,6 +27,12 @@ export interface CliDriverSpec {
    * per check in flight instead of a rate.
    */
   interruptAfterS?: number;
+  /**
+   * Monitor mode: `args` start `tcp-checker monitor ... --metrics 127.0.0.1:PORT`; after
+   * warmupS the driver reads the child's CPU per thread and the checks counted in its metrics,
+   * again monitorS later, then stops it with SIGINT. The row is the CPU per check in between.
+   */
+  monitor?: { metricsPort: number; warmupS: number; monitorS: number };
 }
 
 const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'src', 'cli', 'tcp-checker.js');
@@ -111,7 +118,105 @@ function ms(text: string | undefined): number | null {
   return m[2] === 's' ? v * 1000 : m[2] === 'ms' ? v : v / 1000;
 }
 
+/** Per thread of a child process: CPU ns (schedstat, exact) by thread name, the main thread apart. */
+function threadCpuNs(pid: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const ns = Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      const comm = fs.readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      const name = Number(tid) === pid ? 'main' : comm;
+      out[name] = (out[name] ?? 0) + ns;
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return out;
+}
+
+/** tcp_shaker_checks_total summed by status, from the monitor's /metrics. */
+async function checksByStatus(port: number): Promise<Record<string, number>> {
+  const response = await fetch(`http://127.0.0.1:${port}/metrics`);
+  const text = await response.text();
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/^tcp_shaker_checks_total\{[^}]*status="(\w+)"[^}]*\} (\d+)/gm)) out[m[1]] = (out[m[1]] ?? 0) + Number(m[2]);
+  return out;
+}
+
+const sleep = (s: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, s * 1000));
+
+/**
+ * A monitor at its steady state: CPU per completed check of every thread of the process, over a
+ * window that starts after the first rounds (spread over one interval) and the JIT's warm-up.
+ */
+async function monitorRun(m: NonNullable<CliDriverSpec['monitor']>): Promise<DriverResult> {
+  const child = spawn(process.execPath, [CLI, ...spec.args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+  const killer = setTimeout(() => child.kill('SIGKILL'), spec.timeoutS * 1000);
+  try {
+    const started = Date.now();
+    while (!/Metrics:/.test(stderr)) {
+      if (child.exitCode !== null || Date.now() - started > 30_000) throw new Error(`the monitor did not start: ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
+      await sleep(0.05);
+    }
+    await sleep(m.warmupS);
+    const checks0 = await checksByStatus(m.metricsPort);
+    const threads0 = threadCpuNs(child.pid!);
+    const t0 = performance.now();
+    await sleep(m.monitorS);
+    const threads1 = threadCpuNs(child.pid!);
+    const elapsedS = (performance.now() - t0) / 1000;
+    const checks1 = await checksByStatus(m.metricsPort);
+    child.kill('SIGINT');
+    const code = await closed;
+    if (code !== 0) throw new Error(`the monitor exited with ${code}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
+    const statuses: Record<string, number> = {};
+    let completed = 0;
+    for (const [status, n] of Object.entries(checks1)) {
+      const d = n - (checks0[status] ?? 0);
+      if (d > 0) statuses[status] = d;
+      completed += d;
+    }
+    const us = (name: string): number => Math.round((((threads1[name] ?? 0) - (threads0[name] ?? 0)) / 1000 / Math.max(1, completed)) * 100) / 100;
+    const otherByName: Record<string, number> = {};
+    let cpuNs = 0;
+    let other = 0;
+    for (const name of Object.keys(threads1)) {
+      cpuNs += threads1[name] - (threads0[name] ?? 0);
+      if (name === 'main' || name === 'tshk-sender') continue;
+      otherByName[name] = us(name);
+      other += us(name);
+    }
+    return {
+      submitted: completed,
+      completed,
+      statuses,
+      codes: {},
+      elapsedS,
+      checksPerSec: Math.round(completed / elapsedS),
+      shareOpen: (statuses.open ?? 0) / Math.max(1, completed),
+      cpuUserS: cpuNs / 1e9,
+      cpuSysS: 0,
+      cpuSPer1000: completed > 0 ? (cpuNs / 1e9 / completed) * 1000 : 0,
+      maxRssKb: 0,
+      rttP50Ms: null,
+      rttP99Ms: null,
+      latencyP50Ms: null,
+      latencyP99Ms: null,
+      truncated: false,
+      stats: {},
+      threadCpuUsPerCheck: { eventLoop: us('main'), sender: us('tshk-sender'), other: Math.round(other * 100) / 100, otherByName },
+    };
+  } finally {
+    clearTimeout(killer);
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+}
+
 async function main(): Promise<DriverResult> {
+  if (spec.monitor) return monitorRun(spec.monitor);
   const cpu0 = childCpuS();
   const startup = await runCli(spec.startupArgs, 'devnull');
   const cpu1 = childCpuS();

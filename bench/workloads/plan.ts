@@ -17,7 +17,10 @@ export type StrategyLabel =
   | 'socket (nobody)'
   | 'connect (nobody)'
   // The latency group's floor: the driver's paced loop with no check (a Node timer wake-up each).
-  | 'Node timer only';
+  | 'Node timer only'
+  // `tcp-checker monitor --inter 1s` over 1022 targets: the 1k checks/s of issue #12's goal, as
+  // users run it (its CPU per check, every thread of the process).
+  | 'CLI monitor';
 
 /**
  * Names accepted by --only. 'checker' is the raw engine through Checker.check(), 'batch' through
@@ -86,6 +89,9 @@ export interface PlanOptions {
   sweepConcurrency: number;
 }
 
+/** The latency group's monitor: the hosts of a /22 of the sweep prefix. */
+export const MONITOR_TARGETS = 1022;
+
 /** How many addresses the sweeps spread over: the server answers for 198.19.0.0/16. */
 export const SWEEP_ADDRESSES = 65536;
 /** The hosts of a /17 (network and broadcast addresses left out, as the CLI's CIDR expansion does). */
@@ -110,6 +116,7 @@ function wanted(label: StrategyLabel, only: ReadonlySet<StrategyName>): boolean 
       return only.has('batch');
     case 'CLI --json >/dev/null':
     case 'CLI --json | pipe':
+    case 'CLI monitor':
       return only.has('cli');
     default:
       return only.has(label);
@@ -207,6 +214,8 @@ export function buildPlan(options: PlanOptions): Job[] {
   for (const strategy of ['baseline (C)', 'Node timer only', 'raw (submit)', 'raw (Checker)', 'socket', 'connect'] as const) {
     add({ kind: 'latency', group: 'latency', workload: `paced 1000/s for ${seconds} s`, strategy, rate: 1000, n: 1000 * seconds });
   }
+  // The same rate from a monitor: 1022 targets (a /22), each checked every second.
+  add({ kind: 'latency', group: 'latency', workload: `monitor of ${MONITOR_TARGETS} targets, --inter 1s, ${2 * seconds} s`, strategy: 'CLI monitor', rate: 1000, n: 2 * seconds });
 
   // Where the raw engine's time goes at its best throughput (one target, -c 100), and in a sweep.
   add({
