@@ -172,8 +172,8 @@ class Sender : public Napi::ObjectWrap<Sender> {
     }
     size_t count = info[0].As<Napi::Number>().Uint32Value();
     // enqueue(count, busy): with busy (many checks in flight: the event loop is the engine's
-    // bottleneck) nothing is sent inline. Sending inline puts the target's kernel work on the
-    // event loop's core (on a veth the whole TCP stack of the target runs inside sendmmsg), and a
+    // bottleneck) only a hand-over right after a pause (kAfterPause) is sent inline. Sending
+    // inline puts the target's kernel work on the event loop's core (on a veth the whole TCP stack of the target runs inside sendmmsg), and a
     // loaded loop hands over in small batches, so it would pay that for most packets while the
     // sender's core idles.
     const bool busy = info.Length() > 1 && info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value();
@@ -206,8 +206,12 @@ class Sender : public Napi::ObjectWrap<Sender> {
       auto now = std::chrono::steady_clock::now();
       if (now - lastHandoverEnd_ >= kQuiet) pauseEndedAt_ = now;
       bool afterPause = now - pauseEndedAt_ <= kAfterPause;
-      sendHere = !busy && idle_ && incoming_.packets.empty() && inFlight_ == 0 &&
-                 (count <= kSendHereMax || (afterPause && count <= kSendHereQuietMax));
+      // `busy` only forbids the trickle rule: right after a pause the loop is not under load
+      // whatever its count of checks in flight (a monitor's window of rounds due together puts
+      // tens in flight at once, then its RSTs; waking the thread for each cost more CPU a check
+      // than the sends themselves at 1000 checks/s).
+      sendHere = idle_ && incoming_.packets.empty() && inFlight_ == 0 &&
+                 ((count <= kSendHereMax && !busy) || (afterPause && count <= kSendHereQuietMax));
     }
     if (sendHere) {
       size_t sent = SendHere(count, dstAt, dstLen);

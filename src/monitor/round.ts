@@ -34,17 +34,23 @@ export interface RoundStats {
   histogram: number[];
 }
 
+/** The first bucket whose bound is at least `rttMs`; the last one past every bound. */
+function histogramBucket(rttMs: number): number {
+  let bucket = 0;
+  while (bucket < ROUND_HISTOGRAM_MS.length && rttMs > ROUND_HISTOGRAM_MS[bucket]) bucket++;
+  return bucket;
+}
+
 export function summarizeRound(results: readonly CheckResult[], repliesSeen?: number): RoundStats {
   const statuses: Record<CheckStatus, number> = { open: 0, closed: 0, timeout: 0, unreachable: 0, error: 0 };
   const histogram = new Array<number>(ROUND_HISTOGRAM_MS.length + 1).fill(0);
   const rtts: number[] = [];
   for (const r of results) {
     statuses[r.status]++;
-    if (r.status !== 'open' || r.rttMs === undefined) continue;
-    rtts.push(r.rttMs);
-    let bucket = ROUND_HISTOGRAM_MS.findIndex((bound) => r.rttMs! <= bound);
-    if (bucket < 0) bucket = ROUND_HISTOGRAM_MS.length;
-    histogram[bucket]++;
+    const rtt = r.rttMs;
+    if (r.status !== 'open' || rtt === undefined) continue;
+    rtts.push(rtt);
+    histogram[histogramBucket(rtt)]++;
   }
   const sent = results.length;
   const stats: RoundStats = {
@@ -56,7 +62,7 @@ export function summarizeRound(results: readonly CheckResult[], repliesSeen?: nu
   };
   if (repliesSeen !== undefined) stats.duplicates = Math.max(0, repliesSeen - statuses.open - statuses.closed);
   if (rtts.length > 0) {
-    rtts.sort((a, b) => a - b);
+    if (rtts.length > 1) rtts.sort((a, b) => a - b);
     const mid = rtts.length >> 1;
     stats.rttMs = {
       min: rtts[0],

@@ -249,3 +249,25 @@ test('a closed checker turns rounds into errors, not crashes', async (t) => {
   t.is(rounds[0].results[0].code, 'ERR_SHAKER_CLOSED');
   t.deepEqual(changes.map((c) => c.to), ['down']);
 });
+
+test('status() counts each target\'s probes by outcome, as the check events reported them; results name the probe as written', async (t) => {
+  const { checks, monitor } = await observe(
+    { targets: ['198.18.0.2:80', '[2001:2::2]:443'], defaults: { ...FAST, burst: 2, rise: 1, fall: 1 } },
+    { '198.18.0.2:80': '+-+-+-+-+-+-', '[2001:2::2]:443': '--++--++--++' },
+    roundsOf(8),
+  );
+  const counted = new Map<string, Record<string, number>>();
+  for (const c of checks) {
+    const tally = counted.get(c.target) ?? {};
+    tally[c.result.status] = (tally[c.result.status] ?? 0) + 1;
+    counted.set(c.target, tally);
+    // Addresses go to the batch parsed once; the result still carries the probe's text.
+    t.is(c.result.target, c.probe);
+  }
+  for (const s of monitor.status()) {
+    const expected = { open: 0, closed: 0, timeout: 0, unreachable: 0, error: 0, ...counted.get(s.target) };
+    t.deepEqual(s.checks, expected, s.target);
+    t.true(s.checks.open > 0 && s.checks.closed > 0, `${s.target} saw both outcomes`);
+  }
+  t.deepEqual(monitor.status().map((s) => s.probe), ['198.18.0.2:80', '[2001:2::2]:443']);
+});

@@ -62,7 +62,7 @@ if (mode === 'deliver') {
   await until(() => transport.stats().packetsSent >= 2 * rounds + PINGPONG_BURST);
   const afterBurst = transport.stats();
   // The same two-packet hand-overs with the transport busy (the engine has many checks in
-  // flight): none is sent on this thread, whether the sender thread sleeps or not.
+  // flight): only those right after the pause are sent on this thread.
   await sleep(300);
   transport.busy = true;
   const sent = 2 * rounds + PINGPONG_BURST;

@@ -64,10 +64,15 @@ privilegedTest('back-to-back hand-overs of a few packets are sent inline and nev
   t.is(out.afterBurst.packetsSent, pingPong + PINGPONG_BURST);
   t.true(out.afterBurst.sentInline < pingPong + PINGPONG_BURST, `the burst went through the sender thread (sent inline: ${out.afterBurst.sentInline})`);
   t.true(out.afterBurst.wakeups >= 1, 'the burst woke the sender thread');
-  // Busy (many checks in flight): every packet goes through the thread, none inline.
+  // Busy (many checks in flight): the hand-overs right after a pause (the first one follows a
+  // 300 ms sleep) are still sent here, as a monitor's window of rounds is; the ones after it,
+  // back to back, go through the thread. 500 hand-overs of two packets, each sent through the
+  // target's whole stack on this thread when inline, take well over the 1 ms that follows a pause.
   t.is(out.afterBusy.packetsSent, pingPong + PINGPONG_BURST + 2 * PINGPONG);
-  t.is(out.afterBusy.sentInline, out.afterBurst.sentInline, 'nothing sent inline while busy');
-  t.true(out.afterBusy.wakeups > out.afterBurst.wakeups, 'the sleeping thread was woken instead');
+  const busyInline = out.afterBusy.sentInline - out.afterBurst.sentInline;
+  t.true(busyInline >= 2, 'the first busy hand-over, right after a pause, was sent inline');
+  t.true(busyInline < 2 * PINGPONG, `busy hand-overs after the pause went through the thread (sent inline: ${busyInline})`);
+  t.true(out.afterBusy.wakeups > out.afterBurst.wakeups, 'the sleeping thread was woken for them');
   t.deepEqual(out.failures, []);
 });
 
