@@ -32,7 +32,17 @@ export class MonitorMetrics {
 
   constructor(monitor: Monitor, checker: Checker = monitor.checker) {
     const registers = [this.registry];
-    const up = new Gauge({ name: 'tcp_shaker_up', help: 'Whether the target is UP (1) or DOWN (0), after rise/fall', labelNames: ['target'], registers });
+    // Like the counter below, the gauges of the current state are read at scrape time.
+    new Gauge({
+      name: 'tcp_shaker_up',
+      help: 'Whether the target is UP (1) or DOWN (0), after rise/fall',
+      labelNames: ['target'],
+      registers,
+      collect() {
+        this.reset();
+        for (const target of monitor.status()) if (target.status !== 'unknown') this.set({ target: target.target }, target.status === 'up' ? 1 : 0);
+      },
+    });
     // Read from the monitor's per-target tallies at scrape time, not counted per probe: a label
     // lookup (prom-client hashes the label set) per probe is a cost a 1000-target monitor pays
     // a thousand times a second, and a scrape comes every few seconds.
@@ -56,7 +66,16 @@ export class MonitorMetrics {
       registers,
     });
     const changes = new Counter({ name: 'tcp_shaker_state_changes_total', help: 'State changes, by new state', labelNames: ['target', 'to'], registers });
-    const loss = new Gauge({ name: 'tcp_shaker_burst_loss_ratio', help: 'Share of the last round\'s probes that were not open', labelNames: ['target'], registers });
+    new Gauge({
+      name: 'tcp_shaker_burst_loss_ratio',
+      help: 'Share of the last round\'s probes that were not open',
+      labelNames: ['target'],
+      registers,
+      collect() {
+        this.reset();
+        for (const target of monitor.status()) if (target.lastRound) this.set({ target: target.target }, target.lastRound.lossRatio);
+      },
+    });
     const duplicates = new Counter({
       name: 'tcp_shaker_duplicate_replies_total',
       help: 'Answers beyond one per answered probe (raw strategy only)',
@@ -68,8 +87,6 @@ export class MonitorMetrics {
       for (const result of round.results) {
         if (result.status === 'open' && result.rttMs !== undefined) duration.observe({ target: round.target }, result.rttMs / 1000);
       }
-      if (round.status !== 'unknown') up.set({ target: round.target }, round.status === 'up' ? 1 : 0);
-      loss.set({ target: round.target }, round.lossRatio);
       if (round.duplicates !== undefined) duplicates.inc({ target: round.target }, round.duplicates);
     });
     monitor.on('change', ({ target, to }) => changes.inc({ target, to }));
