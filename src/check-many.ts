@@ -322,8 +322,16 @@ export class CheckBatch implements AsyncIterableIterator<BatchResult> {
           }
         }
         if (this.asyncSource) {
-          this.pull();
-          break;
+          // What the source already holds comes without a promise (its nextReady()); only when
+          // it has nothing ready is it asked, and waited for.
+          const ready = this.pulling ? undefined : this.readyItem();
+          if (ready === undefined) {
+            this.pull();
+            break;
+          }
+          started++;
+          this.start(ready);
+          continue;
         }
         const item = this.drawn!.item;
         this.drawn = undefined;
@@ -334,6 +342,23 @@ export class CheckBatch implements AsyncIterableIterator<BatchResult> {
       this.filling = false;
     }
     this.wake();
+  }
+
+  /**
+   * The async source's next item if it holds one now: its `nextReady()`, when it has one (the
+   * batch's own convention, so a CheckBatch's results can feed another batch; the monitor's due
+   * checks have one). Undefined when it has none or nothing ready.
+   */
+  private readyItem(): CheckManyItem | undefined {
+    const source = this.targets as { nextReady?: () => CheckManyItem | undefined };
+    if (typeof source.nextReady !== 'function') return undefined;
+    try {
+      return source.nextReady();
+    } catch (error) {
+      this.failure ??= { error };
+      this.stop();
+      return undefined;
+    }
   }
 
   /**

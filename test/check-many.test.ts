@@ -249,6 +249,68 @@ test('an async source: items start as they arrive, tags come back, per-item time
   await checker.close();
 });
 
+test('an async source with nextReady(): what it holds starts without next(), in order; next() only when it has nothing', async (t) => {
+  const { checker, strategy } = await callbackChecker();
+  // A queue fed from outside, like the monitor's due checks.
+  const queue: string[] = [];
+  let waiter: ((r: IteratorResult<string>) => void) | undefined;
+  let nextCalls = 0;
+  let ended = false;
+  const source = {
+    next(): Promise<IteratorResult<string>> {
+      nextCalls++;
+      if (queue.length > 0) return Promise.resolve({ value: queue.shift()!, done: false });
+      if (ended) return Promise.resolve({ value: undefined, done: true });
+      return new Promise<IteratorResult<string>>((resolve) => (waiter = resolve));
+    },
+    nextReady: (): string | undefined => queue.shift(),
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+  const push = (...items: string[]): void => {
+    for (const item of items) {
+      const w = waiter;
+      waiter = undefined;
+      if (w) w({ value: item, done: false });
+      else queue.push(item);
+    }
+  };
+  const pulled = collect(checker.checkMany(source, { concurrency: 100 }));
+  await tick();
+  t.is(nextCalls, 1, 'nothing ready: asked once, and waiting');
+  // The first goes to the waiting next(); the other 49 are taken as ready when it starts.
+  push(...targets(50));
+  for (let i = 0; i < 3; i++) await tick();
+  t.is(strategy.submitted, 50);
+  t.is(nextCalls, 2, 'one next() for the burst (the one waiting), then one more once it was drained');
+  t.deepEqual([...strategy.pending].map((p) => `${p.target.ip}:${p.target.port}`), [...targets(50)], 'started in the order pushed');
+  strategy.answerAll();
+  ended = true;
+  waiter?.({ value: undefined, done: true });
+  const results = await pulled;
+  t.is(results.length, 50);
+  await checker.close();
+});
+
+test('a nextReady() that throws ends the batch with its error, as a throwing next() does', async (t) => {
+  const { checker } = await callbackChecker();
+  const boom = new Error('source broke');
+  let calls = 0;
+  const source = {
+    next: (): Promise<IteratorResult<string>> => Promise.resolve({ value: '198.18.0.1:80', done: false }),
+    nextReady: (): string | undefined => {
+      if (++calls > 2) throw boom;
+      return `198.18.0.${calls}:80`;
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+  await t.throwsAsync(collect(checker.checkMany(source, { concurrency: 10 })), { is: boom });
+  await checker.close();
+});
+
 test('AddressTarget items: handed to submit() as they are (bytes included), results as for their text', async (t) => {
   const first = new AddressTarget(Uint8Array.of(198, 18, 0, 1), 80);
   const second = new AddressTarget(Uint8Array.from(parseAddress('2001:2::3')!), 82);

@@ -162,16 +162,21 @@ class DueChecks implements AsyncIterableIterator<CheckManyTarget> {
   }
 
   next(): Promise<IteratorResult<CheckManyTarget>> {
-    if (this.head < this.items.length) {
-      const value = this.items[this.head++];
-      if (this.head === this.items.length) {
-        this.items = [];
-        this.head = 0;
-      }
-      return Promise.resolve({ value, done: false });
-    }
+    const value = this.nextReady();
+    if (value !== undefined) return Promise.resolve({ value, done: false });
     if (this.closed) return Promise.resolve({ value: undefined, done: true });
     return new Promise((resolve) => (this.waiter = resolve));
+  }
+
+  /** A queued item without a promise (checkMany takes a window's rounds this way), else undefined. */
+  nextReady(): CheckManyTarget | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const value = this.items[this.head++];
+    if (this.head === this.items.length) {
+      this.items = [];
+      this.head = 0;
+    }
+    return value;
   }
 
   return(): Promise<IteratorResult<CheckManyTarget>> {
@@ -371,7 +376,13 @@ export class Monitor extends EventEmitter<MonitorEvents> {
   /** Takes the batch's results as they come and closes each round with its last check. */
   private async consume(batch: CheckBatch): Promise<void> {
     try {
-      for await (const result of batch) this.onResult(result);
+      // Each awaited result, then those already waiting behind it (one capture batch settles
+      // many): a promise and a resumption of this function per burst, not per check.
+      for await (const first of batch) {
+        let result: BatchResult | undefined = first;
+        do this.onResult(result);
+        while ((result = batch.nextReady()) !== undefined);
+      }
     } catch (error) {
       // The abort of stop() ends the batch this way; anything else is a bug to surface.
       if (!this.aborter.signal.aborted) {
