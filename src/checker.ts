@@ -241,7 +241,11 @@ export class Checker implements AsyncDisposable {
       // callback for the whole check (at -c 20000 what lives that long is promoted, and GC'd late).
       return new Promise<CheckResult>((resolve) => {
         try {
-          strategy.submit!(probeTarget, { deadline: performance.now() + timeout, retries }, settleCheck(resolve, target.text, ip, target.port, name));
+          const options = { deadline: performance.now() + timeout, retries };
+          const callback = settleCheck(resolve, target.text, ip, target.port, name);
+          // By handle where the strategy has one: submit() makes a canceller closure per check.
+          if (strategy.submitHandle !== undefined) strategy.submitHandle(probeTarget, options, callback);
+          else strategy.submit!(probeTarget, options, callback);
         } catch (error) {
           resolve(toResult(target, ip, name, localFailure(error)));
         }
