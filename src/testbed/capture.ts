@@ -22,9 +22,10 @@ export interface CaptureResult {
 /** tcpdump's argv. Immediate mode hands each packet over at once (no 1 s ring-buffer wait),
  *  -U writes it out at once, and `-Z root` stops tcpdump from dropping privileges before it
  *  opens the output file. */
-export function tcpdumpArgv(options: { iface: string; file: string; filter?: string; snapLen?: number; linkType?: string }): string[] {
+export function tcpdumpArgv(options: { iface: string; file: string; filter?: string; snapLen?: number; linkType?: string; bufferKiB?: number }): string[] {
   const argv = ['tcpdump', '-i', options.iface, '-nn', '-U', '--immediate-mode', '-Z', 'root'];
   argv.push('-s', String(options.snapLen ?? 0), '-w', options.file);
+  if (options.bufferKiB !== undefined) argv.push('-B', String(Math.max(1, Math.floor(options.bufferKiB))));
   if (options.linkType) argv.push('-y', options.linkType);
   if (options.filter) argv.push(options.filter);
   return argv;

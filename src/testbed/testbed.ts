@@ -92,6 +92,12 @@ export interface CaptureOptions {
   linkType?: string;
   /** Default 0, i.e. whole packets. */
   snapLen?: number;
+  /**
+   * tcpdump's kernel buffer (`-B`, KiB); default tcpdump's (2 MiB). Bursts of hundreds of
+   * packets within a millisecond (a monitor's window of rounds) overflow the default: give
+   * more, and a short snapLen, where a test counts every packet.
+   */
+  bufferKiB?: number;
 }
 
 export interface ExecNodeOptions extends RunOptions {
@@ -430,7 +436,7 @@ export class Testbed {
     if (!commandExists('tcpdump')) throw missingTool('tcpdump');
     const end = options.ns === 'client' ? this.client : this.server;
     const file = options.file ?? path.join(this.temporaryDirectory(), `capture-${++this.captureCount}.pcap`);
-    const argv = tcpdumpArgv({ iface: options.iface ?? end.iface, file, filter: options.filter, snapLen: options.snapLen, linkType: options.linkType });
+    const argv = tcpdumpArgv({ iface: options.iface ?? end.iface, file, filter: options.filter, snapLen: options.snapLen, linkType: options.linkType, bufferKiB: options.bufferKiB });
     return Capture.start(this.spawn(end.name, argv, ['ignore', 'ignore', 'pipe']), file);
   }
 

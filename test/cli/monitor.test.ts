@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { privilegedTest, withTestbed } from '../helpers/testbed.js';
 import { clientTables, killShim, RunningCli } from './cli-runner.js';
+import { tcpSegments } from '../integration/harness.js';
 
 function changes(stdout: string): string[] {
   return stdout
@@ -14,6 +15,14 @@ function changes(stdout: string): string[] {
     .map((line) => JSON.parse(line) as { event: string; target: string; from: string; to: string; consecutive: number; needed: number; lastStatus: string })
     .filter((e) => e.event === 'change')
     .map((e) => `${e.target} ${e.from}->${e.to} ${e.consecutive}/${e.needed} ${e.lastStatus}`);
+}
+
+/** `>S <S. >R` (client SYN, server SYN-ACK, client RST) repeated, then at most an unfinished `>S` or `>S <S.`. */
+function halfOpenTriples(flags: readonly string[]): boolean {
+  let i = 0;
+  while (i + 3 <= flags.length && flags[i] === '>S' && flags[i + 1] === '<S.' && flags[i + 2] === '>R') i += 3;
+  const tail = flags.slice(i).join(' ');
+  return tail === '' || tail === '>S' || tail === '>S <S.';
 }
 
 const change = (target: string, from: string, to: string): RegExp =>
@@ -130,4 +139,51 @@ privilegedTest('monitor: the nft shim lost mid-run is one line in the log, and m
   t.true(at > 0);
   t.notRegex(run.stdout, /UP -> DOWN/, 'the target stayed up');
   t.deepEqual(clientTables(tb), [], 'the table went with nft');
+});
+
+privilegedTest('monitor of a /24 (254 targets) at 5 rounds a second: all UP, only open verdicts, SYN, SYN-ACK, RST on every tuple, nothing accepted', async (t) => {
+  // The monitor's batching at scale, through the real engine: rounds due together start in one
+  // wake-up and their packets leave together (sent on the event loop right after the pause), the
+  // batch takes the due checks and hands back results without a promise each.
+  const tb = await withTestbed(t, { localPrefixes: ['198.19.1.0/24'] });
+  const server = await tb.startServer({ port: 80, family: 4 });
+  // Headers only, and a deep buffer: a window of rounds is ~750 packets within a millisecond.
+  const capture = await tb.capture({ filter: 'tcp port 80', snapLen: 128, bufferKiB: 32_768 });
+  const run = RunningCli.start(tb, ['monitor', '--json', '--inter', '200', '--rise', '2', '-t', '2000', '--metrics', '127.0.0.1:9464', '198.19.1.0/24:80']);
+  t.teardown(() => run.child.kill('SIGKILL'));
+  const deadline = performance.now() + 60_000;
+  const ups = (): number => changes(run.stdout).filter((c) => c.includes(' UNKNOWN->UP ')).length;
+  while (ups() < 254 && performance.now() < deadline && run.child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+  t.is(ups(), 254, 'every target went UP');
+  // A few more rounds each, then what Prometheus would read.
+  await new Promise((r) => setTimeout(r, 1000));
+  const scrape = await tb.exec('client', [process.execPath, '-e', "fetch('http://127.0.0.1:9464/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))"]);
+  const counts = [...scrape.stdout.matchAll(/^tcp_shaker_checks_total\{target="([^"]+)",status="(\w+)"\} (\d+)$/gm)];
+  t.deepEqual([...new Set(counts.map((m) => m[2]))], ['open'], 'every probe of an open target was open');
+  t.is(counts.length, 254, 'one series per target');
+  t.true(counts.every((m) => Number(m[3]) >= 2), 'each target was checked at least twice (rise 2)');
+  t.is(changes(run.stdout).length, 254, 'no other state change');
+  const records = await capture.stop();
+  t.is(records.stats.droppedByKernel, 0, 'the capture missed nothing');
+  run.child.kill('SIGINT');
+  t.is(await run.exited, 0, run.stderr);
+  t.regex(run.stderr, /Stopped by SIGINT after \S+: 254 UP, 0 DOWN, 0 UNKNOWN/);
+  t.is(await server.acceptCount(), 0, 'the server application accepted nothing');
+
+  // On the wire, per 4-tuple: SYN, SYN-ACK, RST, again and again (a tuple is reused once its
+  // check was answered and reset), with at most the check in flight when the capture stopped
+  // left unfinished. The client never acknowledges anything.
+  const segments = tcpSegments(records.file);
+  const byTuple = new Map<string, string[]>();
+  for (const s of segments) {
+    const client = s.dstPort === 80 ? `${s.src}:${s.srcPort}` : `${s.dst}:${s.dstPort}`;
+    const serverIp = s.dstPort === 80 ? s.dst : s.src;
+    const key = `${client} ${serverIp}`;
+    byTuple.set(key, [...(byTuple.get(key) ?? []), s.dstPort === 80 ? `>${s.flags}` : `<${s.flags}`]);
+  }
+  const servers = new Set([...byTuple.keys()].map((k) => k.split(' ')[1]));
+  t.is(servers.size, 254, 'every target was probed');
+  const bad = [...byTuple].filter(([, flags]) => !halfOpenTriples(flags));
+  t.deepEqual(bad.slice(0, 5), [], 'SYN, SYN-ACK, RST on every tuple');
+  t.false(segments.some((s) => s.dstPort === 80 && s.flags.includes('.')), 'the client never sent an ACK');
 });
