@@ -22,8 +22,9 @@ interface Stats {
 
 privilegedTest('every packet reaches the wire once: a lone one sent inline, a burst through the sender thread', async (t) => {
   const tb = await withTestbed(t);
-  // Headers only: a burst of 3000 frames must fit tcpdump's buffer.
-  const capture = await tb.capture({ filter: `tcp dst port ${PORT} and tcp[tcpflags] & tcp-syn != 0`, snapLen: 96 });
+  // Headers only, and a buffer for all of them: a burst of 3000 frames must fit tcpdump's
+  // buffer even if tcpdump gets no CPU while it arrives.
+  const capture = await tb.capture({ filter: `tcp dst port ${PORT} and tcp[tcpflags] & tcp-syn != 0`, snapLen: 96, bufferKiB: 16_384 });
   const run = await tb.execNode(CHILD, ['deliver', String(PORT)], { timeoutMs: 20_000 });
   t.is(run.code, 0, run.stderr);
   const out = JSON.parse(run.stdout.trim().split('\n').pop()!) as { afterOne: Stats; afterBurst: Stats; failures: unknown[] };
