@@ -88,7 +88,7 @@ export class Checker implements AsyncDisposable {
   private rejectReady!: (error: unknown) => void;
   private readonly options: Required<Pick<CheckerOptions, 'timeout' | 'retries' | 'family'>> & CheckerOptions;
   /** The last target check() parsed, and its address literal normalized ('' for a name). */
-  private lastParsed: { text: string; target: Target; ip: string } | undefined;
+  private lastParsed: { text: string; target: Target; ip: string; probe: ProbeTarget | undefined } | undefined;
 
   constructor(options: CheckerOptions = {}) {
     this.options = {
@@ -227,29 +227,35 @@ export class Checker implements AsyncDisposable {
     const last = this.lastParsed;
     if (last !== undefined && last.text === addr) return last.target;
     const target = parseTarget(addr);
-    this.lastParsed = { text: addr, target, ip: target.literal !== 0 ? normalizeIp(target.host) : '' };
+    const ip = target.literal !== 0 ? normalizeIp(target.host) : '';
+    this.lastParsed = { text: addr, target, ip, probe: target.literal !== 0 ? { ip, family: target.literal as Family, port: target.port } : undefined };
     return target;
   }
 
   /** check() of an address literal through Strategy.submit(): no async function, no probe() promise. */
   private submitLiteral(strategy: Strategy, target: Target, timeout: number, retries: number, signal: AbortSignal | undefined): Promise<CheckResult> {
-    const ip = this.lastParsed?.target === target ? this.lastParsed.ip : normalizeIp(target.host);
+    // The parsed target's own ProbeTarget, shared by every check of it (the engine never writes it).
+    const cached = this.lastParsed?.target === target ? this.lastParsed : undefined;
+    const ip = cached ? cached.ip : normalizeIp(target.host);
     const name = strategy.name;
-    const probeTarget: ProbeTarget = { ip, family: target.literal as Family, port: target.port };
+    const probeTarget: ProbeTarget = cached?.probe ?? { ip, family: target.literal as Family, port: target.port };
     if (signal === undefined) {
       // Nothing can cancel it: the canceller is dropped at once rather than kept alive with the
       // callback for the whole check (at -c 20000 what lives that long is promoted, and GC'd late).
-      return new Promise<CheckResult>((resolve) => {
-        try {
-          const options = { deadline: performance.now() + timeout, retries };
-          const callback = settleCheck(resolve, target.text, ip, target.port, name);
-          // By handle where the strategy has one: submit() makes a canceller closure per check.
-          if (strategy.submitHandle !== undefined) strategy.submitHandle(probeTarget, options, callback);
-          else strategy.submit!(probeTarget, options, callback);
-        } catch (error) {
-          resolve(toResult(target, ip, name, localFailure(error)));
-        }
-      });
+      // The promise's executor is one function for all checks (no closure per check).
+      const promise = new Promise<CheckResult>(takeResolve);
+      const resolve = takenResolve!;
+      takenResolve = undefined;
+      try {
+        const options = { deadline: performance.now() + timeout, retries };
+        const callback = settleCheck(resolve, target.text, ip, target.port, name);
+        // By handle where the strategy has one: submit() makes a canceller closure per check.
+        if (strategy.submitHandle !== undefined) strategy.submitHandle(probeTarget, options, callback);
+        else strategy.submit!(probeTarget, options, callback);
+      } catch (error) {
+        resolve(toResult(target, ip, name, localFailure(error)));
+      }
+      return promise;
     }
     return new Promise<CheckResult>((resolve, reject) => {
       let settled = false;
@@ -434,6 +440,13 @@ export function defaultChecker(options?: CheckerOptions): Promise<Checker> {
     );
   }
   return sharedChecker;
+}
+
+/** The resolve function of the promise just made with takeResolve (read once, then cleared). */
+let takenResolve: ((result: CheckResult) => void) | undefined;
+/** A promise executor shared by every check: it hands its resolve out through takenResolve. */
+function takeResolve(resolve: (result: CheckResult) => void): void {
+  takenResolve = resolve;
 }
 
 /**
