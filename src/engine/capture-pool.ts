@@ -57,6 +57,8 @@ export class CapturePool {
     // libpcap cuts its ring into snaplen-sized frames: at the capture's 512-byte snap length
     // (about 600 bytes a frame) 64 MiB hold some 110k replies before the kernel drops any.
     private readonly bufferSize = DEFAULT_RING_BYTES,
+    /** The clock idle periods are measured on (tests give their own). */
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
   /**
@@ -81,7 +83,7 @@ export class CapturePool {
     if (!entry || entry.users === 0) return;
     entry.users--;
     if (entry.users > 0 || this.closed) return;
-    entry.idleSince = performance.now();
+    entry.idleSince = this.now();
     if (!entry.idleTimer) this.armIdle(entry, this.idleMs);
   }
 
@@ -90,7 +92,7 @@ export class CapturePool {
     entry.idleTimer = setTimeout(() => {
       entry.idleTimer = undefined;
       if (entry.users > 0 || this.closed) return;
-      const left = entry.idleSince + this.idleMs - performance.now();
+      const left = entry.idleSince + this.idleMs - this.now();
       // A timer may fire up to a millisecond before performance.now() says it is due (libuv
       // starts it from its cached loop time): what is left under 1 ms is due now, not a re-arm.
       if (left >= 1) {

@@ -9,9 +9,9 @@ import { FakeCaptures } from '../helpers/fake-capture.js';
 
 const noFrames: FrameHandler = () => {};
 
-function pool(idleMs = 5) {
+function pool(idleMs = 5, now?: () => number) {
   const captures = new FakeCaptures();
-  return { captures, pool: new CapturePool(captures.open, 'tcp', noFrames, idleMs, 1234) };
+  return { captures, pool: new CapturePool(captures.open, 'tcp', noFrames, idleMs, 1234, now) };
 }
 
 async function until(check: () => boolean, limitMs = 5000): Promise<boolean> {
@@ -75,15 +75,21 @@ test('a trickle of checks arms the idle timer once per idle period, not once per
 });
 
 test('a release during the idle period restarts it: the timer re-arms instead of closing', async (t) => {
-  const { captures, pool: p } = pool(30);
+  // The pool's clock is the test's: when the first timer fires (for real, 30 ms on), the clock
+  // says the restarted period is only a third over, however late the timer fired. (Against the
+  // real clock, a loop stalled 20 ms fired it after the restarted period and one timer was right.)
+  let clock = 0;
+  const { captures, pool: p } = pool(30, () => clock);
   const id = p.acquire('eth0');
   p.release(id);
-  await sleep(10);
+  clock = 10;
   p.release(p.acquire('eth0'));
-  t.true(await until(() => captures.opened.at(-1)!.closed), 'closed in the end');
-  // Two timers however the sleeps fell: the first re-armed for the rest of the restarted period,
-  // or (on a stalled machine) closed the capture before the second check reopened it.
+  t.true(await until(() => p.idleTimersArmed === 2), 'the first timer re-armed for the rest of the restarted period');
+  t.false(captures.opened[0].closed, 'not closed: the restarted period is not over');
+  clock = 100;
+  t.true(await until(() => captures.opened[0].closed), 'closed once it is');
   t.is(p.idleTimersArmed, 2);
+  t.is(captures.opened.length, 1);
   p.closeAll();
 });
 
