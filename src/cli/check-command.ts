@@ -11,7 +11,7 @@ import { PcapRecorder } from './pcap-recorder.js';
 import { checkerOptions, checkFamilies, checkInterface, checkSource, effectiveFamily, loadSpecs, needsRaw, resolveNames } from './prepare.js';
 import { ProgressBar } from './progress.js';
 import { Summary } from './summary.js';
-import { countShard, countTargets, expandSpecsItems, type SweepOrder, type TargetSpec } from './target-spec.js';
+import { countShard, countTargets, expandSpecItems, expandSpecsItems, type SweepOrder, type TargetSpec } from './target-spec.js';
 import type { AddressTarget } from '../core/target.js';
 import { UsageError } from './usage-error.js';
 import { onStopSignals, startChecker } from './lifecycle.js';
@@ -26,6 +26,22 @@ export const EXIT_FAILED = 1;
  */
 function* jobs(specs: readonly TargetSpec[], requests: number, order: SweepOrder | undefined): Generator<AddressTarget | string> {
   for (const target of expandSpecsItems(specs, order)) for (let i = 0; i < requests; i++) yield target;
+}
+
+/** Specs whose first target checker.prepare() gets ready: a file of thousands of lines is not read ahead. */
+const PREPARED_SPECS = 16;
+
+/**
+ * The first address of each of the first specs: their routes and captures usually serve all the
+ * rest. Texts (host names, addresses parseTarget refuses) are left to their checks.
+ */
+function firstTargets(specs: readonly TargetSpec[]): AddressTarget[] {
+  const out: AddressTarget[] = [];
+  for (const spec of specs.slice(0, PREPARED_SPECS)) {
+    const first = expandSpecItems(spec).next();
+    if (!first.done && typeof first.value !== 'string') out.push(first.value);
+  }
+  return out;
 }
 
 /** --seed/--shard as an expansion order; undefined keeps address order. */
@@ -79,6 +95,11 @@ export async function runChecks(options: CliOptions): Promise<number> {
       if (recorder && options.pcap) fs.rmSync(options.pcap, { force: true });
     });
     const choice = checker.strategy!;
+    // Routes looked up and captures opened now, not by the first checks: start-up, outside the
+    // run's clock (the rate a sweep reports), like the checker's own start.
+    await checker.prepare(firstTargets(specs));
+    // process.stdout is made on first use, a few milliseconds: before the clock too.
+    const json = options.json ? new JsonLinesWriter(process.stdout) : undefined;
     const summary = new Summary(planned);
     log.write(
       `Checking ${describeTargets(specs, count)} with the following configurations:\n` +
@@ -97,7 +118,6 @@ export async function runChecks(options: CliOptions): Promise<number> {
       signal: aborter.signal,
       evidence: options.json || options.verbose,
     });
-    const json = options.json ? new JsonLinesWriter(process.stdout) : undefined;
     try {
       // Each awaited result, then those already waiting behind it (nextReady): one promise
       // and one resumption of this loop per burst of replies, not per check.
