@@ -20,14 +20,6 @@ import { ringBytesFor } from '../engine/capture-pool.js';
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 
-/**
- * Each target `requests` times in a row, lazily; IP literals as AddressTargets, so checkMany
- * and the engine take them without parsing a text per check.
- */
-function* jobs(specs: readonly TargetSpec[], requests: number, order: SweepOrder | undefined): Generator<AddressTarget | string> {
-  for (const target of expandSpecsItems(specs, order)) for (let i = 0; i < requests; i++) yield target;
-}
-
 /** Specs whose first target checker.prepare() gets ready: a file of thousands of lines is not read ahead. */
 const PREPARED_SPECS = 16;
 
@@ -112,7 +104,9 @@ export async function runChecks(options: CliOptions): Promise<number> {
     }
     // One batch: no promise or abort listener per check, results in completion order, and a
     // full stdout pauses the batch (its backpressure) instead of queueing lines in memory.
-    const results = checker.checkMany(jobs(specs, options.requests, sweepOrder(options)), {
+    // Each target -n times in a row, lazily; IP literals as AddressTargets, so checkMany and the
+    // engine take them without parsing a text per check.
+    const results = checker.checkMany(expandSpecsItems(specs, sweepOrder(options), options.requests), {
       concurrency: options.concurrency,
       ...(options.rate !== undefined ? { rate: options.rate } : {}),
       signal: aborter.signal,
