@@ -13,7 +13,7 @@ import {
   StateError,
   TimeoutError,
 } from './core/errors.js';
-import { destinationProblem, parseTarget, type Target } from './core/target.js';
+import { AddressTarget, destinationProblem, parseTarget, type Target } from './core/target.js';
 import { unwatchAbort, watchAbort } from './core/abort-watch.js';
 import { timerDelay } from './core/timer-delay.js';
 import type { CheckStatus, Family, ProbeEvidence, ProbeOutcome, ProbeTarget, Strategy, StrategyName } from './core/types.js';
@@ -342,6 +342,31 @@ export class Checker implements AsyncDisposable {
     if (addresses.length === 1) return probeOne(addresses[0]);
     const results = await Promise.all(addresses.map(probeOne));
     return results.reduce((best, r) => (RANK[r.status] < RANK[best.status] ? r : best));
+  }
+
+  /**
+   * Gets ready for checks to these targets without checking them: where the strategy can (the
+   * raw engine), their routes are looked up and their captures opened now, so the first checks
+   * do not pay for it (tcp-checker calls this before its clock starts). Host names are left out
+   * (they are resolved per check), and so are addresses of a family the checker does not use.
+   * Rejects for a target that does not parse; what fails in the engine is left for the checks.
+   */
+  async prepare(targets: Iterable<string | AddressTarget>): Promise<void> {
+    const strategy = this.requireStrategy();
+    const probeTargets: ProbeTarget[] = [];
+    const family = this.options.family;
+    for (const item of targets) {
+      let target: ProbeTarget;
+      if (item instanceof AddressTarget) target = item;
+      else {
+        const parsed = parseTarget(item);
+        if (parsed.literal === 0) continue;
+        target = { ip: normalizeIp(parsed.host), family: parsed.literal, port: parsed.port };
+      }
+      if (typeof family === 'number' && target.family !== family) continue;
+      probeTargets.push(target);
+    }
+    if (probeTargets.length > 0) await strategy.prepare?.(probeTargets);
   }
 
   /**

@@ -15,6 +15,7 @@ import {
 } from '../src/core/errors.js';
 import type { ProbeOptions, ProbeOutcome, ProbeTarget, Strategy } from '../src/core/types.js';
 import { abortWatcherCount } from '../src/core/abort-watch.js';
+import { AddressTarget } from '../src/core/target.js';
 
 type Respond = (target: ProbeTarget, options: ProbeOptions) => ProbeOutcome | Promise<ProbeOutcome>;
 
@@ -174,6 +175,31 @@ test('after a failed start(), a successful retry makes `ready` resolve', async (
   await checker.start();
   t.true(checker.isReady);
   await t.notThrowsAsync(checker.ready);
+  await checker.close();
+});
+
+test('prepare() hands the address literals to the strategy, normalized, and sends no probe', async (t) => {
+  const fake = new SubmitStrategy();
+  const prepared: ProbeTarget[][] = [];
+  Object.assign(fake, { prepare: async (targets: readonly ProbeTarget[]) => void prepared.push([...targets]) });
+  const checker = new Checker({ strategyFactory: async () => fake, family: 4 });
+  await t.throwsAsync(checker.prepare(['198.18.0.2:80']), { instanceOf: StateError, code: 'ERR_SHAKER_NOT_STARTED' });
+  await checker.start();
+  const address = new AddressTarget(Uint8Array.of(198, 18, 0, 3), 443);
+  // A name is resolved per check, and an IPv6 address is not this checker's family: both left out.
+  await checker.prepare(['198.18.0.2:80', 'example.invalid:80', '[2001:2::2]:80', address]);
+  t.deepEqual(prepared, [[{ ip: '198.18.0.2', family: 4, port: 80 }, address]]);
+  t.is(fake.probes.length, 0);
+  await t.throwsAsync(checker.prepare(['198.18.0.2']), { instanceOf: InvalidArgumentError });
+  await checker.prepare(['example.invalid:80']);
+  t.is(prepared.length, 1, 'nothing to prepare: the strategy is not asked');
+  await checker.close();
+});
+
+test('prepare() is a no-op on a strategy that has nothing to prepare', async (t) => {
+  const { checker, fake } = await started();
+  await t.notThrowsAsync(checker.prepare(['198.18.0.2:80']));
+  t.is(fake.probes.length, 0);
   await checker.close();
 });
 

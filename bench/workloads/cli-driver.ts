@@ -59,8 +59,11 @@ function runCli(args: string[], output: 'devnull' | 'pipe'): Promise<Run> {
   return new Promise((resolve, reject) => {
     const devnull = output === 'devnull' ? fs.openSync('/dev/null', 'w') : undefined;
     // TSHK_BENCH_CLI_PROF=DIR: a V8 CPU profile of each CLI run into DIR (for bench/README.md's budget).
-    const prof = process.env.TSHK_BENCH_CLI_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.TSHK_BENCH_CLI_PROF] : [];
-    const child = spawn(process.execPath, [...prof, CLI, ...args], { stdio: ['ignore', devnull ?? 'pipe', 'pipe'] });
+    // TSHK_BENCH_CLI_PROF_INTERVAL=µs: a finer sampling interval than V8's 1000 µs (a sweep of a /17 lasts a few tenths of a second).
+    const interval = process.env.TSHK_BENCH_CLI_PROF_INTERVAL ? ['--cpu-prof-interval', process.env.TSHK_BENCH_CLI_PROF_INTERVAL] : [];
+    const prof = process.env.TSHK_BENCH_CLI_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.TSHK_BENCH_CLI_PROF, ...interval] : [];
+    const flags = process.env.TSHK_BENCH_CLI_NODE_FLAGS ? process.env.TSHK_BENCH_CLI_NODE_FLAGS.split(' ') : [];
+    const child = spawn(process.execPath, [...flags, ...prof, CLI, ...args], { stdio: ['ignore', devnull ?? 'pipe', 'pipe'] });
     const run: Run = { code: null, stderr: '', lines: 0, statuses: {}, peakRssKb: 0 };
     const timer = setTimeout(() => child.kill('SIGKILL'), spec.timeoutS * 1000);
     // Peak RSS of the child, sampled (its maxRSS is gone once it is reaped).

@@ -11,7 +11,7 @@ import { PcapRecorder } from './pcap-recorder.js';
 import { checkerOptions, checkFamilies, checkInterface, checkSource, effectiveFamily, loadSpecs, needsRaw, resolveNames } from './prepare.js';
 import { ProgressBar } from './progress.js';
 import { Summary } from './summary.js';
-import { countShard, countTargets, expandSpecsItems, type SweepOrder, type TargetSpec } from './target-spec.js';
+import { countShard, countTargets, expandSpecItems, expandSpecsItems, type SweepOrder, type TargetSpec } from './target-spec.js';
 import type { AddressTarget } from '../core/target.js';
 import { UsageError } from './usage-error.js';
 import { onStopSignals, startChecker } from './lifecycle.js';
@@ -20,12 +20,20 @@ import { ringBytesFor } from '../engine/capture-pool.js';
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 
+/** Specs whose first target checker.prepare() gets ready: a file of thousands of lines is not read ahead. */
+const PREPARED_SPECS = 16;
+
 /**
- * Each target `requests` times in a row, lazily; IP literals as AddressTargets, so checkMany
- * and the engine take them without parsing a text per check.
+ * The first address of each of the first specs: their routes and captures usually serve all the
+ * rest. Texts (host names, addresses parseTarget refuses) are left to their checks.
  */
-function* jobs(specs: readonly TargetSpec[], requests: number, order: SweepOrder | undefined): Generator<AddressTarget | string> {
-  for (const target of expandSpecsItems(specs, order)) for (let i = 0; i < requests; i++) yield target;
+function firstTargets(specs: readonly TargetSpec[]): AddressTarget[] {
+  const out: AddressTarget[] = [];
+  for (const spec of specs.slice(0, PREPARED_SPECS)) {
+    const first = expandSpecItems(spec).next();
+    if (!first.done && typeof first.value !== 'string') out.push(first.value);
+  }
+  return out;
 }
 
 /** --seed/--shard as an expansion order; undefined keeps address order. */
@@ -79,6 +87,11 @@ export async function runChecks(options: CliOptions): Promise<number> {
       if (recorder && options.pcap) fs.rmSync(options.pcap, { force: true });
     });
     const choice = checker.strategy!;
+    // Routes looked up and captures opened now, not by the first checks: start-up, outside the
+    // run's clock (the rate a sweep reports), like the checker's own start.
+    await checker.prepare(firstTargets(specs));
+    // process.stdout is made on first use, a few milliseconds: before the clock too.
+    const json = options.json ? new JsonLinesWriter(process.stdout) : undefined;
     const summary = new Summary(planned);
     log.write(
       `Checking ${describeTargets(specs, count)} with the following configurations:\n` +
@@ -91,13 +104,14 @@ export async function runChecks(options: CliOptions): Promise<number> {
     }
     // One batch: no promise or abort listener per check, results in completion order, and a
     // full stdout pauses the batch (its backpressure) instead of queueing lines in memory.
-    const results = checker.checkMany(jobs(specs, options.requests, sweepOrder(options)), {
+    // Each target -n times in a row, lazily; IP literals as AddressTargets, so checkMany and the
+    // engine take them without parsing a text per check.
+    const results = checker.checkMany(expandSpecsItems(specs, sweepOrder(options), options.requests), {
       concurrency: options.concurrency,
       ...(options.rate !== undefined ? { rate: options.rate } : {}),
       signal: aborter.signal,
       evidence: options.json || options.verbose,
     });
-    const json = options.json ? new JsonLinesWriter(process.stdout) : undefined;
     try {
       // Each awaited result, then those already waiting behind it (nextReady): one promise
       // and one resumption of this loop per burst of replies, not per check.

@@ -86,15 +86,22 @@ function evidenceText(evidence: ProbeEvidence): string {
   return `${out}}`;
 }
 
-/** The last target's opening, up to the status: `-n` repeats one target many times in a row. */
-let lastHead = { target: '', ip: '', port: -1, text: '' };
+/**
+ * The last target's opening, up to the status: `-n` repeats one target many times in a row.
+ * Kept in variables, not an object: a sweep changes target on every line.
+ */
+let lastTarget = '';
+let lastIp = '';
+let lastPort = -1;
+let lastHead = '';
 
 function head(result: CheckResult): string {
-  const last = lastHead;
-  if (result.target === last.target && result.ip === last.ip && result.port === last.port) return last.text;
-  const text = `{"target":${str(result.target)},"ip":${str(result.ip)},"port":${num(result.port)},"status":"`;
-  lastHead = { target: result.target, ip: result.ip, port: result.port, text };
-  return text;
+  if (result.target === lastTarget && result.ip === lastIp && result.port === lastPort) return lastHead;
+  lastTarget = result.target;
+  lastIp = result.ip;
+  lastPort = result.port;
+  lastHead = `{"target":${str(result.target)},"ip":${str(result.ip)},"port":${num(result.port)},"status":"`;
+  return lastHead;
 }
 
 /**

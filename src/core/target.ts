@@ -153,7 +153,7 @@ export class AddressTarget {
     if (!(address instanceof Uint8Array) || (address.length !== 4 && address.length !== 16)) {
       throw new InvalidArgumentError(`invalid address: expected 4 or 16 bytes, got ${show(address)}`, 'ERR_SHAKER_INVALID_ADDRESS');
     }
-    let bytes = Uint8Array.from(address);
+    let bytes = new Uint8Array(address);
     if (bytes.length === 16 && isMappedIpv4(bytes)) bytes = bytes.slice(12);
     const ip = formatAddress(bytes);
     const text = bytes.length === 4 ? `${ip}:${port}` : `[${ip}]:${port}`;

@@ -75,6 +75,11 @@ export interface Strategy {
    */
   submitHandle?(target: ProbeTarget, options: ProbeOptions, callback: (outcome: ProbeOutcome) => void): number;
   cancelHandle?(handle: number): void;
+  /**
+   * Optional: looks up routes and opens captures for checks to these targets before they run,
+   * sending nothing; failures are left for the checks to report.
+   */
+  prepare?(targets: readonly ProbeTarget[]): Promise<void>;
   close(): Promise<void>;
   /** Engine counters (probes sent, replies ignored, retries...) for metrics. */
   stats(): Record<string, number>;

@@ -361,6 +361,36 @@ export class RawStrategy implements Strategy {
   }
 
   /**
+   * Gets the engine ready for checks to these targets without sending anything: each one's route
+   * is looked up and the capture it needs is opened now (libpcap and its ring take 10-25 ms),
+   * so the first checks wait for neither. The CLI calls it before its clock starts: a sweep of
+   * a /17 lasts a few tenths of a second, and on the first probe these took a tenth of that.
+   * What fails here (no route, no capture) is not reported: the checks meet it again and say so.
+   */
+  async prepare(targets: readonly ProbeTarget[]): Promise<void> {
+    if (this.closed) throw new StateError('the raw engine is closed', 'ERR_SHAKER_CLOSED');
+    if (!this.started || !this.transport) throw new StateError('the raw engine is not started', 'ERR_SHAKER_NOT_STARTED');
+    for (const target of targets) {
+      const remote = target.address ?? this.targetBytes(target.ip);
+      if (!remote || (remote.length === 4) !== (target.family === 4)) continue;
+      let route: Route;
+      try {
+        route = this.knownRoute(target, remote) ?? (await this.routes.lookup(target.ip, target.family, remote));
+      } catch {
+        continue;
+      }
+      if (this.closed) return;
+      try {
+        // Released at once: the capture stays open for captureIdleMs, long enough for the run
+        // that follows to take it.
+        this.captures!.release(this.captures!.acquire(this.options.interface ?? route.interface));
+      } catch {
+        // The first check to this interface tries again and reports the failure.
+      }
+    }
+  }
+
+  /**
    * The callback form of probe(), for callers that run many checks: no promise per probe inside
    * the engine, and no await when the route to the target is known. `callback` gets exactly one
    * outcome (never for a cancelled probe). Throws for misuse (not started, closed, an address of

@@ -30,6 +30,12 @@ export interface RouteEntry {
   metric: number;
 }
 
+/**
+ * Up to this many IPv4 routes, a lookup also finds the block of addresses sharing its answer (a
+ * scan of every route): a full Internet table (~10^6 routes) would make that scan the cost.
+ */
+const MAX_BLOCK_SCAN = 4096;
+
 /** The tables the kernel's default rules look up, in rule order (priority 0, 32766, 32767). */
 const DEFAULT_RULE_TABLES = ['local', 'main', 'default'];
 
@@ -120,7 +126,9 @@ class PrefixIndex {
       this.lengths.push(entry.prefixLen);
       this.lengths.sort((a, b) => b - a);
     }
-    const key = this.family === 4 ? u32(entry.prefix, 0) : hex(entry.prefix);
+    // `| 0`: a signed 32-bit key is a small integer to V8, where one above 2^31 (most of the
+    // IPv4 space) is a heap number, allocated on every lookup.
+    const key = this.family === 4 ? u32(entry.prefix, 0) | 0 : hex(entry.prefix);
     const known = map.get(key);
     // Same prefix twice (different metrics): the kernel uses the lowest metric.
     if (!known || entry.metric < known.metric) map.set(key, entry);
@@ -132,7 +140,7 @@ class PrefixIndex {
       for (const len of this.lengths) {
         // `>>> 0` after the shift: a mask of 32 bits must stay unsigned; a /0 mask is 0.
         const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
-        const hit = this.byLength.get(len)!.get((a & mask) >>> 0);
+        const hit = this.byLength.get(len)!.get(a & mask);
         if (hit) return hit;
       }
       return undefined;
@@ -161,19 +169,70 @@ export class RouteTable {
     6: new PrefixIndex(6),
   }));
 
+  /** The IPv4 prefixes of every table (as numbers) and their lengths, for blockOf(). */
+  private readonly v4Prefixes: Uint32Array;
+  private readonly v4Lengths: Uint8Array;
+  /** The last IPv4 answer and the block of addresses that share it (mask 0 and block -1: none yet). */
+  private lastMask = 0;
+  private lastBlock = -1;
+  private lastAnswer: RouteEntry | undefined;
+
   constructor(entries: readonly RouteEntry[]) {
+    const v4: RouteEntry[] = [];
     for (const entry of entries) {
       const at = DEFAULT_RULE_TABLES.indexOf(entry.table);
-      if (at >= 0) this.tables[at][entry.family].add(entry);
+      if (at < 0) continue;
+      this.tables[at][entry.family].add(entry);
+      if (entry.family === 4) v4.push(entry);
     }
+    this.v4Prefixes = Uint32Array.from(v4, (e) => u32(e.prefix, 0));
+    this.v4Lengths = Uint8Array.from(v4, (e) => e.prefixLen);
   }
 
   /**
    * The route the kernel would take to `address` (4 or 16 bytes), or undefined when the table
    * alone cannot tell (see the file comment): the caller then asks the kernel.
+   *
+   * A sweep asks for thousands of addresses in a row behind one route: an IPv4 answer comes with
+   * the block around the address whose addresses all get the same one (blockOf), and the next
+   * address inside that block is answered from it, without a lookup.
    */
   match(address: Uint8Array): RouteEntry | undefined {
-    const family: Family = address.length === 4 ? 4 : 6;
+    if (address.length === 4) {
+      const a = u32(address, 0) | 0;
+      if ((a & this.lastMask) === this.lastBlock) return this.lastAnswer;
+      const answer = this.lookup(address, 4);
+      if (this.v4Prefixes.length <= MAX_BLOCK_SCAN) {
+        const len = this.blockOf(a);
+        this.lastMask = len === 0 ? 0 : (0xffffffff << (32 - len)) | 0;
+        this.lastBlock = a & this.lastMask;
+        this.lastAnswer = answer;
+      }
+      return answer;
+    }
+    return this.lookup(address, 6);
+  }
+
+  /**
+   * The length of the largest prefix around IPv4 address `a` inside which every address lies in
+   * exactly the routes `a` lies in (of every table, whatever their type), so it gets the same
+   * answer from match(). A route that holds `a` holds the block if the block is no larger than
+   * the route; a route that does not hold `a` first differs from it at bit clz32(prefix ^ a),
+   * and stays out of the block if the block keeps that bit. The block is as small as the
+   * tightest of these asks: a /17 sweep behind a /16 route with nothing inside it is one block.
+   */
+  private blockOf(a: number): number {
+    let len = 0;
+    const prefixes = this.v4Prefixes;
+    const lengths = this.v4Lengths;
+    for (let i = 0; i < prefixes.length; i++) {
+      const needed = Math.min(lengths[i], Math.clz32(prefixes[i] ^ a) + 1);
+      if (needed > len) len = needed;
+    }
+    return Math.min(len, 32);
+  }
+
+  private lookup(address: Uint8Array, family: Family): RouteEntry | undefined {
     for (const table of this.tables) {
       const hit = table[family].match(address);
       // A `throw` route sends the lookup on to the next table (ip-route(8)).

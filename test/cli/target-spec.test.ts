@@ -175,3 +175,24 @@ test('expandSpecsItems: addresses parseTarget refuses stay text (the broadcast a
   for (const text of texts) t.throws(() => parseTarget(text), { instanceOf: InvalidArgumentError });
   t.is(items.length, 4);
 });
+
+test('expandSpecsItems: repeat gives each target that many times in a row, in order and shuffled', (t) => {
+  const specs = ['198.18.0.0/30:80,443', 'db.example:5432', '[2001:2::1]:22', '255.255.255.254/31:1'].map(parseTargetSpec);
+  for (const order of [undefined, { seed: 7 }]) {
+    const once = [...expandSpecsItems(specs, order)].map((i) => (typeof i === 'string' ? i : i.text));
+    const thrice = [...expandSpecsItems(specs, order, 3)].map((i) => (typeof i === 'string' ? i : i.text));
+    t.deepEqual(thrice, once.flatMap((text) => [text, text, text]));
+  }
+  t.deepEqual([...expandSpecsItems(specs, undefined, 0)], []);
+});
+
+test('expandSpecsItems: every port of an IPv4 host, hosts in address order, each item its own target', (t) => {
+  const items = itemsAgree(t, ['198.18.0.4/31:1,2,3', '198.18.0.9:7'].map(parseTargetSpec));
+  t.deepEqual(
+    items.map((i) => (typeof i === 'string' ? i : i.text)),
+    ['198.18.0.4:1', '198.18.0.4:2', '198.18.0.4:3', '198.18.0.5:1', '198.18.0.5:2', '198.18.0.5:3', '198.18.0.9:7'],
+  );
+  const [a, b] = items as AddressTarget[];
+  t.not(a, b);
+  t.not(a.address, b.address, 'each target owns its bytes');
+});

@@ -104,6 +104,25 @@ privilegedTest('checks in the testbed: summary lines, exit codes, --json', async
   t.regex(json.stderr, /Finished 2\/2 checks/);
 });
 
+privilegedTest('a block the client has no route to: every check answers for itself (nothing fails at start)', async (t) => {
+  const tb = await withTestbed(t);
+  const server4 = tb.address('server', 4);
+  // Routes and captures are prepared from the first target of each -a before the clock: here
+  // the first one has no route, which is left to its checks, and the second -a still runs.
+  const r = await tb.execNode(CLI, ['--json', '-t', '500', '198.18.250.0/30:80', `${server4}:79`]);
+  t.is(r.code, 1, r.stderr);
+  const lines = jsonLines(r.stdout);
+  t.deepEqual(
+    lines.map((l) => [l.target, l.status, l.code]).sort(),
+    [
+      ['198.18.250.1:80', 'unreachable', 'ENETUNREACH'],
+      ['198.18.250.2:80', 'unreachable', 'ENETUNREACH'],
+      [`${server4}:79`, 'closed', 'ECONNREFUSED'],
+    ].sort(),
+  );
+  t.regex(r.stderr, /Finished 3\/3 checks/);
+});
+
 privilegedTest('target expansion: port ranges, CIDR blocks, host names, -f files and stdin', async (t) => {
   const tb = await withTestbed(t, { filter: [81], localPrefixes: ['198.19.0.0/30', '2001:2:0:100::/126'] });
   await tb.startServer({ port: 80 });

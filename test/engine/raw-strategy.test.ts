@@ -600,6 +600,53 @@ test('the capture closes after captureIdleMs without probes and reopens for the 
   t.is((await c).status, 'open');
 });
 
+test('prepare() opens the capture a target needs and sends nothing; the first check finds it open', async (t) => {
+  const r = await rig(t, 4, { captureIdleMs: 60_000 });
+  await r.raw.prepare([{ ip: NET[4].target, family: 4, port: 80 }]);
+  t.is(r.captures.opened.length, 1);
+  t.is(r.captures.live.iface, 'fake0');
+  t.false(r.captures.live.closed, 'held for the idle period, for the checks that follow');
+  t.is(r.transport.sent.length, 0);
+  const pending = probe(r);
+  r.captures.push(synAck(await nthSyn(r)));
+  t.is((await pending).status, 'open');
+  t.is(r.captures.opened.length, 1, 'not opened again');
+});
+
+test('prepare() without interface/source looks the route up: the first check then sends at once', async (t) => {
+  const r = await rig(t, 4, { interface: undefined, source: undefined, captureIdleMs: 60_000 });
+  await r.raw.prepare([{ ip: '127.0.0.2', family: 4, port: 80 }]);
+  t.is(r.captures.opened.length, 1);
+  t.is(r.transport.sent.length, 0);
+  const pending = probe(r, { ip: '127.0.0.2' });
+  t.is(r.transport.syns.length, 1, 'SYN queued synchronously: the route was known');
+  r.captures.push(rstAck(r.transport.syns[0]));
+  t.is((await pending).status, 'closed');
+  t.is(r.captures.opened.length, 1);
+});
+
+test('prepare() leaves a capture that cannot be opened to the checks, which report it as before', async (t) => {
+  let opens = 0;
+  const r = await rig(t, 4, {
+    openCapture: () => {
+      opens++;
+      throw new UnsupportedError('cannot capture on fake0: permission denied');
+    },
+  });
+  await t.notThrowsAsync(r.raw.prepare([{ ip: NET[4].target, family: 4, port: 80 }]));
+  t.is(opens, 1);
+  t.like(await probe(r), { status: 'error', code: 'ERR_SHAKER_UNSUPPORTED', attempts: 0 });
+  t.is(opens, 2);
+});
+
+test('prepare() skips an address of the wrong family and refuses an engine not started', async (t) => {
+  const r = await rig(t, 4);
+  await r.raw.prepare([{ ip: NET[6].target, family: 4, port: 80 }]);
+  t.is(r.captures.opened.length, 0);
+  const idle = new RawStrategy({ transport: new FakeTransport(), installShim: false, portBinder: new FakePortTable().binder() });
+  await t.throwsAsync(idle.prepare([{ ip: NET[4].target, family: 4, port: 80 }]), { instanceOf: StateError, code: 'ERR_SHAKER_NOT_STARTED' });
+});
+
 // --- AbortSignal -------------------------------------------------------------------------------------
 
 test('an already-aborted signal rejects with signal.reason and sends nothing', async (t) => {
