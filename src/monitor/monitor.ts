@@ -118,10 +118,10 @@ const DEFAULT_CONCURRENCY = 1000;
 // Scheduling slack: rounds due within the same window start in one timer wake-up, and their
 // SYNs, replies and RSTs travel together. The window is 2.5% of the shortest interval, at most
 // 50 ms: a round starts at most that late (HAProxy's default inter is 2 s; it spreads its own
-// checks by up to 50% with spread-checks). Each wake-up of an idle process costs far more than
-// the checks it starts on a VM (an empty Node timer tick measured 50-78 µs of CPU here): at 1000
-// rounds a second with 10 ms windows a monitor spent 53 µs of its event loop's CPU a check, with
-// 50 ms windows 27 µs.
+// checks by up to 50% with spread-checks). On a VM, waking an idle process costs far more than
+// the checks it starts (an empty Node timer tick measured 38 µs of CPU at 1 ms intervals, 86 µs
+// at 10 ms, 227 µs at 50 ms): 1022 targets every second with 10 ms windows spent 53 µs of the
+// event loop's CPU a check, with 50 ms windows 27 µs (bench/README.md, the CLI monitor row).
 const MONITOR_SLACK_MS = 50;
 const MONITOR_SLACK_SHARE = 0.025;
 
