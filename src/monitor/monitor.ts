@@ -26,7 +26,7 @@ import { AddressTarget, parseTarget } from '../core/target.js';
 import type { CheckStatus } from '../core/types.js';
 import { parseAddress } from '../wire/address.js';
 import { applyResult, INITIAL_HEALTH, intervalKind, type HealthState, type HealthStatus, type IntervalKind } from './health.js';
-import { summarizeRound, type RoundStats } from './round.js';
+import { summarizeRound, zeroStatusCounts, type RoundStats } from './round.js';
 import { resolveTargets, type MonitorDefaults, type MonitorTarget, type ResolvedTarget } from './targets.js';
 import type { ResolvedSettings } from './settings.js';
 
@@ -245,7 +245,7 @@ export class Monitor extends EventEmitter<MonitorEvents> {
       item: addressItem(t.probe),
       health: INITIAL_HEALTH,
       rounds: 0,
-      checks: { open: 0, closed: 0, timeout: 0, unreachable: 0, error: 0 },
+      checks: zeroStatusCounts(),
     }));
     this.concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
     if (!Number.isInteger(this.concurrency) || this.concurrency < 1) {

@@ -41,8 +41,13 @@ function histogramBucket(rttMs: number): number {
   return bucket;
 }
 
+/** A count per check status, all zero (a round's tally, a target's since start). */
+export function zeroStatusCounts(): Record<CheckStatus, number> {
+  return { open: 0, closed: 0, timeout: 0, unreachable: 0, error: 0 };
+}
+
 export function summarizeRound(results: readonly CheckResult[], repliesSeen?: number): RoundStats {
-  const statuses: Record<CheckStatus, number> = { open: 0, closed: 0, timeout: 0, unreachable: 0, error: 0 };
+  const statuses = zeroStatusCounts();
   const histogram = new Array<number>(ROUND_HISTOGRAM_MS.length + 1).fill(0);
   const rtts: number[] = [];
   for (const r of results) {
